@@ -1,0 +1,5 @@
+"""Allow ``python -m voicebot``."""
+
+from voicebot.cli import main
+
+main()

@@ -1,0 +1,34 @@
+"""The ``voicebot`` command line. Thin: parse, then call the packages that do the work.
+
+Command groups live in ``voicebot/commands/`` (one module per group) and are imported only
+when used, so ``voicebot intent ...`` does not pay for loading WebRTC or the database.
+"""
+
+from __future__ import annotations
+
+import sys
+
+import click
+
+from voicebot import __version__
+from voicebot.commands.lazy import LazyGroup
+
+# name -> "module:attribute" of a click command or group, loaded on first use.
+COMMANDS: dict[str, str] = {
+    "flow": "voicebot.commands.flow:flow",
+    "intent": "voicebot.commands.intent:intent",
+    "bench": "voicebot.commands.bench:bench",
+}
+
+
+@click.group(cls=LazyGroup, lazy=COMMANDS, context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, prog_name="voicebot")
+def cli() -> None:
+    """voicebot: compliance-first outbound voice bot."""
+
+
+def main() -> None:
+    """Console-script entry point."""
+    if hasattr(sys.stdout, "reconfigure"):
+        sys.stdout.reconfigure(encoding="utf-8")
+    cli()

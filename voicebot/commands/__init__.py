@@ -1,0 +1,1 @@
+"""Command groups of the ``voicebot`` CLI, one module per group (see ``voicebot.cli``)."""

@@ -1,0 +1,16 @@
+"""``voicebot bench ...``: benchmarks that print figures (targets live here, not in tests)."""
+
+from __future__ import annotations
+
+import click
+
+from voicebot.commands.lazy import LazyGroup
+
+SUBCOMMANDS = {
+    "flow": "voicebot.commands.bench_flow:bench_flow",
+}
+
+
+@click.group(cls=LazyGroup, lazy=SUBCOMMANDS)
+def bench() -> None:
+    """Measure speed and memory; compare ratios within one run on a shared machine."""

@@ -1,0 +1,1 @@
+"""The YAML flow language: models, loader, lint, compiled state machine, graph and simulator."""

@@ -1,0 +1,1 @@
+"""Speech in and out: TTS, ASR, VAD, DTMF detection and text intents per locale."""
