@@ -33,7 +33,9 @@ class SourceError:
 
     def __str__(self) -> str:
         where = f"{self.file}:{self.line}:{self.col}"
-        return f"{where}: {self.field}: {self.message}" if self.field else f"{where}: {self.message}"
+        return (
+            f"{where}: {self.field}: {self.message}" if self.field else f"{where}: {self.message}"
+        )
 
 
 class SourceErrors(ValueError):
@@ -144,7 +146,9 @@ def parse_yaml(text: str, file: str = "<string>") -> YamlDocument:
         line, col = (mark.line + 1, mark.column + 1) if mark else (1, 1)
         problem = exc.problem or "invalid YAML"
         context = f" ({exc.context})" if exc.context else ""
-        raise SourceErrors([SourceError(file, line, col, "", f"YAML syntax: {problem}{context}")]) from None
+        raise SourceErrors(
+            [SourceError(file, line, col, "", f"YAML syntax: {problem}{context}")]
+        ) from None
     finally:
         loader.dispose()
 
@@ -159,23 +163,29 @@ def load_yaml(path: Path | str) -> YamlDocument:
     return parse_yaml(text, str(p))
 
 
-def _construct(loader: _Loader, node: yaml.Node, path: Path_, positions: dict[Path_, tuple[int, int]]) -> Any:
+def _construct(
+    loader: _Loader, node: yaml.Node, path: Path_, positions: dict[Path_, tuple[int, int]]
+) -> Any:
     positions[path] = (node.start_mark.line + 1, node.start_mark.column + 1)
     if isinstance(node, yaml.MappingNode):
         out: dict[Any, Any] = {}
         for key_node, value_node in node.value:
             key = loader.construct_object(key_node, deep=True)
             if isinstance(key, list | dict):
-                raise yaml.MarkedYAMLError(problem="a mapping key must be a plain value",
-                                           problem_mark=key_node.start_mark)
+                raise yaml.MarkedYAMLError(
+                    problem="a mapping key must be a plain value", problem_mark=key_node.start_mark
+                )
             if key in out:
-                raise yaml.MarkedYAMLError(problem=f"duplicate key {key!r}",
-                                           problem_mark=key_node.start_mark)
+                raise yaml.MarkedYAMLError(
+                    problem=f"duplicate key {key!r}", problem_mark=key_node.start_mark
+                )
             child = (*path, key)
             out[key] = _construct(loader, value_node, child, positions)
             # A key's own position is more useful than its value's for "unknown field" errors.
             positions[child] = (key_node.start_mark.line + 1, key_node.start_mark.column + 1)
         return out
     if isinstance(node, yaml.SequenceNode):
-        return [_construct(loader, item, (*path, i), positions) for i, item in enumerate(node.value)]
+        return [
+            _construct(loader, item, (*path, i), positions) for i, item in enumerate(node.value)
+        ]
     return loader.construct_object(node, deep=True)

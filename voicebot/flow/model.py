@@ -74,7 +74,9 @@ class Handoff(BaseModel):
     whisper: PromptId | None = Field(
         default=None, description="Prompt the agent hears before being connected (a summary)."
     )
-    hold: PromptId | None = Field(default=None, description="Prompt the caller hears while waiting.")
+    hold: PromptId | None = Field(
+        default=None, description="Prompt the caller hears while waiting."
+    )
     fallback: StateName | None = Field(
         default=None, description="State to go to when no agent accepts within the timeout."
     )
@@ -86,7 +88,8 @@ class Callback(BaseModel):
     model_config = _STRICT
 
     when: str | None = Field(
-        default=None, description="A time expression or `{variable}` holding one; empty = next slot."
+        default=None,
+        description="A time expression or `{variable}` holding one; empty = next slot.",
     )
 
 
@@ -117,14 +120,19 @@ class Action(BaseModel):
                 return {data: True}
             if data == "callback":
                 return {"callback": {}}
-            raise ValueError(f"unknown action {data!r}; expected opt_out, hangup, callback, "
-                             "or a mapping with set/handoff/callback")
+            raise ValueError(
+                f"unknown action {data!r}; expected opt_out, hangup, callback, "
+                "or a mapping with set/handoff/callback"
+            )
         return data
 
     @model_validator(mode="after")
     def _exactly_one(self) -> Action:
-        keys = [k for k in ("opt_out", "hangup", "callback", "set", "handoff")
-                if getattr(self, k) is not None]
+        keys = [
+            k
+            for k in ("opt_out", "hangup", "callback", "set", "handoff")
+            if getattr(self, k) is not None
+        ]
         if len(keys) != 1:
             raise ValueError(f"an action has exactly one key, got {keys or 'none'}")
         return self
@@ -206,7 +214,9 @@ def reference_errors(flow: Flow) -> Iterator[tuple[tuple[str | int, ...], str]]:
     """Yield (path, message) for every state name that names no state."""
     known = flow.states.keys()
 
-    def check(path: tuple[str | int, ...], target: str | None) -> Iterator[tuple[tuple[str | int, ...], str]]:
+    def check(
+        path: tuple[str | int, ...], target: str | None
+    ) -> Iterator[tuple[tuple[str | int, ...], str]]:
         if target is not None and target not in known:
             yield path, f"no state named {target!r}; expected one of: {', '.join(sorted(known))}"
 
@@ -219,8 +229,9 @@ def reference_errors(flow: Flow) -> Iterator[tuple[tuple[str | int, ...], str]]:
             yield from check(("states", name, "on", event), target)
         for i, action in enumerate(state.do):
             if action.handoff is not None:
-                yield from check(("states", name, "do", i, "handoff", "fallback"),
-                                 action.handoff.fallback)
+                yield from check(
+                    ("states", name, "do", i, "handoff", "fallback"), action.handoff.fallback
+                )
 
 
 VARIABLE_RE = re.compile(r"\{([A-Za-z_][A-Za-z0-9_]*)\}")

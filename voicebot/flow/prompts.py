@@ -30,9 +30,11 @@ class PromptCatalog:
         data = doc.data if doc.data is not None else {}
         if not isinstance(data, dict):
             raise SourceErrors([doc.error((), "expected a mapping of prompt id -> text")])
-        problems = [doc.error((key,), "prompt text must be a non-empty string")
-                    for key, text in data.items()
-                    if not isinstance(text, str) or not text.strip()]
+        problems = [
+            doc.error((key,), "prompt text must be a non-empty string")
+            for key, text in data.items()
+            if not isinstance(text, str) or not text.strip()
+        ]
         if problems:
             raise SourceErrors(problems)
         return cls(locale=locale, texts={str(k): v for k, v in data.items()}, document=doc)
