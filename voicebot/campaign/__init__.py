@@ -1,0 +1,1 @@
+"""The dialer: campaigns, contact import, pacing, retries and callbacks, results."""
