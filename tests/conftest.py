@@ -14,12 +14,14 @@ import pytest
 def _isolated_user_dirs(tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
     home = tmp_path_factory.mktemp("home")
     saved = {k: os.environ.get(k) for k in _ENV}
-    os.environ.update({
-        "XDG_DATA_HOME": str(home / "data"),
-        "XDG_CACHE_HOME": str(home / "cache"),
-        "XDG_CONFIG_HOME": str(home / "config"),
-        "VOICEBOT_TTS": "offline",
-    })
+    os.environ.update(
+        {
+            "XDG_DATA_HOME": str(home / "data"),
+            "XDG_CACHE_HOME": str(home / "cache"),
+            "XDG_CONFIG_HOME": str(home / "config"),
+            "VOICEBOT_TTS": "offline",
+        }
+    )
     os.environ.pop("VOICEBOT_DB", None)
     yield
     for key, value in saved.items():

@@ -13,8 +13,17 @@ from voicebot.yamlsource import SourceErrors
 
 def test_builtin_personas_cover_the_demo_mix() -> None:
     personas = load_personas()
-    assert {"presses_nine", "not_interested", "interested", "voicemail", "busy",
-            "never_answers", "hangs_up_early", "silent", "rejects"} <= personas.keys()
+    assert {
+        "presses_nine",
+        "not_interested",
+        "interested",
+        "voicemail",
+        "busy",
+        "never_answers",
+        "hangs_up_early",
+        "silent",
+        "rejects",
+    } <= personas.keys()
     assert personas["busy"].pickup is Pickup.BUSY
     assert personas["voicemail"].voicemail is not None
     assert personas["presses_nine"].script[-1].press == "9"

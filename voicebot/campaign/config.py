@@ -1,0 +1,98 @@
+"""A campaign as a person writes it: which flow, which contacts, how fast, and what to retry.
+
+Read from YAML (``voicebot campaign run FILE``) through the position-aware loader, so a typo
+is reported as file:line:col before a single number is dialled.
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from pathlib import Path
+from typing import Annotated
+
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints, field_validator
+
+from voicebot.outcomes import Outcome
+from voicebot.yamlsource import SourceErrors, load_yaml
+
+_STRICT = ConfigDict(extra="forbid", frozen=True)
+
+RETRYABLE = (Outcome.NO_ANSWER, Outcome.BUSY, Outcome.FAILED)
+
+
+class Retry(BaseModel):
+    """Try again after ``after`` seconds, at most ``max`` more times (always through the gate)."""
+
+    model_config = _STRICT
+
+    after: float = Field(ge=60, le=30 * 86400, description="Seconds before the next try.")
+    max: int = Field(ge=0, le=10, description="How many retries at most.")
+
+    @property
+    def delay(self) -> timedelta:
+        """``after`` as a timedelta."""
+        return timedelta(seconds=self.after)
+
+
+def _default_retries() -> dict[Outcome, Retry]:
+    return {
+        Outcome.NO_ANSWER: Retry(after=2 * 3600, max=2),
+        Outcome.BUSY: Retry(after=15 * 60, max=2),
+        Outcome.FAILED: Retry(after=10 * 60, max=1),
+    }
+
+
+class Pacing(BaseModel):
+    """How hard the dialer pushes: a ceiling on concurrent calls and on the dial rate."""
+
+    model_config = _STRICT
+
+    max_concurrent: int = Field(default=4, ge=1, le=500)
+    calls_per_second: float = Field(default=2.0, gt=0, le=100)
+
+
+class Campaign(BaseModel):
+    """One campaign: a flow run over a contact list."""
+
+    model_config = _STRICT
+
+    name: Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.\-]*$")]
+    flow: Path = Field(description="The flow file, relative to the campaign file.")
+    contacts: Path = Field(description="The contacts CSV, relative to the campaign file.")
+    caller_id: Annotated[str, StringConstraints(pattern=r"^\+[1-9][0-9]{6,14}$")]
+    default_region: Annotated[str, StringConstraints(pattern=r"^[A-Z]{2}$")] = "CN"
+    transport: Annotated[str, StringConstraints(pattern=r"^(loopback|janus)$")] = "loopback"
+    ring_timeout: float = Field(default=30, ge=5, le=120)
+    pacing: Pacing = Field(default_factory=Pacing)
+    retry: dict[Outcome, Retry] = Field(default_factory=_default_retries)
+
+    @field_validator("retry")
+    @classmethod
+    def _only_retryable(cls, value: dict[Outcome, Retry]) -> dict[Outcome, Retry]:
+        wrong = [o.value for o in value if o not in RETRYABLE]
+        if wrong:
+            allowed = ", ".join(o.value for o in RETRYABLE)
+            raise ValueError(f"outcomes {wrong} are never retried; retry applies to {allowed}")
+        return value
+
+
+def load_campaign(path: Path) -> Campaign:
+    """Load a campaign file; ``flow`` and ``contacts`` are resolved against its folder.
+
+    Raises:
+        SourceErrors: with file:line:col for every problem, including missing files.
+    """
+    document = load_yaml(path)
+    campaign = document.validate(Campaign)
+    base = path.resolve().parent
+    resolved = campaign.model_copy(
+        update={"flow": base / campaign.flow, "contacts": base / campaign.contacts}
+    )
+    missing = [
+        document.error((key,), f"no such file: {getattr(resolved, key)}")
+        for key in ("flow", "contacts")
+        if not getattr(resolved, key).is_file()
+    ]
+    if missing:
+        raise SourceErrors(missing)
+    return resolved
