@@ -1,0 +1,1 @@
+"""One live call: the session that drives a telephony leg, the flow, speech and AMD."""
