@@ -25,6 +25,8 @@ ZH_CASES: list[tuple[str, str | None]] = [
     ("我对这个不感兴趣", "refuse"),
     ("不太感兴趣", "refuse"),
     ("不用了我没兴趣", "refuse"),
+    ("没什么兴趣", "refuse"),
+    ("不用不用", "refuse"),
     # opt_out
     ("不要再给我打电话", "opt_out"),
     ("别给我打电话了", "opt_out"),
@@ -45,6 +47,8 @@ ZH_CASES: list[tuple[str, str | None]] = [
     ("我现在不忙", None),
     # ask_human
     ("转人工", "ask_human"),
+    ("我要人工", "ask_human"),
+    ("不用转人工", None),
     ("我要找客服", "ask_human"),
     ("给我人工服务", "ask_human"),
     # affirm
@@ -58,6 +62,7 @@ ZH_CASES: list[tuple[str, str | None]] = [
     ("不是", "deny"),
     ("不对", "deny"),
     ("你打错了", "deny"),
+    ("你找错人了", "deny"),
     ("不是我", "deny"),
     ("不可以", "deny"),
     # noise: punctuation, full width, spaces, fillers, ASR slips
@@ -102,10 +107,13 @@ EN_CASES: list[tuple[str, str | None]] = [
     ("I'm busy right now", "callback_later"),
     ("I'm driving, can you call later?", "callback_later"),
     ("I'm not busy right now", None),
+    ("I can't talk right now", "callback_later"),
+    ("I don't have time right now", "callback_later"),
     # ask_human
     ("can I speak to a representative", "ask_human"),
     ("I want to talk to a person", "ask_human"),
     ("operator", "ask_human"),
+    ("I want a human", "ask_human"),
     # affirm
     ("yes", "affirm"),
     ("Yeah.", "affirm"),
@@ -116,6 +124,7 @@ EN_CASES: list[tuple[str, str | None]] = [
     ("no", "deny"),
     ("nope", "deny"),
     ("wrong number", "deny"),
+    ("no that's not me", "deny"),
     ("you have the wrong number", "deny"),
     # noise and ASR slips
     ("I'm knot interested", "refuse"),
@@ -136,6 +145,8 @@ EN_CASES: list[tuple[str, str | None]] = [
     ("what's the weather", None),
     ("who is this", None),
     ("I don't know", None),
+    ("I'm not really sure", None),
+    ("why do you keep calling me", None),
     ("nothing", None),
 ]
 

@@ -11,8 +11,9 @@ How an utterance is read, in order:
    fillers (嗯, 啊, um, uh); punctuation splits clauses; common look-alikes ("对不起", "不错")
    are masked so they match nothing.
 2. **Match** every phrase in every clause. Short phrases (under 4 Chinese characters, under
-   6 English letters) must appear exactly, as whole words in English ("no" is not in "not");
-   a single Chinese character ("对", "好") must be the whole clause, maybe repeated ("对对对").
+   6 English letters, or of one English word) must appear exactly, as whole words in English
+   ("no" is not in "not"); a single Chinese character ("对", "好") and a phrase written
+   ``=不用`` must be the whole clause, maybe repeated ("对对对", "不用不用").
    Longer phrases match fuzzily (rapidfuzz, per character) at the locale's threshold, which
    absorbs ASR slips ("knot interested", "dont call me agin", "不要再给我打点话").
    A fuzzy match never counts if it lacks a negator the phrase has ("有兴趣" is not "没有兴趣").
@@ -57,6 +58,7 @@ from voicebot.speech.lexicon import (
     known_locales,
     load_lexicon,
     negator_spans,
+    unit_count,
 )
 
 INTENTS: tuple[str, ...] = (
@@ -194,10 +196,11 @@ def _match(lexicon: Lexicon, clause: str) -> list[_Hit]:
 
 
 def _exact(lexicon: Lexicon, clause: str, phrase: Phrase) -> list[_Hit]:
-    if lexicon.units == "chars" and phrase.size == 1:
-        # One character ("对", "好") is too ambiguous inside a sentence: the whole clause only.
-        whole = clause and clause == phrase.norm * (len(clause) // len(phrase.norm))
-        return [_Hit(phrase, 0, len(clause), 1.0)] if whole else []
+    if phrase.whole:
+        sep = " " if lexicon.units == "words" else ""
+        times = unit_count(clause, lexicon.units) // phrase.size
+        repeated = times > 0 and clause == sep.join([phrase.norm] * times)
+        return [_Hit(phrase, 0, len(clause), 1.0)] if repeated else []
     return [_Hit(phrase, s, e, 1.0) for s, e in find_units(clause, phrase.norm, lexicon.units)]
 
 

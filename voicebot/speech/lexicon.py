@@ -62,6 +62,8 @@ class Phrase:
     """Length in units (characters or words)."""
     exact: bool
     """Too short to match fuzzily: must appear as whole units."""
+    whole: bool
+    """Must be the whole clause, maybe repeated ("对对对"): written ``=不用`` in the lexicon."""
     negations: int
     """How many negator words the phrase itself holds ("没兴趣" holds one)."""
 
@@ -217,7 +219,8 @@ def _compile(data: LexiconFile, intents: tuple[str, ...], doc_error: _ErrorAt) -
     errors: list[SourceError] = []
     for intent in intents:
         for i, text in enumerate(data.intents[intent]):
-            clauses = base.clauses(text)  # masked like utterances, so both sides agree
+            whole = text.startswith("=")
+            clauses = base.clauses(text.removeprefix("="))  # masked like utterances
             if len(clauses) != 1 or not clauses[0].strip(_MASK + " "):
                 why = (
                     "holds punctuation"
@@ -234,8 +237,12 @@ def _compile(data: LexiconFile, intents: tuple[str, ...], doc_error: _ErrorAt) -
             # ASR writes dictionary words: an English slip swaps whole words ("knot" for "not"),
             # so a one-word phrase is heard or not ("interested" is no slip of "uninterested").
             exact = letters < 4 if units == "chars" else (letters < 6 or size == 1)
+            # One character ("对", "好") is too ambiguous inside a sentence.
+            whole = whole or (units == "chars" and size == 1)
             negations = sum(1 for _ in negator_spans(base, norm))
-            phrases.append(Phrase(intent, text, norm, size, exact, negations))
+            phrases.append(
+                Phrase(intent, text.removeprefix("="), norm, size, exact or whole, whole, negations)
+            )
     if errors:
         raise SourceErrors(errors)
     return Lexicon(
