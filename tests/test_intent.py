@@ -69,7 +69,14 @@ ZH_CASES: list[tuple[str, str | None]] = [
     ("嗯……那个，我 没 兴 趣。", "refuse"),
     ("啊？转　人　工！", "ask_human"),
     ("不要再给我打点话了", "opt_out"),
+    ("别在打了", "opt_out"),
+    ("没性趣", "refuse"),
+    ("转人公", "ask_human"),
     ("嗯", None),
+    # negation
+    ("不是不需要", "interested"),
+    ("也不是不感兴趣", "interested"),
+    ("我没说别再打了", "opt_out"),
     # precedence
     ("没兴趣，别再打了", "opt_out"),
     ("不是，我没兴趣", "refuse"),
@@ -132,10 +139,12 @@ EN_CASES: list[tuple[str, str | None]] = [
     ("um, uh, tell me more", "interested"),
     ("ｎｏｔ ｉｎｔｅｒｅｓｔｅｄ", "refuse"),
     ("I’m busy right now", "callback_later"),
+    ("yea sure", "affirm"),
     # negation
     ("I'm not not interested", "interested"),
     ("it's not that I'm not interested", "interested"),
     ("not at all interested", "refuse"),
+    ("I didn't say don't call me again", "opt_out"),
     # precedence
     ("not interested, don't call me again", "opt_out"),
     ("no, I am interested", "interested"),
@@ -195,6 +204,8 @@ def test_allowed_restricts_after_negation_and_precedence() -> None:
 def test_unknown_allowed_intent_is_an_error() -> None:
     with pytest.raises(ValueError, match="refuze"):
         recognize("没兴趣", "zh-CN", allowed=["refuze"])
+    with pytest.raises(ValueError, match="not the string 'refuse'"):
+        recognize("没兴趣", "zh-CN", allowed="refuse")
 
 
 def test_unknown_locale_names_the_known_ones() -> None:
@@ -245,6 +256,14 @@ def test_a_lexicon_phrase_of_only_fillers_is_refused_with_its_position() -> None
     with pytest.raises(
         SourceErrors, match=r"xx\.yaml:6:\d+: intents\.refuse\[1\]: .*'um' is empty"
     ):
+        parse_lexicon(text, "xx.yaml", INTENTS)
+
+
+def test_a_lexicon_equivalence_group_must_hold_single_units() -> None:
+    text = _lexicon_yaml(**{name: ["word"] for name in INTENTS}).replace(
+        "threshold: 0.8", "threshold: 0.8\nequivalents: [[ok, okay], [do not, dont]]"
+    )
+    with pytest.raises(SourceErrors, match=r"xx\.yaml:4:\d+: equivalents\[1\]: .*one word"):
         parse_lexicon(text, "xx.yaml", INTENTS)
 
 

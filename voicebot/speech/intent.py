@@ -55,7 +55,6 @@ from voicebot.speech.lexicon import (
     Lexicon,
     Phrase,
     find_units,
-    known_locales,
     load_lexicon,
     negator_spans,
     unit_count,
@@ -163,6 +162,10 @@ def recognize(text: str, locale: str, allowed: Collection[str] | None = None) ->
             ``allowed``.
     """
     lexicon = lexicon_for(locale)
+    if isinstance(allowed, str):
+        raise ValueError(
+            f"allowed must be a collection of intent names, not the string {allowed!r}"
+        )
     if allowed is not None:
         unknown = sorted(set(allowed) - set(INTENTS))
         if unknown:
@@ -285,7 +288,7 @@ def _resolve(lexicon: Lexicon, clause: str, hits: list[_Hit]) -> list[_Hit]:
     out: list[_Hit] = []
     for hit in hits:
         if hit.phrase.intent == "opt_out":
-            out.append(hit)
+            out.append(replace(hit, negated=False))  # never negated: see the module docstring
             continue
         cue = _negating_cue(lexicon, clause, hit, cues)
         if cue is not None:
@@ -303,14 +306,11 @@ def _negating_cue(
     lexicon: Lexicon, clause: str, hit: _Hit, cues: list[tuple[int, int]]
 ) -> tuple[int, int] | None:
     """The negator right before ``hit`` (only gap words between), if any."""
-    before = [(s, e) for s, e in cues if e <= hit.start and not (s >= hit.start)]
+    before = [cue for cue in cues if cue[1] <= hit.start]
     if not before:
         return None
     cue = before[-1]
-    if hit.start < cue[1]:
-        return None
-    gap = clause[cue[1] : hit.start]
-    return cue if _only_gap_words(lexicon, gap) else None
+    return cue if _only_gap_words(lexicon, clause[cue[1] : hit.start]) else None
 
 
 def _only_gap_words(lexicon: Lexicon, gap: str) -> bool:
@@ -318,15 +318,10 @@ def _only_gap_words(lexicon: Lexicon, gap: str) -> bool:
         return all(word in lexicon.negation_gap for word in gap.split())
     rest = gap
     while rest:
-        for word in sorted(lexicon.negation_gap, key=len, reverse=True):
+        for word in lexicon.negation_gap:  # longest first
             if rest.startswith(word):
                 rest = rest[len(word) :]
                 break
         else:
             return False
     return True
-
-
-def known_intent_locales() -> tuple[str, ...]:
-    """Locales :func:`recognize` accepts."""
-    return known_locales()
