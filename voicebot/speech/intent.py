@@ -8,8 +8,8 @@ process and an utterance costs one fuzzy scan per phrase.
 How an utterance is read, in order:
 
 1. **Normalize** (see :mod:`voicebot.speech.lexicon`): full-width forms, case, apostrophes,
-   fillers (嗯, 啊, um, uh); punctuation splits clauses; common look-alikes ("对不起", "不错")
-   are masked so they match nothing.
+   fillers (嗯, 啊, um, uh), units ASR confuses (在/再, 性/兴); punctuation splits clauses;
+   common look-alikes ("对不起", "不错") are masked so they match nothing.
 2. **Match** every phrase in every clause. Short phrases (under 4 Chinese characters, under
    6 English letters, or of one English word) must appear exactly, as whole words in English
    ("no" is not in "not"); a single Chinese character ("对", "好") and a phrase written
@@ -41,7 +41,9 @@ How an utterance is read, in order:
    is interest); between bare answers the cautious one wins.
 
 The score is the winning match's similarity (1.0 for an exact phrase), times 0.9 when it was
-reached through negation, which is less certain than a plain phrase.
+reached through negation, which is less certain than a plain phrase. A call costs about a tenth
+of a millisecond: exact phrases are found by substring tests, fuzzy ones after one C-level
+rapidfuzz pass over the lexicon keeps only those that can reach the threshold.
 """
 
 from __future__ import annotations
@@ -49,7 +51,7 @@ from __future__ import annotations
 from collections.abc import Collection
 from dataclasses import dataclass, replace
 
-from rapidfuzz import fuzz
+from rapidfuzz import fuzz, process
 
 from voicebot.speech.lexicon import (
     Lexicon,
@@ -188,13 +190,22 @@ def recognize(text: str, locale: str, allowed: Collection[str] | None = None) ->
 def _match(lexicon: Lexicon, clause: str) -> list[_Hit]:
     """Every phrase found in one clause, with its span and similarity."""
     hits: list[_Hit] = []
-    for phrase in lexicon.phrases:
-        if phrase.exact:
+    for phrase in lexicon.exact_phrases:
+        if phrase.whole or phrase.norm in clause:  # "in" first: most phrases are absent
             hits.extend(_exact(lexicon, clause, phrase))
-        else:
-            hit = _fuzzy(lexicon, clause, phrase)
-            if hit is not None:
-                hits.append(hit)
+    # One C-level pass keeps only the phrases that can reach the threshold; partial_ratio is
+    # an upper bound of the score _fuzzy gives.
+    candidates = process.extract(
+        clause,
+        lexicon.fuzzy_norms,
+        scorer=fuzz.partial_ratio,
+        score_cutoff=lexicon.threshold * 100,
+        limit=None,
+    )
+    for _, _, index in candidates:
+        hit = _fuzzy(lexicon, clause, lexicon.fuzzy_phrases[index])
+        if hit is not None:
+            hits.append(hit)
     return hits
 
 

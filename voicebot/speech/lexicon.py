@@ -86,6 +86,21 @@ class Lexicon:
     """Unit -> the unit it stands for ("在" -> "再"): ASR confusions, mapped on both sides."""
     phrases: tuple[Phrase, ...] = ()
 
+    @functools.cached_property
+    def exact_phrases(self) -> tuple[Phrase, ...]:
+        """Phrases matched exactly, in lexicon order."""
+        return tuple(p for p in self.phrases if p.exact)
+
+    @functools.cached_property
+    def fuzzy_phrases(self) -> tuple[Phrase, ...]:
+        """Phrases matched fuzzily, in lexicon order."""
+        return tuple(p for p in self.phrases if not p.exact)
+
+    @functools.cached_property
+    def fuzzy_norms(self) -> tuple[str, ...]:
+        """Normalized text of :attr:`fuzzy_phrases`, for one C-level scan per clause."""
+        return tuple(p.norm for p in self.fuzzy_phrases)
+
     def clauses(self, text: str) -> list[str]:
         """Normalize an utterance into clauses (punctuation splits; empty clauses dropped)."""
         out = []
@@ -134,7 +149,7 @@ def find_units(clause: str, needle: str, units: Units) -> Iterator[tuple[int, in
 
     For ``words`` an occurrence must start and end at word boundaries ("no" is not in "not").
     """
-    if not needle:
+    if not needle or needle not in clause:  # the common case, decided in C
         return
     if units == "chars":
         for m in re.finditer(re.escape(needle), clause):
