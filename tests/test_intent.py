@@ -86,6 +86,8 @@ ZH_CASES: list[tuple[str, str | None]] = [
     ("今天天气不错", None),
     ("对不起", None),
     ("喂，你好", None),
+    ("你说什么我没听清", None),
+    ("我不知道你在说什么", None),
     ("", None),
 ]
 
@@ -136,6 +138,9 @@ EN_CASES: list[tuple[str, str | None]] = [
     # noise and ASR slips
     ("I'm knot interested", "refuse"),
     ("dont call me agin", "opt_out"),
+    ("don't call me any more", "opt_out"),
+    ("stop call me", "opt_out"),
+    ("take me of your list", "opt_out"),
     ("um, uh, tell me more", "interested"),
     ("ｎｏｔ ｉｎｔｅｒｅｓｔｅｄ", "refuse"),
     ("I’m busy right now", "callback_later"),
@@ -156,6 +161,8 @@ EN_CASES: list[tuple[str, str | None]] = [
     ("I don't know", None),
     ("I'm not really sure", None),
     ("why do you keep calling me", None),
+    ("is this about my order", None),
+    ("how did you get my number", None),
     ("nothing", None),
 ]
 

@@ -15,7 +15,9 @@ How an utterance is read, in order:
    ("no" is not in "not"); a single Chinese character ("对", "好") and a phrase written
    ``=不用`` must be the whole clause, maybe repeated ("对对对", "不用不用").
    Longer phrases match fuzzily (rapidfuzz, per character) at the locale's threshold, which
-   absorbs ASR slips ("knot interested", "dont call me agin", "不要再给我打点话").
+   absorbs ASR slips ("knot interested", "dont call me agin", "不要再给我打点话"); in English
+   most of the phrase's words must also be heard, each maybe slipped ("is this about" is no
+   "is this a robot").
    A fuzzy match never counts if it lacks a negator the phrase has ("有兴趣" is not "没有兴趣").
 3. **Drop contained matches**: a match inside a longer phrase's match is that phrase's part
    ("对" in "不对", "interested" in "not interested", "可以" in "可以了解一下"); of two matches
@@ -50,6 +52,7 @@ from __future__ import annotations
 
 from collections.abc import Collection
 from dataclasses import dataclass, replace
+from itertools import pairwise
 
 from rapidfuzz import fuzz, process
 
@@ -229,7 +232,7 @@ def _fuzzy(lexicon: Lexicon, clause: str, phrase: Phrase) -> _Hit | None:
         score, start, end = _best_span(
             lexicon, clause, phrase.norm, found.dest_start, found.dest_end
         )
-    if score < cutoff:
+    if score < cutoff or not _words_heard(lexicon, phrase.norm, clause[start:end]):
         return None
     inside = sum(1 for s, e in negator_spans(lexicon, clause[start:end]))
     if inside < phrase.negations and not _has_slipped_negator(lexicon, clause[start:end]):
@@ -269,6 +272,30 @@ def _boundaries(lexicon: Lexicon, clause: str) -> tuple[list[int], list[int]]:
         ends.append(pos + len(word))
         pos += len(word) + 1
     return starts, ends
+
+
+WORD_SLIP = 70
+"""How close (rapidfuzz ratio) a heard word must be to a phrase word to count as a slip of it."""
+
+MISSED_LETTERS = 0.25
+"""Share of a phrase's letters, in words not heard at all, that a fuzzy match may miss."""
+
+
+def _words_heard(lexicon: Lexicon, norm: str, span: str) -> bool:
+    """Whether most of the phrase's words were heard, each maybe slipped ("agin" for "again").
+
+    Character similarity alone lets whole words differ: "is this about" is close to "is this
+    a robot" letter by letter, but "robot" was never said.
+    """
+    if lexicon.units != "words":
+        return True
+    said = span.split()
+    heard = said + [a + b for a, b in pairwise(said)]  # "any more"
+    words = norm.split()
+    missed = sum(
+        len(word) for word in words if not any(fuzz.ratio(word, h) >= WORD_SLIP for h in heard)
+    )
+    return missed <= MISSED_LETTERS * sum(len(word) for word in words)
 
 
 def _has_slipped_negator(lexicon: Lexicon, span: str) -> bool:
