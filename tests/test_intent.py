@@ -33,6 +33,8 @@ ZH_CASES: list[tuple[str, str | None]] = [
     ("把我号码删了", "opt_out"),
     ("以后别打了行吗", "opt_out"),
     ("不要挂", None),
+    ("不要再说了", None),
+    ("别再打扰我了", "opt_out"),
     # interested
     ("有兴趣", "interested"),
     ("你说说看", "interested"),
@@ -45,6 +47,7 @@ ZH_CASES: list[tuple[str, str | None]] = [
     ("明天再说", "callback_later"),
     ("我在开会，晚点再打", "callback_later"),
     ("我现在不忙", None),
+    ("我现在在上班", "callback_later"),
     # ask_human
     ("转人工", "ask_human"),
     ("我要人工", "ask_human"),

@@ -15,9 +15,9 @@ How an utterance is read, in order:
    ("no" is not in "not"); a single Chinese character ("对", "好") and a phrase written
    ``=不用`` must be the whole clause, maybe repeated ("对对对", "不用不用").
    Longer phrases match fuzzily (rapidfuzz, per character) at the locale's threshold, which
-   absorbs ASR slips ("knot interested", "dont call me agin", "不要再给我打点话"); in English
-   most of the phrase's words must also be heard, each maybe slipped ("is this about" is no
-   "is this a robot").
+   absorbs ASR slips ("knot interested", "dont call me agin", "不要再给我打点话"); most of
+   the phrase must also be there, in English word by word ("is this about" is no "is this a
+   robot"), in Chinese character by character ("不要再说了" is no "不要再打了").
    A fuzzy match never counts if it lacks a negator the phrase has ("有兴趣" is not "没有兴趣").
 3. **Drop contained matches**: a match inside a longer phrase's match is that phrase's part
    ("对" in "不对", "interested" in "not interested", "可以" in "可以了解一下"); of two matches
@@ -55,6 +55,7 @@ from dataclasses import dataclass, replace
 from itertools import pairwise
 
 from rapidfuzz import fuzz, process
+from rapidfuzz.distance import LCSseq
 
 from voicebot.speech.lexicon import (
     Lexicon,
@@ -232,7 +233,7 @@ def _fuzzy(lexicon: Lexicon, clause: str, phrase: Phrase) -> _Hit | None:
         score, start, end = _best_span(
             lexicon, clause, phrase.norm, found.dest_start, found.dest_end
         )
-    if score < cutoff or not _words_heard(lexicon, phrase.norm, clause[start:end]):
+    if score < cutoff or not _heard(lexicon, phrase.norm, clause[start:end]):
         return None
     inside = sum(1 for s, e in negator_spans(lexicon, clause[start:end]))
     if inside < phrase.negations and not _has_slipped_negator(lexicon, clause[start:end]):
@@ -275,20 +276,29 @@ def _boundaries(lexicon: Lexicon, clause: str) -> tuple[list[int], list[int]]:
 
 
 WORD_SLIP = 70
-"""How close (rapidfuzz ratio) a heard word must be to a phrase word to count as a slip of it."""
+"""How close (rapidfuzz ratio) a heard English word must be to a phrase word to count for it."""
 
 MISSED_LETTERS = 0.25
-"""Share of a phrase's letters, in words not heard at all, that a fuzzy match may miss."""
+"""Share of an English phrase's letters, in words not heard at all, a fuzzy match may miss."""
+
+MISSED_CHARS = 0.2
+"""Share of a Chinese phrase's characters a fuzzy match may miss (below, not equal)."""
 
 
-def _words_heard(lexicon: Lexicon, norm: str, span: str) -> bool:
-    """Whether most of the phrase's words were heard, each maybe slipped ("agin" for "again").
+def _heard(lexicon: Lexicon, norm: str, span: str) -> bool:
+    """Whether the span holds most of the phrase itself, not just something that looks like it.
 
-    Character similarity alone lets whole words differ: "is this about" is close to "is this
-    a robot" letter by letter, but "robot" was never said.
+    Letter similarity alone lets the word that carries the meaning differ: "is this about"
+    is close to "is this a robot", "不要再说了" to "不要再打了". In English each phrase word
+    must be heard, maybe slipped or split ("agin", "any more"), but for words totalling a
+    quarter of its letters; in Chinese, where ASR slips are homophones (mapped in the
+    lexicon's ``equivalents``), fewer than a fifth of its characters may be missing or
+    replaced: "不要再给我打点话" passes for "不要再给我打电话", "不要再说了" does not pass for
+    "不要再打了".
     """
-    if lexicon.units != "words":
-        return True
+    if lexicon.units == "chars":
+        missing = len(norm) - LCSseq.similarity(norm, span)
+        return missing < MISSED_CHARS * len(norm)
     said = span.split()
     heard = said + [a + b for a, b in pairwise(said)]  # "any more"
     words = norm.split()
