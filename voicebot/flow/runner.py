@@ -470,7 +470,8 @@ class FlowRunner:
             else:
                 event, pending = pending, None
             trigger = self._trigger_for(event)
-            if trigger is not None and self.spec.can(name, trigger):
+            heard = trigger not in (None, "no_input") and self.spec.can(name, trigger or "")
+            if heard and trigger is not None:
                 if self.spec.target(name, trigger) is not None:
                     return _Move(trigger)
                 await self._fire(name, trigger)  # internal: stay and keep listening
