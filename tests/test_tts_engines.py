@@ -1,0 +1,106 @@
+"""The real offline engines (Piper, espeak-ng) and the edge-tts MP3 decoding, run here.
+
+Whether the speech is *intelligible* is proven in tests/test_asr*.py, where recognizers hear it.
+"""
+
+from __future__ import annotations
+
+import io
+from pathlib import Path
+
+import av
+import numpy as np
+import pytest
+
+from voicebot.audio import SAMPLE_RATE, duration_ms, rms_dbfs
+from voicebot.speech.tts import TtsCache, TtsError
+from voicebot.speech.tts.edge import decode_mp3
+from voicebot.speech.tts.espeak import EspeakSynthesizer, espeak_voice_for
+from voicebot.speech.tts.piper import PiperSynthesizer, voice_files
+
+
+def voiced(pcm: np.ndarray) -> float:
+    """Share of 20 ms frames louder than -45 dBFS."""
+    frames = pcm[: len(pcm) // 160 * 160].reshape(-1, 160)
+    return float(np.mean([rms_dbfs(f) > -45 for f in frames]))
+
+
+async def test_piper_speaks_english(tmp_path: Path) -> None:
+    synth = PiperSynthesizer(cache=TtsCache(tmp_path))
+    pcm = await synth.render("Hello. This call is recorded.")
+    assert pcm.dtype == np.int16
+    assert 1200 < duration_ms(pcm) < 5000
+    assert voiced(pcm) > 0.4
+    assert rms_dbfs(pcm) > -30
+    assert synth.cached("Hello. This call is recorded.") is not None
+
+
+def test_piper_names_what_it_expects_for_an_unknown_voice() -> None:
+    with pytest.raises(TtsError, match="unknown Piper voice 'nl_NL-x'"):
+        voice_files("nl_NL-x")
+
+
+@pytest.mark.parametrize(
+    ("locale", "text"),
+    [
+        ("zh-CN", "您好，这里是示例银行信用卡中心，本次通话将被录音。"),
+        ("en-US", "Press nine to stop our calls."),
+        ("ko-KR", "네 좋아요"),
+    ],
+)
+async def test_espeak_speaks_mandarin_english_and_korean(
+    tmp_path: Path, locale: str, text: str
+) -> None:
+    synth = EspeakSynthesizer(espeak_voice_for(locale), cache=TtsCache(tmp_path))
+    pcm = await synth.render(text)
+    assert pcm.dtype == np.int16
+    assert duration_ms(pcm) > 500
+    assert voiced(pcm) > 0.4
+
+
+async def test_espeak_voices_differ_by_language(tmp_path: Path) -> None:
+    cache = TtsCache(tmp_path)
+    mandarin = await EspeakSynthesizer("cmn", cache=cache).render("你好")
+    english = await EspeakSynthesizer("en-us", cache=cache).render("你好")
+    assert not np.array_equal(mandarin[: len(english)], english[: len(mandarin)])
+
+
+async def test_espeak_reports_an_unknown_voice(tmp_path: Path) -> None:
+    with pytest.raises(TtsError, match="no voice 'xx-nowhere'"):
+        await EspeakSynthesizer("xx-nowhere", cache=TtsCache(tmp_path)).render("hello")
+
+
+def test_espeak_voice_names() -> None:
+    assert espeak_voice_for("zh-CN") == "cmn"
+    assert espeak_voice_for("en-US") == "en-us"
+    assert espeak_voice_for("ko-KR") == "ko"
+    assert espeak_voice_for("pt-BR") == "pt-br"
+    with pytest.raises(TtsError, match="no voice for tlh-QO"):
+        espeak_voice_for("tlh-QO")
+
+
+async def test_edge_mp3_decoding_keeps_speech(tmp_path: Path) -> None:
+    # edge-tts sends 24 kHz mono MP3; encode real speech the same way and decode it back.
+    speech = await EspeakSynthesizer("en-us", cache=TtsCache(tmp_path)).render("one two three")
+    up = av.AudioResampler(format="s16", layout="mono", rate=24000)
+    frame = av.AudioFrame.from_ndarray(speech.reshape(1, -1), format="s16", layout="mono")
+    frame.sample_rate = SAMPLE_RATE
+    buffer = io.BytesIO()
+    with av.open(buffer, mode="w", format="mp3") as out:
+        stream = out.add_stream("libmp3lame", rate=24000, layout="mono")
+        stream.bit_rate = 48000
+        for chunk in [*up.resample(frame), *up.resample(None)]:
+            for packet in stream.encode(chunk):
+                out.mux(packet)
+        for packet in stream.encode(None):
+            out.mux(packet)
+    raw = decode_mp3(buffer.getvalue())
+    assert raw.sample_rate == 24000
+    seconds = len(raw.samples) / raw.sample_rate
+    assert abs(seconds - len(speech) / SAMPLE_RATE) < 0.15
+    assert voiced(np.asarray(raw.samples, dtype=np.int16)) > 0.3
+
+
+def test_edge_garbage_is_a_clear_error() -> None:
+    with pytest.raises(TtsError, match="does not decode as MP3"):
+        decode_mp3(b"<html>captive portal</html>")
