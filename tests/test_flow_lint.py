@@ -153,3 +153,12 @@ def test_finding_format() -> None:
     warning = Finding("f.yaml", 3, 5, "event-not-heard", Severity.WARNING, "deaf")
     assert str(error) == "f.yaml:3:5: dead-end: stuck"
     assert str(warning) == "f.yaml:3:5: event-not-heard: warning: deaf"
+
+
+def test_every_rule_is_documented_with_an_example() -> None:
+    docs = (Path(__file__).parent.parent / "docs" / "flows.md").read_text(encoding="utf-8")
+    for rule in RULES:
+        section = docs.split(f"### `{rule.id}`", 1)
+        assert len(section) == 2, f"docs/flows.md has no section for {rule.id}"
+        body = section[1].split("\n### ", 1)[0]
+        assert f": {rule.id}: " in body, f"the {rule.id} section shows no example finding"
