@@ -162,3 +162,98 @@ def test_every_rule_is_documented_with_an_example() -> None:
         assert len(section) == 2, f"docs/flows.md has no section for {rule.id}"
         body = section[1].split("\n### ", 1)[0]
         assert f": {rule.id}: " in body, f"the {rule.id} section shows no example finding"
+
+
+def _lint_text(tmp_path: Path, text: str) -> list[Finding]:
+    (tmp_path / "prompts").symlink_to(BROKEN / "prompts")
+    path = tmp_path / "flow.yaml"
+    path.write_text(text, encoding="utf-8")
+    return lint(load_flow(path))
+
+
+HEADER = """
+purpose: notification
+locale: en-US
+company: Example Co
+start: hello
+"""
+
+
+def test_silent_hops_before_the_opt_out_are_fine(tmp_path: Path) -> None:
+    flow = (BROKEN / "dead-end.yaml").read_text(encoding="utf-8")
+    flow = flow.replace("  dtmf.9: opt_out", "  dtmf.9: note_reason")
+    flow = flow.replace(
+        "  thanks:  # lint: dead-end\n    say: [thanks]\n",
+        "  thanks:\n    say: [thanks]\n    end: completed\n",
+    )
+    flow += "\n  note_reason:\n    do: [{set: {reason: nine}}]\n    next: opt_out\n"
+    assert _lint_text(tmp_path, flow) == []
+
+
+def test_a_flow_that_never_listens_cannot_honour_9(tmp_path: Path) -> None:
+    flow = (
+        HEADER
+        + """
+handlers: {dtmf.9: bye}
+states:
+  hello:
+    say: [disclosure, thanks]
+    next: bye
+  bye:
+    do: [opt_out]
+    end: opted_out
+"""
+    )
+    findings = _lint_text(tmp_path, flow)
+    assert [(f.rule, f.line) for f in findings] == [("opt-out-reachable", 5)]
+    assert "no state listens" in findings[0].message
+
+
+def test_after_a_hangup_nothing_is_audible(tmp_path: Path) -> None:
+    # The silent start listens; a hangup there leads to a state that speaks: nobody hears it,
+    # so only the paths the callee is still on (9, silence) break the disclosure rule.
+    flow = (
+        HEADER
+        + """
+handlers: {dtmf.9: opt_out, intent.opt_out: opt_out, hangup: gone}
+states:
+  hello:
+    listen: {dtmf: "1", timeout: 3}
+    on: {dtmf.1: main, no_input: main, no_match: main}
+  main:
+    say: [disclosure, thanks]
+    end: completed
+  gone:
+    say: [goodbye]
+    end: hung_up
+  opt_out:
+    do: [opt_out]
+    say: [opt_out_confirm]
+    end: opted_out
+"""
+    )
+    findings = _lint_text(tmp_path, flow)
+    assert [(f.rule, f.message.split(" can ")[0]) for f in findings] == [
+        ("disclosure-first", "prompt 'opt_out_confirm'")
+    ]
+
+
+def test_a_handoff_before_the_disclosure_is_audible_itself(tmp_path: Path) -> None:
+    flow = (
+        HEADER
+        + """
+handlers: {dtmf.9: opt_out, intent.opt_out: opt_out}
+states:
+  hello:
+    do: [{handoff: {queue: sales, fallback: main}}]
+  main:
+    say: [disclosure, thanks]
+    end: completed
+  opt_out:
+    do: [opt_out]
+    end: opted_out
+"""
+    )
+    findings = [f for f in _lint_text(tmp_path, flow) if f.rule == "disclosure-first"]
+    assert [(f.line, f.col) for f in findings] == [(10, 11)]  # the `handoff` key
+    assert findings[0].message.startswith("a handoff to queue 'sales' can be heard before")
