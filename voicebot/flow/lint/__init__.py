@@ -48,7 +48,12 @@ RULES: tuple[Rule, ...] = (
 def lint(loaded: LoadedFlow) -> list[Finding]:
     """Every finding of every rule for one loaded flow, sorted by file, line and column."""
     ctx = LintContext(loaded)
-    findings = {finding for rule in RULES for finding in rule.check(ctx)}
+    findings: set[Finding] = set()
+    for rule in RULES:
+        for finding in rule.check(ctx):
+            if finding.rule != rule.id:
+                raise AssertionError(f"rule {rule.id} reported a finding as {finding.rule}")
+            findings.add(finding)
     return sorted(findings)
 
 
