@@ -13,7 +13,7 @@ from click.testing import CliRunner
 from voicebot.cli import cli
 from voicebot.flow.lint import RULES, Finding, Severity, lint
 from voicebot.flow.loader import load_flow
-from voicebot.resources import flows_dir
+from voicebot.resources import flows_dir, prompts_dir
 
 BROKEN = Path(__file__).parent / "flows_broken"
 BROKEN_FLOWS = sorted(p for p in BROKEN.glob("*.yaml") if not p.name.startswith("load-"))
@@ -257,3 +257,11 @@ states:
     findings = [f for f in _lint_text(tmp_path, flow) if f.rule == "disclosure-first"]
     assert [(f.line, f.col) for f in findings] == [(10, 11)]  # the `handoff` key
     assert findings[0].message.startswith("a handoff to queue 'sales' can be heard before")
+
+
+def test_cli_prompts_option_overrides_where_prompts_are_found() -> None:
+    flow_file = str(BROKEN / "disclosure-first--text.yaml")
+    code, out, _ = _run("--prompts", str(prompts_dir()), flow_file)
+    assert code == 1
+    assert ": prompt-missing: prompt 'disclosure_unrecorded' is not in " in out
+    assert "disclosure-first" not in out.replace("disclosure-first--text", "")
