@@ -41,8 +41,9 @@ def load_flow(path: Path | str, prompts_dir: Path | None = None) -> LoadedFlow:
 
     Args:
         path: the flow's YAML file.
-        prompts_dir: where ``<locale>.yaml`` prompt files are; default: ``../prompts`` beside
-            the flow's folder, else the prompts shipped with voicebot.
+        prompts_dir: where ``<locale>.yaml`` prompt files are; default: a ``prompts`` folder
+            beside the flow file, else ``../prompts`` beside the flow's folder, else the
+            prompts shipped with voicebot.
 
     Raises:
         SourceErrors: every problem found, each with file:line:col.
@@ -61,7 +62,13 @@ def load_flow(path: Path | str, prompts_dir: Path | None = None) -> LoadedFlow:
     problems = [document.error(p, message) for p, message in reference_errors(flow)]
     if problems:
         raise SourceErrors(problems)
-    directory = prompts_dir if prompts_dir is not None else prompts_dir_for(flow_path)
+    directory = prompts_dir if prompts_dir is not None else _default_prompts_dir(flow_path)
     catalog_file = directory / f"{flow.locale}.yaml"
     prompts = PromptCatalog.load(directory, flow.locale) if catalog_file.is_file() else None
     return LoadedFlow(flow_path, flow, document, directory, prompts)
+
+
+def _default_prompts_dir(flow_path: Path) -> Path:
+    # A folder of flows may carry its own prompts (flows and prompts kept together).
+    beside = flow_path.parent / "prompts"
+    return beside if beside.is_dir() else prompts_dir_for(flow_path)

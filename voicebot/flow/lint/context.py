@@ -1,0 +1,60 @@
+"""What every lint rule needs: the loaded flow and a way to pin a finding to a position."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+from voicebot.flow.lint.finding import Finding, Severity
+from voicebot.flow.loader import LoadedFlow
+from voicebot.flow.model import Flow
+from voicebot.yamlsource import Path_
+
+
+@dataclass(frozen=True)
+class LintContext:
+    """One flow under lint."""
+
+    loaded: LoadedFlow
+
+    @property
+    def flow(self) -> Flow:
+        """The validated flow."""
+        return self.loaded.flow
+
+    def finding(self, rule: str, severity: Severity, path: Path_, message: str) -> Finding:
+        """A finding at ``path`` in the flow file (nearest written ancestor if not written)."""
+        line, col = self.loaded.document.position(path)
+        return Finding(self.loaded.document.file, line, col, rule, severity, message)
+
+    def prompt_finding(
+        self, rule: str, severity: Severity, prompt_id: str, message: str
+    ) -> Finding:
+        """A finding at a prompt's line in ``prompts/<locale>.yaml``."""
+        catalog = self.loaded.prompts
+        if catalog is None or catalog.document is None:
+            return self.finding(rule, severity, ("locale",), message)
+        line, col = catalog.document.position((prompt_id,))
+        return Finding(display_path(catalog.document.file), line, col, rule, severity, message)
+
+
+def display_path(path: Path | str) -> str:
+    """``path`` relative to the working directory when it is below it, for shorter messages."""
+    try:
+        return str(Path(path).resolve().relative_to(Path.cwd().resolve()))
+    except ValueError:
+        return str(path)
+
+
+Check = Callable[[LintContext], Iterator[Finding]]
+"""A rule's check: every finding it has for one flow."""
+
+
+@dataclass(frozen=True)
+class Rule:
+    """A lint rule: a stable id (used in output, docs and tests) and its check."""
+
+    id: str
+    summary: str
+    check: Check
