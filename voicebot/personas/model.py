@@ -15,6 +15,9 @@ from pydantic import BaseModel, ConfigDict, Field, StringConstraints, model_vali
 
 _STRICT = ConfigDict(extra="forbid", frozen=True)
 
+BOT_PAUSE_S = 0.7
+"""Silence after bot speech that counts as "the bot stopped talking" for ``wait_for_bot``."""
+
 
 class Pickup(StrEnum):
     """What happens while the phone rings."""
@@ -36,8 +39,8 @@ class Step(BaseModel):
     """One line of a persona's script; exactly one key is set.
 
     - ``wait: 1.5`` seconds;
-    - ``wait_for_bot: 1`` waits until the bot has finished speaking that many prompts
-      (heard as the end of a stretch of bot audio);
+    - ``wait_for_bot: 1`` waits until the bot has stopped talking that many times (a pause
+      of :data:`BOT_PAUSE_S` after its speech: it is listening);
     - ``say: "No thanks"`` speaks (synthesized);
     - ``press: "9"`` presses keys;
     - ``hangup: true`` hangs up.
