@@ -77,6 +77,19 @@ def white_noise(ms: float, dbfs: float, seed: int = 1) -> Pcm:
     return np.clip(np.round(noise), -32768, 32767).astype(np.int16)
 
 
+def pink_noise(ms: float, dbfs: float, seed: int = 1) -> Pcm:
+    """Noise whose power falls as 1/f (hiss plus rumble, like many phone lines), at ``dbfs`` RMS."""
+    rng = np.random.default_rng(seed)
+    n = round(SAMPLE_RATE * ms / 1000)
+    spectrum = np.fft.rfft(rng.normal(0.0, 1.0, n))
+    freqs = np.fft.rfftfreq(n, 1.0 / SAMPLE_RATE)
+    spectrum[1:] /= np.sqrt(freqs[1:])
+    spectrum[0] = 0
+    noise = np.fft.irfft(spectrum, n)
+    noise *= 32768.0 * 10 ** (dbfs / 20) / float(np.sqrt(np.mean(noise**2)))
+    return np.clip(np.round(noise), -32768, 32767).astype(np.int16)
+
+
 def mix(*parts: Pcm) -> Pcm:
     """Sum signals (zero-padded to the longest), clipped to int16."""
     n = max(len(p) for p in parts)
@@ -108,6 +121,13 @@ def chords(progression: Iterable[Iterable[int]], ms: float = 400.0, dbfs: float 
     """Chords given as MIDI note numbers, one after another."""
     parts = [mix(*(note(midi_hz(m), ms, dbfs) for m in chord)) for chord in progression]
     return np.concatenate(parts)
+
+
+def voiced_span_ms(pcm: Pcm, lead_ms: float = 0.0) -> tuple[float, float]:
+    """Where a clean recording really starts and ends: samples above 2 % of its peak."""
+    magnitude = np.abs(pcm.astype(np.float64))
+    loud = np.nonzero(magnitude > 0.02 * magnitude.max())[0]
+    return lead_ms + 1000 * loud[0] / SAMPLE_RATE, lead_ms + 1000 * loud[-1] / SAMPLE_RATE
 
 
 def feed_frames(detector: Any, pcm: Pcm) -> list[Any]:
