@@ -16,7 +16,8 @@ the same on a real call and in ``voicebot flow simulate``:
   else the state's own ``say``) before ``no_input``/``no_match`` fire.
 * A hangup at any moment goes to the ``hangup`` handler (which may still record things, but
   says nothing) or ends ``hung_up``.
-* Handoff: an agent accepted -> outcome ``handoff``; otherwise the handoff's ``fallback``.
+* Handoff: the hold prompt is said, then the host transfers; an agent accepted -> outcome
+  ``handoff``; otherwise the handoff's ``fallback``.
 * At most ``max_transitions`` per call; beyond that the call ends ``failed`` with the reason.
 """
 
@@ -93,7 +94,8 @@ class HandoffContext:
     whisper: str | None
     """The handoff's whisper prompt, rendered: what the agent hears before connecting."""
     hold: str | None
-    """The handoff's hold prompt, rendered: what the caller hears while waiting."""
+    """The handoff's hold prompt, rendered; the runner has said it once already, the host
+    may repeat it while the caller waits."""
 
 
 class FlowHost(Protocol):
@@ -349,6 +351,12 @@ class FlowRunner:
         if self._caller_gone:
             self._emit(ActionRun(name, "handoff", f"queue {handoff.queue}: caller gone"))
             return _End(Outcome.HUNG_UP, "the caller hung up before the handoff")
+        if handoff.hold is not None:
+            interrupted, _ = await self._say(name, [handoff.hold])
+            if interrupted is not None:
+                step = await self._heard_aside(name, interrupted)
+                if step is not None:
+                    return step
         context = HandoffContext(
             flow=self.flow.name or "",
             state=name,
