@@ -490,3 +490,31 @@ async def test_event_stream_of_a_short_call() -> None:
     assert events[0] == StateEntered("pitch")
     assert events[-1] == OutcomeReached(Outcome.REFUSED, "refused", None)
     assert [line.who for line in result.transcript] == ["bot", "bot", "caller", "bot"]
+
+
+async def test_only_nine_or_a_hangup_may_cut_the_disclosure() -> None:
+    # A host that lets other input cut the disclosure breaks the contract: the runner does not
+    # count it as the state's answer, and goes on with the pitch.
+    host = ScriptHost(barge={"disclosure": Dtmf("2")}, answers=answers(Dtmf("1")), agent=True)
+    result, events = await run(example("marketing_offer.yaml"), host, MARKETING)
+    assert result.outcome is Outcome.HANDOFF
+    assert host.said()[:2] == ["disclosure", "marketing_offer_pitch"]
+    assert CallerEventHeard("pitch", Dtmf("2")) in events
+
+
+async def test_state_entered_says_when_a_state_is_sensitive() -> None:
+    flow = inline(
+        {
+            "card": {
+                "say": ["q"],
+                "sensitive": True,
+                "listen": {"dtmf": "1"},
+                "on": {"dtmf.1": "done"},
+            },
+            "done": {"end": "completed"},
+        },
+        ["q"],
+    )
+    _, events = await run(flow, ScriptHost(answers=answers(Dtmf("1"))))
+    entered = [e for e in events if isinstance(e, StateEntered)]
+    assert entered == [StateEntered("card", True), StateEntered("done", False)]

@@ -245,19 +245,23 @@ class FlowRunner:
             elif missing := sorted(self._prompts.variables(pid) - known):
                 problems.append(f"prompt {pid!r} needs {', '.join(missing)}")
         if problems:
-            raise ValueError(f"flow {self.flow.name or ''!s}: " + "; ".join(problems))
+            raise ValueError(f"flow {self.flow.name or self.flow.start}: " + "; ".join(problems))
 
     # ---- the call ----------------------------------------------------------------------
 
     async def run(self) -> FlowResult:
-        """Run the call from the start state to an outcome."""
+        """Run the call from the start state to an outcome.
+
+        Exceptions from the host (a dropped media path, a failed do-not-call write) propagate:
+        the call session decides what the call's outcome is then.
+        """
         if self._started:
             raise RuntimeError("a FlowRunner runs one call; create another for the next")
         self._started = True
         state = self._machine.state
         while True:
             self._states.append(state)
-            self._emit(StateEntered(state))
+            self._emit(StateEntered(state, self.flow.states[state].sensitive))
             step = await self._run_state(state)
             if isinstance(step, _End):
                 return await self._finish(state, step)
@@ -478,8 +482,7 @@ class FlowRunner:
             else:
                 event, pending = pending, None
             trigger = self._trigger_for(event)
-            heard = trigger not in (None, "no_input") and self.spec.can(name, trigger or "")
-            if heard and trigger is not None:
+            if trigger is not None and trigger != "no_input" and self.spec.can(name, trigger):
                 if self.spec.target(name, trigger) is not None:
                     return _Move(trigger)
                 await self._fire(name, trigger)  # internal: stay and keep listening
