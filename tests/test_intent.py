@@ -25,12 +25,16 @@ ZH_CASES: list[tuple[str, str | None]] = [
     ("我对这个不感兴趣", "refuse"),
     ("不太感兴趣", "refuse"),
     ("不用了我没兴趣", "refuse"),
+    ("没什么兴趣", "refuse"),
+    ("不用不用", "refuse"),
     # opt_out
     ("不要再给我打电话", "opt_out"),
     ("别给我打电话了", "opt_out"),
     ("把我号码删了", "opt_out"),
     ("以后别打了行吗", "opt_out"),
     ("不要挂", None),
+    ("不要再说了", None),
+    ("别再打扰我了", "opt_out"),
     # interested
     ("有兴趣", "interested"),
     ("你说说看", "interested"),
@@ -43,8 +47,11 @@ ZH_CASES: list[tuple[str, str | None]] = [
     ("明天再说", "callback_later"),
     ("我在开会，晚点再打", "callback_later"),
     ("我现在不忙", None),
+    ("我现在在上班", "callback_later"),
     # ask_human
     ("转人工", "ask_human"),
+    ("我要人工", "ask_human"),
+    ("不用转人工", None),
     ("我要找客服", "ask_human"),
     ("给我人工服务", "ask_human"),
     # affirm
@@ -58,13 +65,21 @@ ZH_CASES: list[tuple[str, str | None]] = [
     ("不是", "deny"),
     ("不对", "deny"),
     ("你打错了", "deny"),
+    ("你找错人了", "deny"),
     ("不是我", "deny"),
     ("不可以", "deny"),
     # noise: punctuation, full width, spaces, fillers, ASR slips
     ("嗯……那个，我 没 兴 趣。", "refuse"),
     ("啊？转　人　工！", "ask_human"),
     ("不要再给我打点话了", "opt_out"),
+    ("别在打了", "opt_out"),
+    ("没性趣", "refuse"),
+    ("转人公", "ask_human"),
     ("嗯", None),
+    # negation
+    ("不是不需要", "interested"),
+    ("也不是不感兴趣", "interested"),
+    ("我没说别再打了", "opt_out"),
     # precedence
     ("没兴趣，别再打了", "opt_out"),
     ("不是，我没兴趣", "refuse"),
@@ -74,6 +89,8 @@ ZH_CASES: list[tuple[str, str | None]] = [
     ("今天天气不错", None),
     ("对不起", None),
     ("喂，你好", None),
+    ("你说什么我没听清", None),
+    ("我不知道你在说什么", None),
     ("", None),
 ]
 
@@ -102,10 +119,13 @@ EN_CASES: list[tuple[str, str | None]] = [
     ("I'm busy right now", "callback_later"),
     ("I'm driving, can you call later?", "callback_later"),
     ("I'm not busy right now", None),
+    ("I can't talk right now", "callback_later"),
+    ("I don't have time right now", "callback_later"),
     # ask_human
     ("can I speak to a representative", "ask_human"),
     ("I want to talk to a person", "ask_human"),
     ("operator", "ask_human"),
+    ("I want a human", "ask_human"),
     # affirm
     ("yes", "affirm"),
     ("Yeah.", "affirm"),
@@ -116,17 +136,23 @@ EN_CASES: list[tuple[str, str | None]] = [
     ("no", "deny"),
     ("nope", "deny"),
     ("wrong number", "deny"),
+    ("no that's not me", "deny"),
     ("you have the wrong number", "deny"),
     # noise and ASR slips
     ("I'm knot interested", "refuse"),
     ("dont call me agin", "opt_out"),
+    ("don't call me any more", "opt_out"),
+    ("stop call me", "opt_out"),
+    ("take me of your list", "opt_out"),
     ("um, uh, tell me more", "interested"),
     ("ｎｏｔ ｉｎｔｅｒｅｓｔｅｄ", "refuse"),
     ("I’m busy right now", "callback_later"),
+    ("yea sure", "affirm"),
     # negation
     ("I'm not not interested", "interested"),
     ("it's not that I'm not interested", "interested"),
     ("not at all interested", "refuse"),
+    ("I didn't say don't call me again", "opt_out"),
     # precedence
     ("not interested, don't call me again", "opt_out"),
     ("no, I am interested", "interested"),
@@ -136,6 +162,10 @@ EN_CASES: list[tuple[str, str | None]] = [
     ("what's the weather", None),
     ("who is this", None),
     ("I don't know", None),
+    ("I'm not really sure", None),
+    ("why do you keep calling me", None),
+    ("is this about my order", None),
+    ("how did you get my number", None),
     ("nothing", None),
 ]
 
@@ -184,6 +214,8 @@ def test_allowed_restricts_after_negation_and_precedence() -> None:
 def test_unknown_allowed_intent_is_an_error() -> None:
     with pytest.raises(ValueError, match="refuze"):
         recognize("没兴趣", "zh-CN", allowed=["refuze"])
+    with pytest.raises(ValueError, match="not the string 'refuse'"):
+        recognize("没兴趣", "zh-CN", allowed="refuse")
 
 
 def test_unknown_locale_names_the_known_ones() -> None:
@@ -234,6 +266,14 @@ def test_a_lexicon_phrase_of_only_fillers_is_refused_with_its_position() -> None
     with pytest.raises(
         SourceErrors, match=r"xx\.yaml:6:\d+: intents\.refuse\[1\]: .*'um' is empty"
     ):
+        parse_lexicon(text, "xx.yaml", INTENTS)
+
+
+def test_a_lexicon_equivalence_group_must_hold_single_units() -> None:
+    text = _lexicon_yaml(**{name: ["word"] for name in INTENTS}).replace(
+        "threshold: 0.8", "threshold: 0.8\nequivalents: [[ok, okay], [do not, dont]]"
+    )
+    with pytest.raises(SourceErrors, match=r"xx\.yaml:4:\d+: equivalents\[1\]: .*one word"):
         parse_lexicon(text, "xx.yaml", INTENTS)
 
 

@@ -7,7 +7,8 @@ normalized once per process; recognizing an utterance then only normalizes the u
 
 Normalization is the same for phrases and for what a caller said, so both sides always agree:
 NFKC (full-width letters and digits become ASCII), case folded, apostrophes dropped ("don't" is
-"dont"), punctuation and symbols split the text into clauses, fillers (嗯, 啊, um, uh) dropped.
+"dont"), punctuation and symbols split the text into clauses, fillers (嗯, 啊, um, uh) dropped,
+units ASR often confuses mapped to one of them ("在" and "再" both read "再").
 ``chars`` locales (Chinese) also drop spaces, since ASR engines put them between words or not at
 all; ``words`` locales keep single spaces between words.
 """
@@ -17,8 +18,8 @@ from __future__ import annotations
 import functools
 import re
 import unicodedata
-from collections.abc import Callable, Iterator
-from dataclasses import dataclass
+from collections.abc import Callable, Iterator, Mapping
+from dataclasses import dataclass, field, replace
 from importlib import resources
 from importlib.resources.abc import Traversable
 from typing import Literal
@@ -46,6 +47,7 @@ class LexiconFile(BaseModel):
     negators: list[str] = Field(default_factory=list)
     negation_gap: list[str] = Field(default_factory=list)
     neutral: list[str] = Field(default_factory=list)
+    equivalents: list[list[str]] = Field(default_factory=list)
     intents: dict[str, list[str]]
 
 
@@ -62,6 +64,8 @@ class Phrase:
     """Length in units (characters or words)."""
     exact: bool
     """Too short to match fuzzily: must appear as whole units."""
+    whole: bool
+    """Must be the whole clause, maybe repeated ("对对对"): written ``=不用`` in the lexicon."""
     negations: int
     """How many negator words the phrase itself holds ("没兴趣" holds one)."""
 
@@ -74,10 +78,28 @@ class Lexicon:
     units: Units
     threshold: float
     fillers: tuple[str, ...]
-    negators: tuple[str, ...]
-    negation_gap: frozenset[str]
-    neutral: tuple[str, ...]
-    phrases: tuple[Phrase, ...]
+    negators: tuple[str, ...] = ()
+    negation_gap: tuple[str, ...] = ()
+    """Longest first, like every word list here."""
+    neutral: tuple[str, ...] = ()
+    equivalents: Mapping[str, str] = field(default_factory=dict)
+    """Unit -> the unit it stands for ("在" -> "再"): ASR confusions, mapped on both sides."""
+    phrases: tuple[Phrase, ...] = ()
+
+    @functools.cached_property
+    def exact_phrases(self) -> tuple[Phrase, ...]:
+        """Phrases matched exactly, in lexicon order."""
+        return tuple(p for p in self.phrases if p.exact)
+
+    @functools.cached_property
+    def fuzzy_phrases(self) -> tuple[Phrase, ...]:
+        """Phrases matched fuzzily, in lexicon order."""
+        return tuple(p for p in self.phrases if not p.exact)
+
+    @functools.cached_property
+    def fuzzy_norms(self) -> tuple[str, ...]:
+        """Normalized text of :attr:`fuzzy_phrases`, for one C-level scan per clause."""
+        return tuple(p.norm for p in self.fuzzy_phrases)
 
     def clauses(self, text: str) -> list[str]:
         """Normalize an utterance into clauses (punctuation splits; empty clauses dropped)."""
@@ -89,9 +111,10 @@ class Lexicon:
         return out
 
     def _clean(self, raw: str) -> str:
+        same = self.equivalents
         if self.units == "words":
-            return " ".join(w for w in raw.split() if w not in self.fillers)
-        joined = "".join(raw.split())
+            return " ".join(same.get(w, w) for w in raw.split() if w not in self.fillers)
+        joined = "".join(same.get(ch, ch) for ch in raw if not ch.isspace())
         for filler in self.fillers:  # longest first, see load
             joined = joined.replace(filler, "")
         return joined
@@ -126,7 +149,7 @@ def find_units(clause: str, needle: str, units: Units) -> Iterator[tuple[int, in
 
     For ``words`` an occurrence must start and end at word boundaries ("no" is not in "not").
     """
-    if not needle:
+    if not needle or needle not in clause:  # the common case, decided in C
         return
     if units == "chars":
         for m in re.finditer(re.escape(needle), clause):
@@ -206,18 +229,28 @@ _ErrorAt = Callable[[tuple[str | int, ...], str], SourceError]
 
 def _compile(data: LexiconFile, intents: tuple[str, ...], doc_error: _ErrorAt) -> Lexicon:
     units = data.units
-    # Normalize word lists like utterances (fillers themselves only folded).
-    fillers = tuple(sorted({_fold(f).strip() for f in data.fillers}, key=len, reverse=True))
-    bare = Lexicon(data.locale, units, data.threshold, fillers, (), frozenset(), (), ())
-    negators = _normalized(bare, data.negators)
-    neutral = _normalized(bare, data.neutral)
-    gap = frozenset(_normalized(bare, data.negation_gap))
-    base = Lexicon(data.locale, units, data.threshold, fillers, negators, gap, neutral, ())
-    phrases: list[Phrase] = []
+    equivalents: dict[str, str] = {}
     errors: list[SourceError] = []
+    for g, group in enumerate(data.equivalents):
+        folded = [_fold(unit).strip() for unit in group]
+        if len(folded) < 2 or any(unit_count(u, units) != 1 or " " in u for u in folded):
+            one = "one character" if units == "chars" else "one word"
+            errors.append(doc_error(("equivalents", g), f"a group lists 2+ units of {one} each"))
+        equivalents.update((unit, folded[0]) for unit in folded[1:])
+    # Fillers are only folded; every other word list is normalized like an utterance.
+    fillers = tuple(sorted({_fold(f).strip() for f in data.fillers}, key=len, reverse=True))
+    bare = Lexicon(data.locale, units, data.threshold, fillers, equivalents=equivalents)
+    base = replace(
+        bare,
+        negators=_normalized(bare, data.negators),
+        negation_gap=_normalized(bare, data.negation_gap),
+        neutral=_normalized(bare, data.neutral),
+    )
+    phrases: list[Phrase] = []
     for intent in intents:
         for i, text in enumerate(data.intents[intent]):
-            clauses = base.clauses(text)  # masked like utterances, so both sides agree
+            whole = text.startswith("=")
+            clauses = base.clauses(text.removeprefix("="))  # masked like utterances
             if len(clauses) != 1 or not clauses[0].strip(_MASK + " "):
                 why = (
                     "holds punctuation"
@@ -234,13 +267,15 @@ def _compile(data: LexiconFile, intents: tuple[str, ...], doc_error: _ErrorAt) -
             # ASR writes dictionary words: an English slip swaps whole words ("knot" for "not"),
             # so a one-word phrase is heard or not ("interested" is no slip of "uninterested").
             exact = letters < 4 if units == "chars" else (letters < 6 or size == 1)
+            # One character ("对", "好") is too ambiguous inside a sentence.
+            whole = whole or (units == "chars" and size == 1)
             negations = sum(1 for _ in negator_spans(base, norm))
-            phrases.append(Phrase(intent, text, norm, size, exact, negations))
+            phrases.append(
+                Phrase(intent, text.removeprefix("="), norm, size, exact or whole, whole, negations)
+            )
     if errors:
         raise SourceErrors(errors)
-    return Lexicon(
-        data.locale, units, data.threshold, fillers, negators, gap, neutral, tuple(phrases)
-    )
+    return replace(base, phrases=tuple(phrases))
 
 
 def _normalized(lexicon: Lexicon, words: list[str]) -> tuple[str, ...]:
