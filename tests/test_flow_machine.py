@@ -189,3 +189,28 @@ def test_star_and_hash_triggers() -> None:
     )
     assert spec.target("ask", "dtmf_star") == "a"
     assert spec.target("ask", "dtmf_hash") == "b"
+
+
+def test_bench_flow_prints_figures() -> None:
+    from click.testing import CliRunner
+
+    from voicebot.cli import cli
+
+    result = CliRunner().invoke(
+        cli,
+        [
+            "bench",
+            "flow",
+            str(FLOWS / "satisfaction_survey.yaml"),
+            "--count",
+            "20",
+            "--runs",
+            "2",
+            "--input",
+            "dtmf:3",
+        ],
+    )
+    assert result.exit_code == 0, (result.output, result.exception)
+    assert "create 20 machines (shared spec)" in result.output
+    assert "memory per machine" in result.output
+    assert "2 simulated calls -> completed" in result.output

@@ -319,9 +319,11 @@ async def test_intents_are_restricted_to_what_the_state_can_hear() -> None:
 
 async def test_hangup_while_listening_goes_to_the_handler() -> None:
     host = ScriptHost(answers=answers(Hangup()))
-    result, _ = await run(example("payment_reminder.yaml"), host, {
-        "name": "张三", "account_tail": "8000", "amount": "1,024.00", "due_date": "6月30日"
-    })  # fmt: skip
+    result, _ = await run(
+        example("payment_reminder.yaml"),
+        host,
+        {"name": "张三", "account_tail": "8000", "amount": "1,024.00", "due_date": "6月30日"},
+    )
     assert result.outcome is Outcome.HUNG_UP
     assert result.states == ("identity_check", "caller_hung_up")
     assert not host.calls("hangup")  # the caller is gone already
@@ -373,9 +375,20 @@ async def test_handoff_accepted_ends_handoff_with_context() -> None:
     assert queue == "sales"
     assert context.whisper == "客户对千兆宽带有兴趣，来自营销外呼。"
     assert context.hold == "好的，正在为您转接专属顾问，请稍候。"
-    assert context.transcript[-1] == TranscriptLine("caller", "[dtmf 1]")
+    assert context.transcript[-2:] == (
+        TranscriptLine("caller", "[dtmf 1]"),
+        TranscriptLine("bot", context.hold),
+    )
+    assert [e[0] if e[0] != "say" else e[1] for e in host.log][-2:] == ["transfer_hold", "handoff"]
     assert not host.calls("hangup")  # the agent has the call now
     assert ActionRun("transfer", "handoff", "queue sales: an agent accepted") in events
+
+
+async def test_nine_during_the_hold_prompt_opts_out_instead_of_transferring() -> None:
+    host = ScriptHost(answers=answers(Dtmf("1")), barge={"transfer_hold": Dtmf("9")}, agent=True)
+    result, _ = await run(example("marketing_offer.yaml"), host, MARKETING)
+    assert result.outcome is Outcome.OPTED_OUT
+    assert not host.calls("handoff")
 
 
 async def test_handoff_not_accepted_goes_to_the_fallback() -> None:
@@ -449,8 +462,9 @@ def test_missing_prompts_and_variables_are_found_before_the_call() -> None:
 async def test_a_runner_runs_once() -> None:
     loaded = example("satisfaction_survey.yaml")
     assert loaded.prompts is not None
-    runner = FlowRunner(compile_flow(loaded.flow), loaded.prompts, ScriptHost(),
-                        variables={"name": "Ann"})  # fmt: skip
+    runner = FlowRunner(
+        compile_flow(loaded.flow), loaded.prompts, ScriptHost(), variables={"name": "Ann"}
+    )
     await runner.run()
     with pytest.raises(RuntimeError, match="runs one call"):
         await runner.run()
@@ -476,3 +490,31 @@ async def test_event_stream_of_a_short_call() -> None:
     assert events[0] == StateEntered("pitch")
     assert events[-1] == OutcomeReached(Outcome.REFUSED, "refused", None)
     assert [line.who for line in result.transcript] == ["bot", "bot", "caller", "bot"]
+
+
+async def test_only_nine_or_a_hangup_may_cut_the_disclosure() -> None:
+    # A host that lets other input cut the disclosure breaks the contract: the runner does not
+    # count it as the state's answer, and goes on with the pitch.
+    host = ScriptHost(barge={"disclosure": Dtmf("2")}, answers=answers(Dtmf("1")), agent=True)
+    result, events = await run(example("marketing_offer.yaml"), host, MARKETING)
+    assert result.outcome is Outcome.HANDOFF
+    assert host.said()[:2] == ["disclosure", "marketing_offer_pitch"]
+    assert CallerEventHeard("pitch", Dtmf("2")) in events
+
+
+async def test_state_entered_says_when_a_state_is_sensitive() -> None:
+    flow = inline(
+        {
+            "card": {
+                "say": ["q"],
+                "sensitive": True,
+                "listen": {"dtmf": "1"},
+                "on": {"dtmf.1": "done"},
+            },
+            "done": {"end": "completed"},
+        },
+        ["q"],
+    )
+    _, events = await run(flow, ScriptHost(answers=answers(Dtmf("1"))))
+    entered = [e for e in events if isinstance(e, StateEntered)]
+    assert entered == [StateEntered("card", True), StateEntered("done", False)]

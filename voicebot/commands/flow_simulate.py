@@ -94,8 +94,12 @@ def _line_reader(console: Console) -> Callable[[str], str]:
     show_default=True,
     help="Whether a handoff finds an agent (else its fallback).",
 )
-@click.option("--json", "as_json", is_flag=True,
-              help="Print one JSON document: outcome, transcript, states, variables.")  # fmt: skip
+@click.option(
+    "--json",
+    "as_json",
+    is_flag=True,
+    help="Print one JSON document: outcome, transcript, states, variables.",
+)
 def simulate(
     file: Path,
     contact_pairs: tuple[str, ...],

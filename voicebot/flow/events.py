@@ -76,9 +76,13 @@ def caller_text(event: CallerEvent) -> str:
 
 @dataclass(frozen=True)
 class StateEntered:
-    """The call entered ``state`` (its actions and prompts follow)."""
+    """The call entered ``state`` (its actions and prompts follow).
+
+    ``sensitive`` states (card numbers and the like) are where the recording pauses.
+    """
 
     state: str
+    sensitive: bool = False
 
 
 @dataclass(frozen=True)

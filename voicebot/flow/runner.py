@@ -16,7 +16,8 @@ the same on a real call and in ``voicebot flow simulate``:
   else the state's own ``say``) before ``no_input``/``no_match`` fire.
 * A hangup at any moment goes to the ``hangup`` handler (which may still record things, but
   says nothing) or ends ``hung_up``.
-* Handoff: an agent accepted -> outcome ``handoff``; otherwise the handoff's ``fallback``.
+* Handoff: the hold prompt is said, then the host transfers; an agent accepted -> outcome
+  ``handoff``; otherwise the handoff's ``fallback``.
 * At most ``max_transitions`` per call; beyond that the call ends ``failed`` with the reason.
 """
 
@@ -93,7 +94,8 @@ class HandoffContext:
     whisper: str | None
     """The handoff's whisper prompt, rendered: what the agent hears before connecting."""
     hold: str | None
-    """The handoff's hold prompt, rendered: what the caller hears while waiting."""
+    """The handoff's hold prompt, rendered; the runner has said it once already, the host
+    may repeat it while the caller waits."""
 
 
 class FlowHost(Protocol):
@@ -243,19 +245,23 @@ class FlowRunner:
             elif missing := sorted(self._prompts.variables(pid) - known):
                 problems.append(f"prompt {pid!r} needs {', '.join(missing)}")
         if problems:
-            raise ValueError(f"flow {self.flow.name or ''!s}: " + "; ".join(problems))
+            raise ValueError(f"flow {self.flow.name or self.flow.start}: " + "; ".join(problems))
 
     # ---- the call ----------------------------------------------------------------------
 
     async def run(self) -> FlowResult:
-        """Run the call from the start state to an outcome."""
+        """Run the call from the start state to an outcome.
+
+        Exceptions from the host (a dropped media path, a failed do-not-call write) propagate:
+        the call session decides what the call's outcome is then.
+        """
         if self._started:
             raise RuntimeError("a FlowRunner runs one call; create another for the next")
         self._started = True
         state = self._machine.state
         while True:
             self._states.append(state)
-            self._emit(StateEntered(state))
+            self._emit(StateEntered(state, self.flow.states[state].sensitive))
             step = await self._run_state(state)
             if isinstance(step, _End):
                 return await self._finish(state, step)
@@ -349,6 +355,12 @@ class FlowRunner:
         if self._caller_gone:
             self._emit(ActionRun(name, "handoff", f"queue {handoff.queue}: caller gone"))
             return _End(Outcome.HUNG_UP, "the caller hung up before the handoff")
+        if handoff.hold is not None:
+            interrupted, _ = await self._say(name, [handoff.hold])
+            if interrupted is not None:
+                step = await self._heard_aside(name, interrupted)
+                if step is not None:
+                    return step
         context = HandoffContext(
             flow=self.flow.name or "",
             state=name,
@@ -470,8 +482,7 @@ class FlowRunner:
             else:
                 event, pending = pending, None
             trigger = self._trigger_for(event)
-            heard = trigger not in (None, "no_input") and self.spec.can(name, trigger or "")
-            if heard and trigger is not None:
+            if trigger is not None and trigger != "no_input" and self.spec.can(name, trigger):
                 if self.spec.target(name, trigger) is not None:
                     return _Move(trigger)
                 await self._fire(name, trigger)  # internal: stay and keep listening
