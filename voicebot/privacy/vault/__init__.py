@@ -20,7 +20,7 @@ from voicebot.privacy.vault.keys import (
     write_key_file,
 )
 from voicebot.privacy.vault.rotate import RotationReport, rotate
-from voicebot.privacy.vault.vault import AuditHook, Vault, VaultWriter
+from voicebot.privacy.vault.vault import AuditHook, Vault, VaultWriter, default_vault_dir
 
 __all__ = [
     "AuditHook",
@@ -35,6 +35,7 @@ __all__ = [
     "VaultError",
     "VaultWriter",
     "default_key_file",
+    "default_vault_dir",
     "load_keyring",
     "read_key_file",
     "rotate",

@@ -11,11 +11,14 @@ storage (an audit table with a hash chain) belongs to the store, not here.
 
 from __future__ import annotations
 
+import os
 import re
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import BinaryIO, Protocol
+
+import platformdirs
 
 from voicebot.privacy.vault.atomic import atomic_write, is_temp
 from voicebot.privacy.vault.envelope import (
@@ -29,6 +32,9 @@ from voicebot.privacy.vault.envelope import (
 from voicebot.privacy.vault.errors import VaultError
 from voicebot.privacy.vault.keys import Keyring
 
+ENV_VAULT = "VOICEBOT_VAULT"
+"""Directory of the vault, when not the default."""
+
 SUFFIX = ".vbv"
 """Extension of vault files on disk; the name a caller uses does not include it."""
 
@@ -36,6 +42,12 @@ ACTION_OPEN = "vault.open"
 """The audit action recorded for every decryption."""
 
 _NAME = re.compile(r"[A-Za-z0-9_][A-Za-z0-9._-]{0,127}(?:/[A-Za-z0-9_][A-Za-z0-9._-]{0,127})*")
+
+
+def default_vault_dir() -> Path:
+    """``$VOICEBOT_VAULT``, else ``vault/`` in the user's data directory."""
+    configured = os.environ.get(ENV_VAULT)
+    return Path(configured) if configured else platformdirs.user_data_path("voicebot") / "vault"
 
 
 class AuditHook(Protocol):
