@@ -118,6 +118,26 @@ def test_emails() -> None:
     assert _r("not an email: a@b, @home, x@y.z").text == "not an email: a@b, @home, x@y.z"
 
 
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("my email is john dot smith at example dot com thanks", "my email is [EMAIL] thanks"),
+        ("j.smith at mail.example.co.uk please", "[EMAIL] please"),
+        ("邮箱是 zhangsan 艾特 qq 点 com 谢谢", "邮箱是 [EMAIL] 谢谢"),
+        ("邮箱123456789艾特qq点com，收到", "邮箱[EMAIL]，收到"),
+    ],
+)
+def test_spoken_emails(text: str, expected: str) -> None:
+    result = _r(text, "zh-CN")
+    assert result.text == expected
+    assert [(f.kind, f.spoken) for f in result.findings] == [(Kind.EMAIL, True)]
+
+
+def test_at_and_dot_in_ordinary_speech_stay() -> None:
+    for text in ("call me at home tonight", "meet at the office dot", "at 3 dot 5 percent"):
+        assert _r(text).text == text
+
+
 def test_email_with_digits_is_one_finding() -> None:
     result = _r("mail 4111111111111111@example.com now")
     assert result.text == "mail [EMAIL] now"

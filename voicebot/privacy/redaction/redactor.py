@@ -14,12 +14,14 @@ job, and a phone number is a fact of the call the QA team needs.
 from __future__ import annotations
 
 import re
+from bisect import bisect_left
 from dataclasses import dataclass
 from datetime import date
 from enum import StrEnum
 
 from voicebot.privacy.redaction.checks import cn_id_valid, luhn_valid
 from voicebot.privacy.redaction.digits import ALWAYS, SPOKEN_DIGITS, DigitRun, runs
+from voicebot.privacy.redaction.emails import find_emails
 
 
 class Kind(StrEnum):
@@ -39,7 +41,7 @@ class Finding:
     start: int
     end: int
     spoken: bool = False
-    """True if the number was (at least partly) said as digit words."""
+    """True if it was (at least partly) said: digit words, "at" and "dot"."""
 
     @property
     def placeholder(self) -> str:
@@ -87,10 +89,6 @@ ACCOUNT_KEYWORDS = (
 )
 """Words that introduce a bank account or card number in zh and en speech or text."""
 
-_EMAIL = re.compile(
-    r"(?<![\w.+-])[A-Za-z0-9._%+-]+@[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?"
-    r"(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?)*\.[A-Za-z]{2,}(?![A-Za-z0-9-])"
-)
 _KEYWORD = re.compile("|".join(re.escape(k) for k in ACCOUNT_KEYWORDS), re.IGNORECASE)
 _KEYWORD_GAP = re.compile(r"[^0-9０-９。.!?！？;；\n]{0,16}")
 _CN_MOBILE = re.compile(r"1[3-9]\d{9}")
@@ -115,7 +113,7 @@ def redact(text: str, locale: str, *, today: date | None = None) -> RedactionRes
     language = re.split(r"[-_]", locale)[0].lower()
     languages = {*ALWAYS, language} & set(SPOKEN_DIGITS)
 
-    findings = [Finding(Kind.EMAIL, m.start(), m.end()) for m in _EMAIL.finditer(text)]
+    findings = [Finding(Kind.EMAIL, s, e, spoken) for s, e, spoken in find_emails(text)]
     digit_runs = [r for r in runs(text, languages) if not _overlaps(r.start, r.end, findings)]
     introduced = _introduced(text, digit_runs)
     for run in digit_runs:
@@ -148,10 +146,14 @@ def _numbers_in(run: DigitRun, today: date | None) -> list[Finding]:
 
 def _introduced(text: str, digit_runs: list[DigitRun]) -> set[DigitRun]:
     """Runs that follow an account keyword closely (``卡号是 ...``, ``account number is ...``)."""
+    starts = [r.start for r in digit_runs]  # runs come in text order
     introduced = set()
     for keyword in _KEYWORD.finditer(text):
-        run = next((r for r in digit_runs if r.start >= keyword.end()), None)
-        if run is not None and _KEYWORD_GAP.fullmatch(text[keyword.end() : run.start]):
+        index = bisect_left(starts, keyword.end())
+        if index == len(digit_runs):
+            break
+        run = digit_runs[index]
+        if _KEYWORD_GAP.fullmatch(text[keyword.end() : run.start]):
             introduced.add(run)
     return introduced
 
