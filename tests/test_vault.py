@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from voicebot.privacy.vault import (
@@ -85,6 +86,19 @@ def test_streamed_multi_chunk_round_trip(vault: Vault, size: int) -> None:
     assert b"".join(chunks) == data
     assert len(chunks) == max(1, -(-size // CHUNK))
     assert all(len(c) == CHUNK for c in chunks[:-1])
+
+
+def test_large_single_write_and_numpy_frames(vault: Vault) -> None:
+    big = _payload(300 * CHUNK + 7)
+    pcm = np.arange(-800, 800, dtype=np.int16)
+    with vault.writer("rec") as out:
+        out.write(big)
+        for frame in pcm.reshape(-1, 160):  # 20 ms frames, the engine's audio format
+            out.write(frame.data)
+    assert out.bytes_written == len(big) + pcm.nbytes
+    data = vault.open("rec", "qa", "alice")
+    assert data[: len(big)] == big
+    assert np.array_equal(np.frombuffer(data[len(big) :], dtype=np.int16), pcm)
 
 
 def test_write_accepts_an_iterable_of_blocks(vault: Vault) -> None:

@@ -151,14 +151,19 @@ class ChunkWriter:
         sink.write(header.encode())
 
     def write(self, data: bytes | bytearray | memoryview) -> None:
-        """Add plaintext; full chunks are encrypted and written as soon as a later byte exists."""
+        """Add plaintext (``frame.data`` passes a numpy frame without a copy); full
+        chunks are encrypted and written once a later byte shows they are not the last."""
         if self._closed:
             raise ValueError("write to a closed vault file")
-        self._buffer += data
+        view = memoryview(data).cast("B")
         size = self._header.chunk_size
-        while len(self._buffer) > size:
-            self._emit(bytes(self._buffer[:size]), final=False)
-            del self._buffer[:size]
+        while len(view):
+            if len(self._buffer) == size:
+                self._emit(bytes(self._buffer), final=False)
+                self._buffer.clear()
+            take = size - len(self._buffer)
+            self._buffer += view[:take]
+            view = view[take:]
 
     def close(self) -> None:
         """Encrypt the remaining plaintext as the final chunk (empty if nothing is left)."""

@@ -69,7 +69,7 @@ class VaultWriter:
     def write(self, data: bytes | bytearray | memoryview) -> None:
         """Encrypt and append ``data`` (buffered in memory up to one chunk)."""
         self._chunks.write(data)
-        self.bytes_written += len(data)
+        self.bytes_written += memoryview(data).nbytes
 
 
 class Vault:
