@@ -170,6 +170,33 @@ def test_refusing_hook_prevents_decryption(tmp_path: Path, key: MasterKey) -> No
     assert audit.calls == [("mallory", "vault.open", "rec", "curiosity")]
 
 
+async def test_async_audit_hook(vault: Vault) -> None:
+    calls: list[tuple[str, str, str, str]] = []
+
+    async def audit_table(actor: str, action: str, obj: str, purpose: str, /) -> None:
+        calls.append((actor, action, obj, purpose))
+
+    vault.write("rec", _payload(3 * CHUNK))
+    vault.audit = audit_table
+    assert await vault.open_async("rec", "dispute", "carol") == vault_bytes(vault, "rec")
+    assert calls == [("carol", "vault.open", "rec", "dispute")]
+    with pytest.raises(TypeError, match="asynchronous"):
+        vault.open("rec", "dispute", "carol")  # refused: the record would be lost unawaited
+    assert calls == [("carol", "vault.open", "rec", "dispute")]
+
+
+async def test_open_async_with_a_plain_hook(vault: Vault, audit: AuditLog) -> None:
+    vault.write("rec", b"abc")
+    assert await vault.open_async("rec", "qa", "dave") == b"abc"
+    assert audit.calls == [("dave", "vault.open", "rec", "qa")]
+
+
+def vault_bytes(vault: Vault, name: str) -> bytes:
+    """The plaintext, read with a throwaway synchronous hook."""
+    reader = Vault(vault.root, vault.keyring, lambda *a: None, chunk_size=CHUNK)
+    return reader.open(name, "test oracle", "test")
+
+
 def test_actor_and_purpose_required(vault: Vault) -> None:
     vault.write("rec", b"x")
     with pytest.raises(ValueError, match="actor and purpose"):

@@ -69,7 +69,7 @@ def _rewrap_file(vault: Vault, name: str, new_key: MasterKey, actor: str) -> boo
         if header.key_id == new_key.key_id:
             return False
         data_key = unwrap(header, vault.keyring, name)
-        vault.audit(actor, ACTION_REWRAP, name, "key rotation")
+        vault.record(actor, ACTION_REWRAP, name, "key rotation")
         with atomic_write(path) as sink:
             sink.write(wrap(header, data_key, new_key).encode())
             shutil.copyfileobj(source, sink, 1024 * 1024)

@@ -11,9 +11,11 @@ storage (an audit table with a hash chain) belongs to the store, not here.
 
 from __future__ import annotations
 
+import asyncio
+import inspect
 import os
 import re
-from collections.abc import Iterable, Iterator
+from collections.abc import Awaitable, Iterable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import BinaryIO, Protocol
@@ -53,10 +55,15 @@ def default_vault_dir() -> Path:
 class AuditHook(Protocol):
     """Records who read what and why, before the vault decrypts it.
 
-    Called as ``hook(actor, action, object, purpose)``; raising refuses the access.
+    Called as ``hook(actor, action, object, purpose)``; raising refuses the access. A plain
+    function serves :meth:`Vault.open` and :meth:`Vault.stream`; an ``async def`` hook (an
+    audit table behind an async database) serves :meth:`Vault.open_async`, and the synchronous
+    methods refuse it rather than drop the record unawaited.
     """
 
-    def __call__(self, actor: str, action: str, obj: str, purpose: str, /) -> None: ...
+    def __call__(
+        self, actor: str, action: str, obj: str, purpose: str, /
+    ) -> Awaitable[None] | None: ...
 
 
 class VaultWriter:
@@ -145,10 +152,36 @@ class Vault:
         The audit and the key checks happen on this call, before iteration; a chunk that fails
         authentication raises :class:`~voicebot.privacy.vault.errors.IntegrityError` during it.
         """
-        if not actor.strip() or not purpose.strip():
-            raise ValueError("reading the vault needs a non-empty actor and purpose")
         path = self.path_of(name)
-        self.audit(actor, ACTION_OPEN, name, purpose)
+        self.record(actor, ACTION_OPEN, name, purpose)
+        return self._decrypt(path, name)
+
+    async def open_async(self, name: str, purpose: str, actor: str) -> bytes:
+        """:meth:`open` for async callers: awaits an async audit hook, decrypts in a thread."""
+        path = self.path_of(name)
+        _check_who(actor, purpose)
+        outcome = self.audit(actor, ACTION_OPEN, name, purpose)
+        if inspect.isawaitable(outcome):
+            await outcome
+        return await asyncio.to_thread(lambda: b"".join(self._decrypt(path, name)))
+
+    def record(self, actor: str, action: str, obj: str, purpose: str) -> None:
+        """Call the audit hook synchronously (reads and key rotation go through here).
+
+        Raises:
+            TypeError: the hook is asynchronous; use :meth:`open_async`.
+        """
+        _check_who(actor, purpose)
+        outcome = self.audit(actor, action, obj, purpose)
+        if inspect.isawaitable(outcome):
+            if inspect.iscoroutine(outcome):
+                outcome.close()
+            raise TypeError(
+                "the vault's audit hook is asynchronous and cannot be awaited here; "
+                "use `await vault.open_async(...)`, or give the vault a synchronous hook"
+            )
+
+    def _decrypt(self, path: Path, name: str) -> Iterator[bytes]:
         source = _open_existing(path, name)
         try:
             header = Header.read(source, name)
@@ -185,6 +218,11 @@ class Vault:
                 relative = path.relative_to(self.root).as_posix()
                 found.append(relative[: -len(SUFFIX)])
         return sorted(found)
+
+
+def _check_who(actor: str, purpose: str) -> None:
+    if not actor.strip() or not purpose.strip():
+        raise ValueError("reading the vault needs a non-empty actor and purpose")
 
 
 def _open_existing(path: Path, name: str) -> BinaryIO:
