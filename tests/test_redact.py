@@ -211,7 +211,13 @@ def test_keyword_does_not_reach_across_sentences_or_into_short_numbers() -> None
 
 
 def test_phone_numbers_are_not_redacted_here() -> None:
+    luhn_phone = _luhn_complete("861380013800")  # 13 digits, as long as a card, Luhn-valid
+    assert len(luhn_phone) == 13
     for text in (
+        f"call +{luhn_phone[:2]} {luhn_phone[2:5]} {luhn_phone[5:9]} {luhn_phone[9:]} now",
+        f"电话 {luhn_phone[:2]} {luhn_phone[2:5]} {luhn_phone[5:9]} {luhn_phone[9:]}",
+        f"电话 00{luhn_phone}",
+        "call +44 20 7946 0958 or +1 202 555 0123",
         "回拨 13800138000",
         "call +86 138 0013 8000 tomorrow",
         "call +1 202 555 0123",

@@ -91,7 +91,9 @@ ACCOUNT_KEYWORDS = (
 
 _KEYWORD = re.compile("|".join(re.escape(k) for k in ACCOUNT_KEYWORDS), re.IGNORECASE)
 _KEYWORD_GAP = re.compile(r"[^0-9０-９。.!?！？;；\n]{0,16}")
-_CN_MOBILE = re.compile(r"1[3-9]\d{9}")
+_CN_MOBILE = re.compile(r"(?:(?:00)?86)?1[3-9]\d{9}")
+"""A Chinese mobile number, with or without its country code (+86 138 0013 8000 has 13
+digits, as many as some cards)."""
 _LOCALE = re.compile(r"[A-Za-z]{2,3}(?:[-_][A-Za-z0-9]{1,8})*")
 
 
@@ -117,6 +119,8 @@ def redact(text: str, locale: str, *, today: date | None = None) -> RedactionRes
     digit_runs = [r for r in runs(text, languages) if not _overlaps(r.start, r.end, findings)]
     introduced = _introduced(text, digit_runs)
     for run in digit_runs:
+        if text[: run.start].rstrip().endswith(("+", "＋")):
+            continue  # an international phone number: never a card, masking's business
         whole = _whole_number(run, today) if run in introduced else None
         findings += [whole] if whole else _numbers_in(run, today)
     findings.sort(key=lambda f: f.start)
@@ -127,6 +131,8 @@ def _numbers_in(run: DigitRun, today: date | None) -> list[Finding]:
     """Card and ID numbers in one run, longest first, without overlaps."""
     candidates: list[tuple[int, int, int, Kind]] = []
     for i, j, digits in run.windows(CARD_DIGITS[0], max(CARD_DIGITS[1], CN_ID_LENGTH)):
+        if _CN_MOBILE.fullmatch(digits):
+            continue
         if len(digits) == CN_ID_LENGTH and cn_id_valid(digits, today):
             candidates.append((len(digits), i, j, Kind.CN_ID))
         elif CARD_DIGITS[0] <= len(digits) <= CARD_DIGITS[1] and luhn_valid(digits):
