@@ -18,6 +18,7 @@ COMMANDS: dict[str, str] = {
     "flow": "voicebot.commands.flow:flow",
     "intent": "voicebot.commands.intent:intent",
     "bench": "voicebot.commands.bench:bench",
+    "keys": "voicebot.commands.keys:keys",
 }
 
 

@@ -1,0 +1,1 @@
+"""Privacy: masking, redaction, encryption at rest, retention and erasure."""
