@@ -18,6 +18,8 @@ COMMANDS: dict[str, str] = {
     "flow": "voicebot.commands.flow:flow",
     "intent": "voicebot.commands.intent:intent",
     "bench": "voicebot.commands.bench:bench",
+    "models": "voicebot.commands.models:models",
+    "prompts": "voicebot.commands.prompts:prompts",
 }
 
 
