@@ -178,3 +178,16 @@ def test_probe_target_must_be_host_and_port(monkeypatch: pytest.MonkeyPatch) -> 
     monkeypatch.setenv(PROBE_ENV, "localhost")
     with pytest.raises(ValueError, match="host:port"):
         asyncio.run(choose_engine("zh-CN"))
+
+
+def test_prerendered_finds_a_rendering_by_any_engine_for_the_locale(tmp_path: Path) -> None:
+    from voicebot.speech.tts import prerendered
+
+    cache = TtsCache(tmp_path)
+    assert prerendered("您好", "zh-CN", cache) is None
+    cache.put("edge", "zh-CN-XiaoxiaoNeural", "您好", np.ones(160, dtype=np.int16))
+    hit = prerendered(" 您好 ", "zh-CN", cache)
+    assert hit is not None and len(hit) == 160
+    cache.put("espeak", "cmn", "再见", np.ones(320, dtype=np.int16))
+    hit = prerendered("再见", "zh-CN", cache)
+    assert hit is not None and len(hit) == 320

@@ -35,6 +35,13 @@ async def test_piper_speaks_english(tmp_path: Path) -> None:
     assert synth.cached("Hello. This call is recorded.") is not None
 
 
+async def test_piper_renders_the_same_text_identically(tmp_path: Path) -> None:
+    text = "Press nine to stop our calls."
+    first = await PiperSynthesizer(cache=TtsCache(tmp_path / "a")).render(text)
+    second = await PiperSynthesizer(cache=TtsCache(tmp_path / "b")).render(text)
+    assert np.array_equal(first, second)
+
+
 def test_piper_names_what_it_expects_for_an_unknown_voice() -> None:
     with pytest.raises(TtsError, match="unknown Piper voice 'nl_NL-x'"):
         voice_files("nl_NL-x")

@@ -19,6 +19,8 @@ COMMANDS: dict[str, str] = {
     "intent": "voicebot.commands.intent:intent",
     "bench": "voicebot.commands.bench:bench",
     "keys": "voicebot.commands.keys:keys",
+    "models": "voicebot.commands.models:models",
+    "prompts": "voicebot.commands.prompts:prompts",
 }
 
 

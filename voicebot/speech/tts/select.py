@@ -11,6 +11,7 @@ from __future__ import annotations
 import os
 from typing import Final
 
+from voicebot.audio import Pcm
 from voicebot.speech.tts.base import Synthesizer, TtsError
 from voicebot.speech.tts.cache import TtsCache
 
@@ -110,3 +111,25 @@ async def synthesizer_for(
 ) -> Synthesizer:
     """The synthesizer a call in ``locale`` should use (engine per config, else ``auto``)."""
     return make_synthesizer(await choose_engine(locale, engine), locale, voice, cache)
+
+
+def prerendered(text: str, locale: str, cache: TtsCache | None = None) -> Pcm | None:
+    """A cached rendering of ``text`` by any engine that may speak ``locale``, or None.
+
+    Prompts rendered ahead (``voicebot prompts render``) may come from edge-tts while a
+    call runs offline, or the reverse; the disclosure must still play from the file. The
+    configured engine is tried first, then edge-tts, then the offline engine; never loads one.
+    """
+    store = cache if cache is not None else TtsCache()
+    setting = engine_setting()
+    order = [setting] if setting != "auto" else []
+    order += [e for e in ("edge", offline_engine_for(locale)) if e not in order]
+    for engine in order:
+        try:
+            voice = default_voice(engine, locale)
+        except TtsError:
+            continue
+        hit = store.get(engine, voice, text.strip())
+        if hit is not None:
+            return hit
+    return None

@@ -1,0 +1,132 @@
+"""Recognition with the offline English fallback: pocketsphinx hears Piper over a phone line.
+
+Real engines on both ends: Piper renders the callee's words, the telephone band (300-3400 Hz
+at 8 kHz) shapes them like a PSTN line, pocketsphinx's bundled model recognizes them.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator, Callable
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from voicebot.audio import FRAME_SAMPLES, Pcm, frames, silence
+from voicebot.speech.asr import RecognizerUnavailable, Transcript, recognizer_for
+from voicebot.speech.asr.pocketsphinx import PocketsphinxRecognizer
+from voicebot.speech.resample import telephone_band
+from voicebot.speech.tts import TtsCache
+from voicebot.speech.tts.piper import PiperSynthesizer
+
+Say = Callable[[str], Pcm]
+
+
+@pytest.fixture(scope="module")
+def recognizer() -> PocketsphinxRecognizer:
+    return PocketsphinxRecognizer("en-US")
+
+
+@pytest.fixture(scope="module")
+def say(tmp_path_factory: pytest.TempPathFactory) -> Say:
+    synth = PiperSynthesizer(cache=TtsCache(tmp_path_factory.mktemp("tts")))
+
+    def render(text: str) -> Pcm:
+        return telephone_band(asyncio.run(synth.render(text)))
+
+    return render
+
+
+def test_piper_over_a_phone_line_is_heard_verbatim(
+    recognizer: PocketsphinxRecognizer, say: Say
+) -> None:
+    assert recognizer.transcribe(say("No, I'm not interested, thank you.")) == (
+        "no i'm not interested thank you"
+    )
+    assert recognizer.transcribe(say("I want to talk to a person.")) == (
+        "i want to talk to a person"
+    )
+
+
+def test_each_pause_ends_an_utterance(recognizer: PocketsphinxRecognizer, say: Say) -> None:
+    stream = np.concatenate(
+        [silence(400), say("Not interested."), silence(1500), say("I want to talk to a person.")]
+    )
+    session = recognizer.session()
+    results: list[Transcript] = []
+    for frame in frames(np.concatenate([stream, silence(1000)])):
+        results += session.feed(frame)
+    results += session.finish()
+    assert [r.text for r in results] == ["not interested", "i want to talk to a person"]
+    assert all(r.final for r in results)
+
+
+def test_a_phrase_grammar_restricts_what_is_heard(
+    recognizer: PocketsphinxRecognizer, say: Say
+) -> None:
+    phrases = ["yes", "no", "please don't call me again", "not interested", "Zyxwv qux"]
+    heard = recognizer.transcribe(say("Please don't call me again."), phrases)
+    assert heard == "please don't call me again"
+    # The free language model, on the same audio, is less sure: a grammar is worth having.
+    assert recognizer.transcribe(say("Please don't call me again.")).endswith("call me again")
+
+
+def test_unusable_phrases_are_refused(recognizer: PocketsphinxRecognizer) -> None:
+    with pytest.raises(ValueError, match="no phrase is speakable"):
+        recognizer.session(["zyxwv qux"])
+    with pytest.raises(ValueError, match="all are empty"):
+        recognizer.session(["  "])
+
+
+async def test_stream_recognizes_an_async_frame_source(
+    recognizer: PocketsphinxRecognizer, say: Say
+) -> None:
+    speech = await asyncio.to_thread(say, "Not interested.")
+
+    async def call_audio() -> AsyncIterator[Pcm]:
+        for frame in frames(np.concatenate([silence(300), speech, silence(900)])):
+            yield frame
+
+    results = [r async for r in recognizer.stream(call_audio())]
+    assert results == [Transcript("not interested", final=True)]
+
+
+def test_session_checks_its_input(recognizer: PocketsphinxRecognizer) -> None:
+    session = recognizer.session()
+    with pytest.raises(ValueError, match="mono int16"):
+        session.feed(np.zeros(FRAME_SAMPLES, dtype=np.float32))
+    assert session.feed(silence(20)) == []
+    assert session.finish() == []
+    assert session.finish() == []
+    with pytest.raises(RuntimeError, match="finished"):
+        session.feed(silence(20))
+
+
+def test_sessions_are_independent(recognizer: PocketsphinxRecognizer, say: Say) -> None:
+    a, b = recognizer.session(), recognizer.session()
+    speech_a = np.concatenate([silence(300), say("Not interested."), silence(900)])
+    speech_b = np.concatenate([silence(300), say("I want to talk to a person."), silence(900)])
+    results_a: list[Transcript] = []
+    results_b: list[Transcript] = []
+    for fa, fb in zip(frames(speech_a), frames(speech_b), strict=False):
+        results_a += a.feed(fa)
+        results_b += b.feed(fb)
+    results_a += a.finish()
+    for fb in list(frames(speech_b))[len(list(frames(speech_a))) :]:
+        results_b += b.feed(fb)
+    results_b += b.finish()
+    assert [r.text for r in results_a] == ["not interested"]
+    assert [r.text for r in results_b] == ["i want to talk to a person"]
+
+
+def test_english_without_a_vosk_model_falls_back_to_pocketsphinx(tmp_path: Path) -> None:
+    chosen = recognizer_for("en-US", models_directory=tmp_path)
+    assert chosen.engine == "pocketsphinx"
+
+
+def test_mandarin_without_a_model_says_what_to_pull(tmp_path: Path) -> None:
+    with pytest.raises(RecognizerUnavailable, match=r"models pull vosk-model-small-cn-0\.22"):
+        recognizer_for("zh-CN", models_directory=tmp_path)
+    with pytest.raises(RecognizerUnavailable, match="English model only"):
+        PocketsphinxRecognizer("zh-CN")

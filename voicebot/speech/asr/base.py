@@ -1,0 +1,143 @@
+"""The ``Recognizer`` interface: 20 ms frames of a call in, partial and final text out.
+
+A :class:`Recognizer` holds what is expensive (the acoustic model, loaded once per process);
+a :class:`RecognizerSession` is one call's stream and must be cheap to create. The base
+classes do the shared work: frame checks, phrase-list cleanup, running a session from an
+async frame source without blocking the event loop, and whole-utterance transcription.
+Finals feed the intent recognizer (:mod:`voicebot.speech.intent`) as plain text.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from abc import ABC, abstractmethod
+from collections.abc import AsyncIterable, AsyncIterator, Sequence
+from dataclasses import dataclass
+from typing import ClassVar
+
+import numpy as np
+
+from voicebot.audio import Pcm, frames, silence
+
+
+class AsrError(Exception):
+    """Speech could not be recognized (engine missing, model unusable)."""
+
+
+class RecognizerUnavailable(AsrError):
+    """No recognizer can serve a locale; the message says what to install or pull."""
+
+
+@dataclass(frozen=True)
+class Transcript:
+    """What was heard so far (``final`` False) or in a finished utterance (``final`` True)."""
+
+    text: str
+    final: bool
+    confidence: float | None = None
+
+    def __post_init__(self) -> None:
+        if self.confidence is not None and not 0.0 <= self.confidence <= 1.0:
+            raise ValueError(f"confidence must be within 0..1, got {self.confidence}")
+
+
+class RecognizerSession(ABC):
+    """One stream of audio (one call leg); feed frames in order, then :meth:`finish`."""
+
+    def __init__(self) -> None:
+        self._closed = False
+
+    def feed(self, frame: Pcm) -> list[Transcript]:
+        """Feed 8 kHz int16 audio (normally one 20 ms frame); returns any new results.
+
+        Raises:
+            ValueError: the audio is not mono int16.
+            RuntimeError: the session was finished.
+        """
+        if self._closed:
+            raise RuntimeError("this recognizer session is finished")
+        samples = np.asarray(frame)
+        if samples.dtype != np.int16 or samples.ndim != 1:
+            raise ValueError(
+                f"expected mono int16 samples at 8 kHz, got {samples.dtype} {samples.shape}"
+            )
+        if len(samples) == 0:
+            return []
+        return self._feed_impl(samples)
+
+    def finish(self) -> list[Transcript]:
+        """End of stream: flush what is pending as final results. Idempotent."""
+        if self._closed:
+            return []
+        self._closed = True
+        return self._finish_impl()
+
+    @abstractmethod
+    def _feed_impl(self, samples: Pcm) -> list[Transcript]:
+        """Consume samples; return partials and finals that became known."""
+
+    @abstractmethod
+    def _finish_impl(self) -> list[Transcript]:
+        """Flush the stream."""
+
+
+class Recognizer(ABC):
+    """A speech recognizer for one locale, with its model loaded once."""
+
+    engine: ClassVar[str]
+
+    def __init__(self, locale: str) -> None:
+        self.locale = locale
+
+    def session(self, phrases: Sequence[str] | None = None) -> RecognizerSession:
+        """A new stream; ``phrases`` restricts (or hints) what may be heard, e.g. a grammar.
+
+        Raises:
+            ValueError: ``phrases`` was given but none is usable with this model.
+        """
+        cleaned = None
+        if phrases is not None:
+            cleaned = list(dict.fromkeys(" ".join(p.split()) for p in phrases if p.strip()))
+            if not cleaned:
+                raise ValueError("phrases were given but all are empty")
+        return self._session_impl(cleaned)
+
+    @abstractmethod
+    def _session_impl(self, phrases: list[str] | None) -> RecognizerSession:
+        """Create a stream (cheap: the model is already loaded)."""
+
+    async def stream(
+        self, audio: AsyncIterable[Pcm], phrases: Sequence[str] | None = None
+    ) -> AsyncIterator[Transcript]:
+        """Recognize an async stream of frames; decoding runs in a worker thread."""
+        session = self.session(phrases)
+        async for frame in audio:
+            for result in await asyncio.to_thread(session.feed, frame):
+                yield result
+        for result in await asyncio.to_thread(session.finish):
+            yield result
+
+    def transcribe(self, pcm: Pcm, phrases: Sequence[str] | None = None) -> str:
+        """Recognize a whole recording (blocking): the final results joined by spaces.
+
+        Half a second of silence is added before and after, as a caller's line would have.
+        """
+        session = self.session(phrases)
+        finals: list[str] = []
+        padded = np.concatenate([silence(500), np.asarray(pcm, dtype=np.int16), silence(500)])
+        for frame in frames(padded):
+            finals += [r.text for r in session.feed(frame) if r.final and r.text]
+        finals += [r.text for r in session.finish() if r.final and r.text]
+        return " ".join(finals)
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}(locale={self.locale!r})"
+
+
+__all__ = [
+    "AsrError",
+    "Recognizer",
+    "RecognizerSession",
+    "RecognizerUnavailable",
+    "Transcript",
+]
