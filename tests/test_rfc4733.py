@@ -182,19 +182,13 @@ async def _collect(leg: PeerLeg, count: int) -> list[str]:
 
 
 async def _loud_frames(leg: PeerLeg, count: int) -> int:
-    loud = 0
-    async for i, frame in _enumerate(leg.audio()):
+    loud = seen = 0
+    async for frame in leg.audio():
         loud += rms_dbfs(frame) > -30
-        if i + 1 == count:
+        seen += 1
+        if seen == count:
             break
     return loud
-
-
-async def _enumerate(frames):  # type: ignore[no-untyped-def]
-    i = 0
-    async for frame in frames:
-        yield i, frame
-        i += 1
 
 
 async def test_digits_both_ways_between_two_aiortc_peers() -> None:
