@@ -20,9 +20,11 @@ from voicebot.telephony import (
     Leg,
     LegStateError,
     LoopbackTransport,
+    OutboundTrack,
     PeerLeg,
     Ring,
     RingAction,
+    RtcPeer,
     RtcSettings,
     StaticDirectory,
     outcome_for,
@@ -210,6 +212,27 @@ async def test_callee_hangup_ends_the_bot_leg() -> None:
         assert [f async for f in leg.audio()] == []  # iterators end with the leg
         with pytest.raises(LegStateError):
             await leg.play(tone(440, 100))
+
+
+async def test_hangup_is_noticed_from_the_media_alone() -> None:
+    """Without any signalling (a gateway that says nothing), RTCP BYE / DTLS close suffice."""
+    before = asyncio.all_tasks()
+    legs = []
+    for _ in range(2):
+        track = OutboundTrack()
+        legs.append(PeerLeg(ALICE, RtcPeer(RtcSettings(), track), track))
+    near, far = legs
+    await near.peer.accept(await far.peer.answer(await near.peer.offer()))
+    for leg in legs:
+        leg.start_media()
+    await asyncio.gather(near.peer.connected(), far.peer.connected())
+    for leg in legs:
+        leg.set_answered()
+    await far.hangup()
+    async with asyncio.timeout(5):
+        assert await near.wait_ended() is HangupCause.REMOTE
+    await asyncio.sleep(0.1)
+    assert asyncio.all_tasks() - before == set()
 
 
 async def test_bot_hangup_while_ringing_cancels_the_call() -> None:

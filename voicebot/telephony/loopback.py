@@ -133,7 +133,11 @@ class LoopbackTransport(Transport):
             raise ValueError(f"timeout {timeout}: expected a ring timeout > 0 seconds")
         track = OutboundTrack()
         leg = PeerLeg(number, RtcPeer(self.settings, track), track)
-        offer = await leg.peer.offer()
+        try:
+            offer = await leg.peer.offer()
+        except BaseException:  # e.g. the loopback address cannot be bound
+            await leg.end(HangupCause.FAILED)
+            raise
         callee = self.directory.lookup(number)
         if callee is None:
             log.info("loopback: no callee at %s", _mask(number))
