@@ -256,6 +256,17 @@ async def test_callee_notices_the_bot_hanging_up_while_it_talks() -> None:
     # the transport context checked that the humming callee's tasks are gone
 
 
+async def test_closing_the_transport_ends_every_call() -> None:
+    callees: dict[str, Callee] = {ALICE: answers(hums), BOB: Person(Ring(RingAction.IGNORE))}
+    async with transport(callees) as loop:
+        talking = await loop.dial(ALICE, BOT, timeout=5)
+        ringing = await loop.dial(BOB, BOT, timeout=5)
+        assert await talking.wait_answered()
+        await loop.close()
+        assert talking.state is ringing.state is CallState.ENDED
+        assert talking.cause is ringing.cause is HangupCause.LOCAL
+
+
 async def test_barge_in_cuts_the_bot_prompt() -> None:
     async def interrupt_after_a_while(leg: Leg) -> None:
         await asyncio.sleep(0.3)

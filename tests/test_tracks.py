@@ -54,6 +54,15 @@ async def test_nothing_is_sent_before_open() -> None:
     track.stop()
 
 
+async def test_stop_wakes_a_recv_waiting_for_the_answer() -> None:
+    track = OutboundTrack()
+    waiting = asyncio.create_task(track.recv())
+    await asyncio.sleep(0)
+    track.stop()
+    with pytest.raises(MediaStreamError):
+        await waiting
+
+
 async def test_frames_are_paced_at_20_ms_with_continuous_timestamps() -> None:
     track = OutboundTrack()
     track.open()
