@@ -108,7 +108,7 @@ async def transport(
     assert not leaked, f"tasks left behind: {leaked}"
 
 
-@pytest.mark.parametrize("codec", [Codec.PCMU, Codec.OPUS])
+@pytest.mark.parametrize("codec", [Codec.PCMU, Codec.PCMA, Codec.OPUS])
 async def test_audio_flows_both_ways(codec: Codec) -> None:
     heard_by_callee: list[Pcm] = []
 
