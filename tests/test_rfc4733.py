@@ -13,7 +13,7 @@ from aiortc.rtp import HeaderExtensionsMap, RtpPacket
 
 from voicebot.audio import rms_dbfs
 from voicebot.telephony import rfc4733
-from voicebot.telephony.leg import DtmfEvent
+from voicebot.telephony.leg import DtmfEvent, LegStateError
 from voicebot.telephony.peerleg import PeerLeg
 from voicebot.telephony.rtc import Codec, RtcPeer, RtcSettings
 from voicebot.telephony.tracks import OutboundTrack
@@ -102,7 +102,7 @@ async def test_sender_leaves_other_ssrcs_and_rtcp_alone() -> None:
     await sender.transport._send_rtp(rtcp)
     assert wire == [audio, rtcp]
     events.cancel()
-    with pytest.raises(asyncio.CancelledError):
+    with pytest.raises(ConnectionError, match="the call ended before the digits went out"):
         await sending
 
 
@@ -230,3 +230,14 @@ async def test_opus_calls_send_digits_in_band() -> None:
 def test_dtmf_event_validates_the_digit() -> None:
     with pytest.raises(ValueError, match="digit 'A'"):
         DtmfEvent("A", "rfc4733")
+
+
+async def test_digits_cut_by_a_hangup_raise_a_clear_error() -> None:
+    a, b = await _connected_pair(Codec.PCMU)
+    sending = asyncio.create_task(a.send_dtmf("123456789"))
+    await asyncio.sleep(0.3)
+    await b.hangup()
+    async with asyncio.timeout(5):
+        await a.wait_ended()
+        with pytest.raises(LegStateError, match="cannot send DTMF: the call ended before"):
+            await sending
