@@ -86,6 +86,30 @@ async def test_sender_turns_audio_slots_into_an_event_with_three_end_packets() -
     ]
 
 
+async def test_cancelled_send_still_ends_the_digit_under_way() -> None:
+    wire: list[bytes] = []
+
+    async def send_rtp(data: bytes) -> None:
+        wire.append(data)
+
+    sender = SimpleNamespace(_ssrc=SSRC, transport=SimpleNamespace(_send_rtp=send_rtp))
+    events = rfc4733.EventSender(sender, payload_type=101)  # type: ignore[arg-type]
+    mapping = _extension_map()
+    sending = asyncio.create_task(events.send("12", duration_ms=100, gap_ms=0))
+    await asyncio.sleep(0)
+    await sender.transport._send_rtp(_audio_packet(0, mapping))
+    sending.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await sending
+    for i in range(1, 10):
+        await sender.transport._send_rtp(_audio_packet(i, mapping))
+    packets = [RtpPacket.parse(data, mapping) for data in wire]
+    events_sent = [rfc4733.EventPayload.parse(p.payload) for p in packets if p.payload_type == 101]
+    assert [e.event for e in events_sent] == [1] * 8  # digit 1 finished, digit 2 never began
+    assert [e.end for e in events_sent][-3:] == [True] * 3
+    assert [p.payload_type for p in packets[8:]] == [0, 0]
+
+
 async def test_sender_leaves_other_ssrcs_and_rtcp_alone() -> None:
     wire: list[bytes] = []
 

@@ -231,9 +231,9 @@ class EventSender:
         self._jobs.extend(jobs)
         try:
             await done
-        finally:
+        finally:  # cancelled: a digit already started still gets its end packets
             for job in jobs:
-                if job in self._jobs:
+                if job in self._jobs and job.start_ts is None:
                     self._jobs.remove(job)
 
     def cancel(self) -> None:
