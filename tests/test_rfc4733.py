@@ -13,7 +13,7 @@ from aiortc.rtp import HeaderExtensionsMap, RtpPacket
 
 from voicebot.audio import rms_dbfs
 from voicebot.telephony import rfc4733
-from voicebot.telephony.leg import DtmfEvent
+from voicebot.telephony.leg import DtmfEvent, LegStateError
 from voicebot.telephony.peerleg import PeerLeg
 from voicebot.telephony.rtc import Codec, RtcPeer, RtcSettings
 from voicebot.telephony.tracks import OutboundTrack
@@ -86,6 +86,30 @@ async def test_sender_turns_audio_slots_into_an_event_with_three_end_packets() -
     ]
 
 
+async def test_cancelled_send_still_ends_the_digit_under_way() -> None:
+    wire: list[bytes] = []
+
+    async def send_rtp(data: bytes) -> None:
+        wire.append(data)
+
+    sender = SimpleNamespace(_ssrc=SSRC, transport=SimpleNamespace(_send_rtp=send_rtp))
+    events = rfc4733.EventSender(sender, payload_type=101)  # type: ignore[arg-type]
+    mapping = _extension_map()
+    sending = asyncio.create_task(events.send("12", duration_ms=100, gap_ms=0))
+    await asyncio.sleep(0)
+    await sender.transport._send_rtp(_audio_packet(0, mapping))
+    sending.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await sending
+    for i in range(1, 10):
+        await sender.transport._send_rtp(_audio_packet(i, mapping))
+    packets = [RtpPacket.parse(data, mapping) for data in wire]
+    events_sent = [rfc4733.EventPayload.parse(p.payload) for p in packets if p.payload_type == 101]
+    assert [e.event for e in events_sent] == [1] * 8  # digit 1 finished, digit 2 never began
+    assert [e.end for e in events_sent][-3:] == [True] * 3
+    assert [p.payload_type for p in packets[8:]] == [0, 0]
+
+
 async def test_sender_leaves_other_ssrcs_and_rtcp_alone() -> None:
     wire: list[bytes] = []
 
@@ -102,7 +126,7 @@ async def test_sender_leaves_other_ssrcs_and_rtcp_alone() -> None:
     await sender.transport._send_rtp(rtcp)
     assert wire == [audio, rtcp]
     events.cancel()
-    with pytest.raises(asyncio.CancelledError):
+    with pytest.raises(ConnectionError, match="the call ended before the digits went out"):
         await sending
 
 
@@ -182,19 +206,13 @@ async def _collect(leg: PeerLeg, count: int) -> list[str]:
 
 
 async def _loud_frames(leg: PeerLeg, count: int) -> int:
-    loud = 0
-    async for i, frame in _enumerate(leg.audio()):
+    loud = seen = 0
+    async for frame in leg.audio():
         loud += rms_dbfs(frame) > -30
-        if i + 1 == count:
+        seen += 1
+        if seen == count:
             break
     return loud
-
-
-async def _enumerate(frames):  # type: ignore[no-untyped-def]
-    i = 0
-    async for frame in frames:
-        yield i, frame
-        i += 1
 
 
 async def test_digits_both_ways_between_two_aiortc_peers() -> None:
@@ -236,3 +254,14 @@ async def test_opus_calls_send_digits_in_band() -> None:
 def test_dtmf_event_validates_the_digit() -> None:
     with pytest.raises(ValueError, match="digit 'A'"):
         DtmfEvent("A", "rfc4733")
+
+
+async def test_digits_cut_by_a_hangup_raise_a_clear_error() -> None:
+    a, b = await _connected_pair(Codec.PCMU)
+    sending = asyncio.create_task(a.send_dtmf("123456789"))
+    await asyncio.sleep(0.3)
+    await b.hangup()
+    async with asyncio.timeout(5):
+        await a.wait_ended()
+        with pytest.raises(LegStateError, match="cannot send DTMF: the call ended before"):
+            await sending

@@ -83,10 +83,14 @@ async def test_answer_without_a_common_codec_is_a_clear_error() -> None:
     ("kwargs", "message"),
     [
         ({"host": "localhost"}, "host 'localhost': expected an IP address"),
-        ({"codec": "g729"}, "codec 'g729': expected one of"),
+        ({"codec": "g729"}, "codec 'g729': expected one of pcmu, pcma, opus"),
         ({"connect_timeout": 0}, "connect_timeout 0: expected > 0"),
     ],
 )
 def test_bad_settings_are_refused(kwargs: dict[str, object], message: str) -> None:
     with pytest.raises(ValueError, match=message):
         RtcSettings(**kwargs)  # type: ignore[arg-type]
+
+
+def test_codec_names_from_config_files_are_accepted() -> None:
+    assert RtcSettings(codec="OPUS").codec is Codec.OPUS  # type: ignore[arg-type]

@@ -39,7 +39,9 @@ async def _start_play(
 
 
 async def _samples(track: OutboundTrack, n: int) -> list[Pcm]:
-    return [(await track.recv()).to_ndarray().reshape(-1) for _ in range(n)]
+    return [
+        np.asarray((await track.recv()).to_ndarray(), dtype=np.int16).reshape(-1) for _ in range(n)
+    ]
 
 
 async def test_nothing_is_sent_before_open() -> None:
@@ -50,6 +52,15 @@ async def test_nothing_is_sent_before_open() -> None:
     frame = await track.recv()
     assert (frame.sample_rate, frame.samples, frame.format.name) == (SAMPLE_RATE, 160, "s16")
     track.stop()
+
+
+async def test_stop_wakes_a_recv_waiting_for_the_answer() -> None:
+    track = OutboundTrack()
+    waiting = asyncio.create_task(track.recv())
+    await asyncio.sleep(0)
+    track.stop()
+    with pytest.raises(MediaStreamError):
+        await waiting
 
 
 async def test_frames_are_paced_at_20_ms_with_continuous_timestamps() -> None:
@@ -138,7 +149,7 @@ async def test_live_frames_play_in_order_and_a_backlog_is_trimmed() -> None:
 def test_play_refuses_the_wrong_format() -> None:
     track = OutboundTrack()
     with pytest.raises(ValueError, match="expected 1-D int16"):
-        asyncio.run(track.play(np.zeros(160, dtype=np.float32)))  # type: ignore[arg-type]
+        asyncio.run(track.play(np.zeros(160, dtype=np.float32)))
 
 
 class _SourceTrack(MediaStreamTrack):

@@ -133,7 +133,11 @@ class LoopbackTransport(Transport):
             raise ValueError(f"timeout {timeout}: expected a ring timeout > 0 seconds")
         track = OutboundTrack()
         leg = PeerLeg(number, RtcPeer(self.settings, track), track)
-        offer = await leg.peer.offer()
+        try:
+            offer = await leg.peer.offer()
+        except BaseException:  # e.g. the loopback address cannot be bound
+            await leg.end(HangupCause.FAILED)
+            raise
         callee = self.directory.lookup(number)
         if callee is None:
             log.info("loopback: no callee at %s", _mask(number))
@@ -186,13 +190,14 @@ class _Call:
     async def run(self) -> None:
         try:
             await self._run()
-        except asyncio.CancelledError:  # the bot hung up
+        except asyncio.CancelledError:  # the bot hung up, or the transport is closing
+            await self.bot.end(HangupCause.LOCAL)  # first: the far end's BYE is not the cause
             await self._end_far(HangupCause.REMOTE)
             raise
         except Exception:
             log.exception("loopback call to %s broke", _mask(self.incoming.number))
-            await self._end_far(HangupCause.FAILED)
             await self.bot.end(HangupCause.FAILED)
+            await self._end_far(HangupCause.FAILED)
 
     async def _run(self) -> None:
         ring = self.callee.ring(self.incoming)
@@ -217,8 +222,8 @@ class _Call:
                 await asyncio.gather(self.bot.peer.connected(), far.peer.connected())
         except (ConnectError, TimeoutError) as exc:
             log.warning("loopback media to %s: %s", _mask(self.incoming.number), exc)
-            await self._end_far(HangupCause.FAILED)
             await self.bot.end(HangupCause.FAILED)
+            await self._end_far(HangupCause.FAILED)
             return
         far.set_answered()
         self.bot.set_answered()
@@ -236,8 +241,8 @@ class _Call:
             await self.bot.peer.accept(answer)
         except ValueError as exc:  # no common codec: the gateway would answer 488
             log.warning("loopback call to %s: %s", _mask(self.incoming.number), exc)
-            await self._end_far(HangupCause.FAILED)
             await self.bot.end(HangupCause.FAILED)
+            await self._end_far(HangupCause.FAILED)
             return None
         far.start_media()
         self.bot.start_media()

@@ -14,7 +14,6 @@ DTLS close) and the connection state turning ``failed``.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine
@@ -151,7 +150,10 @@ class PeerLeg(Leg):
             return
         if self._event_sender is None:
             self._event_sender = rfc4733.EventSender(self.peer.transceiver.sender, self._event_pt)
-        await self._event_sender.send(digits)
+        try:
+            await self._event_sender.send(digits)
+        except ConnectionError as exc:
+            raise LegStateError(f"cannot send DTMF: {exc}") from None
 
     async def hangup(self) -> None:
         signal = self._signal_hangup if self._closing is None else None
@@ -226,14 +228,18 @@ class PeerLeg(Leg):
             await self.peer.close()
         except Exception:
             log.exception("closing the peer connection failed")
-        for task in list(self._tasks):
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
+        await asyncio.gather(*self._tasks, return_exceptions=True)
 
     def _spawn(self, coro: Coroutine[Any, Any, None]) -> None:
         task = asyncio.create_task(coro)
         self._tasks.add(task)
-        task.add_done_callback(self._tasks.discard)
+        task.add_done_callback(self._task_done)
+
+    def _task_done(self, task: asyncio.Task[None]) -> None:
+        self._tasks.discard(task)
+        if not task.cancelled() and (exc := task.exception()) is not None:
+            log.error("media task of a call broke", exc_info=exc)
+            self._begin_end(HangupCause.FAILED)
 
     async def _read(self) -> None:
         track = await self.peer.remote_track()

@@ -176,7 +176,7 @@ class _Job:
     volume: int
     slots: int  # packets of the tone before the end packets
     gap: int  # audio slots left untouched after the end packets
-    done: asyncio.Future[None]
+    done: asyncio.Future[None] | None  # on the last digit of one send() only
     sent: int = 0
     ends: int = 0
     start_ts: int | None = None
@@ -214,6 +214,7 @@ class EventSender:
 
         Raises:
             ValueError: a character is not a DTMF digit, or a duration is out of range.
+            ConnectionError: the call ended before every digit went out.
         """
         codes = [digit_code(d) for d in digits]
         if not 40 <= duration_ms <= 5000:
@@ -222,24 +223,24 @@ class EventSender:
             raise ValueError(f"gap_ms {gap_ms}: expected 0-5000")
         if not 0 <= volume <= 63:
             raise ValueError(f"volume {volume}: expected 0-63 (-dBm0)")
-        loop = asyncio.get_running_loop()
-        jobs = [
-            _Job(code, volume, max(1, duration_ms // 20), gap_ms // 20, loop.create_future())
-            for code in codes
-        ]
+        if not codes:
+            return
+        done: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        jobs = [_Job(code, volume, max(1, duration_ms // 20), gap_ms // 20, None) for code in codes]
+        jobs[-1].done = done
         self._jobs.extend(jobs)
         try:
-            await asyncio.gather(*(job.done for job in jobs))
-        finally:
+            await done
+        finally:  # cancelled: a digit already started still gets its end packets
             for job in jobs:
-                if job in self._jobs:
+                if job in self._jobs and job.start_ts is None:
                     self._jobs.remove(job)
 
     def cancel(self) -> None:
-        """Drop pending digits (the call is ending)."""
+        """Drop pending digits (the call is ending): their senders get ConnectionError."""
         for job in self._jobs:
-            if not job.done.done():
-                job.done.cancel()
+            if job.done is not None and not job.done.done():
+                job.done.set_exception(ConnectionError("the call ended before the digits went out"))
         self._jobs.clear()
 
     def _rewrite(self, data: bytes) -> bytes:
@@ -272,7 +273,7 @@ class EventSender:
 
     def _finish(self, job: _Job) -> None:
         self._jobs.remove(job)
-        if not job.done.done():
+        if job.done is not None and not job.done.done():
             job.done.set_result(None)
 
 

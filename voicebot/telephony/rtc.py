@@ -89,8 +89,12 @@ class RtcSettings:
             raise ValueError(
                 f"host {self.host!r}: expected an IP address such as 127.0.0.1"
             ) from None
-        if not isinstance(self.codec, Codec):
-            raise ValueError(f"codec {self.codec!r}: expected one of {[c.value for c in Codec]}")
+        if not isinstance(self.codec, Codec):  # a name from a config file: "pcmu", "OPUS"
+            try:
+                object.__setattr__(self, "codec", Codec(str(self.codec).lower()))
+            except ValueError:
+                expected = ", ".join(c.value for c in Codec)
+                raise ValueError(f"codec {self.codec!r}: expected one of {expected}") from None
         if self.connect_timeout <= 0:
             raise ValueError(f"connect_timeout {self.connect_timeout}: expected > 0 seconds")
 

@@ -132,6 +132,7 @@ class OutboundTrack(MediaStreamTrack):
             self._drop(playback)
         self._live.clear()
         super().stop()
+        self._opened.set()  # wake a recv still waiting for the answer: it raises now
 
     async def recv(self) -> av.AudioFrame:
         """Called by aiortc's sender: the next 20 ms frame, on time."""
