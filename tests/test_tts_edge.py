@@ -21,8 +21,10 @@ from aiohttp import web
 
 from voicebot.audio import SAMPLE_RATE, Pcm, rms_dbfs
 from voicebot.speech.tts import TtsCache, TtsError
-from voicebot.speech.tts.edge import EdgeSynthesizer, decode_mp3
+from voicebot.speech.tts.edge import PROBE_ENV, EdgeSynthesizer, decode_mp3, forget_probes
 from voicebot.speech.tts.espeak import EspeakSynthesizer
+from voicebot.speech.tts.fallback import FallbackSynthesizer
+from voicebot.speech.tts.select import choose_engine, synthesizer_for
 
 
 def mp3_24k(pcm: Pcm, rate: int = SAMPLE_RATE) -> bytes:
@@ -48,6 +50,7 @@ class FakeEdgeService:
     def __init__(self, mp3: bytes) -> None:
         self.mp3 = mp3
         self.requests: list[str] = []
+        self.port = 0
 
     async def handle(self, request: web.Request) -> web.WebSocketResponse:
         ws = web.WebSocketResponse()
@@ -89,6 +92,7 @@ async def service(
     site = web.TCPSite(runner, "127.0.0.1", 0)
     await site.start()
     port = runner.addresses[0][1]
+    fake.port = port
     monkeypatch.setattr(
         edge_tts.communicate, "WSS_URL", f"ws://127.0.0.1:{port}/edge/v1?TrustedClientToken=t"
     )
@@ -133,3 +137,23 @@ async def test_mp3_decoding_keeps_length_and_level(spoken_mp3: bytes) -> None:
 def test_undecodable_audio_is_a_clear_error() -> None:
     with pytest.raises(TtsError, match="does not decode as MP3"):
         decode_mp3(b"<html>captive portal</html>")
+
+
+async def test_auto_falls_back_offline_when_edge_fails_after_the_probe(
+    service: FakeEdgeService, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The probe reaches the local service, but its synthesis endpoint is gone (HTTP 404).
+    monkeypatch.setenv(PROBE_ENV, f"127.0.0.1:{service.port}")
+    monkeypatch.delenv("VOICEBOT_TTS", raising=False)
+    monkeypatch.setattr(edge_tts.communicate, "WSS_URL", f"ws://127.0.0.1:{service.port}/gone?x=1")
+    forget_probes()
+    try:
+        synth = await synthesizer_for("zh-CN", cache=TtsCache(tmp_path))
+        assert isinstance(synth, FallbackSynthesizer)
+        pcm = await synth.render("您好")
+        assert rms_dbfs(pcm) > -35
+        assert synth.secondary.cached("您好") is not None  # espeak-ng spoke it
+        assert synth.cached("您好") is not None
+        assert await choose_engine("zh-CN") == "espeak"  # edge marked unreachable
+    finally:
+        forget_probes()
