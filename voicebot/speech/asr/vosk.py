@@ -95,7 +95,8 @@ class VoskSession(RecognizerSession):
 
 
 def _clean(text: str) -> str:
-    return " ".join(w for w in text.split() if w != UNKNOWN)
+    """Words only: drop ``[unk]`` and other bracketed non-speech tokens some models emit."""
+    return " ".join(w for w in text.split() if not (w.startswith("[") and w.endswith("]")))
 
 
 class VoskRecognizer(Recognizer):

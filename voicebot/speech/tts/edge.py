@@ -79,6 +79,11 @@ async def edge_reachable(timeout: float = PROBE_TIMEOUT_S) -> bool:
     return reachable
 
 
+def mark_unreachable() -> None:
+    """Record that the service failed: ``auto`` chooses offline engines until the TTL ends."""
+    _probe_results[probe_target()] = (time.monotonic(), False)
+
+
 def forget_probes() -> None:
     """Drop cached probe results (after a network change, or between tests)."""
     _probe_results.clear()

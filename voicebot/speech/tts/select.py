@@ -109,8 +109,20 @@ async def synthesizer_for(
     voice: str | None = None,
     cache: TtsCache | None = None,
 ) -> Synthesizer:
-    """The synthesizer a call in ``locale`` should use (engine per config, else ``auto``)."""
-    return make_synthesizer(await choose_engine(locale, engine), locale, voice, cache)
+    """The synthesizer a call in ``locale`` should use (engine per config, else ``auto``).
+
+    With ``auto``, edge-tts comes wrapped with the offline engine as a fallback, so a service
+    that answers the probe but then fails does not silence the call.
+    """
+    setting = engine_setting(engine)
+    chosen = await choose_engine(locale, setting)
+    synth = make_synthesizer(chosen, locale, voice, cache)
+    if setting == "auto" and chosen == "edge":
+        from voicebot.speech.tts.fallback import FallbackSynthesizer
+
+        offline = make_synthesizer(offline_engine_for(locale), locale, None, synth.cache)
+        return FallbackSynthesizer(synth, offline)
+    return synth
 
 
 def prerendered(text: str, locale: str, cache: TtsCache | None = None) -> Pcm | None:
