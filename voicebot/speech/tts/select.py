@@ -1,9 +1,10 @@
 """Which TTS engine speaks a locale: configured, or the best one reachable right now.
 
-``VOICEBOT_TTS`` = ``auto`` (default) | ``edge`` | ``piper`` | ``espeak``. ``auto`` uses
-edge-tts only if its service answers a quick probe and has a voice for the locale; otherwise
-Piper for English and espeak-ng for Mandarin and every other locale. Engines are imported
-only when chosen, so choosing never loads a model.
+``VOICEBOT_TTS`` = ``auto`` (default) | ``offline`` | ``edge`` | ``piper`` | ``espeak``.
+``auto`` uses edge-tts only if its service answers a quick probe and has a voice for the
+locale; otherwise, and always with ``offline``, Piper for English and espeak-ng for Mandarin
+and every other locale (``offline`` never touches the network: tests and CI use it).
+Engines are imported only when chosen, so choosing never loads a model.
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ from voicebot.speech.tts.base import Synthesizer, TtsError
 from voicebot.speech.tts.cache import TtsCache
 
 ENGINE_ENV: Final = "VOICEBOT_TTS"
-ENGINES: Final = ("auto", "edge", "piper", "espeak")
+ENGINES: Final = ("auto", "offline", "edge", "piper", "espeak")
 
 
 def engine_setting(value: str | None = None) -> str:
@@ -48,6 +49,8 @@ def offline_engine_for(locale: str) -> str:
 async def choose_engine(locale: str, setting: str | None = None) -> str:
     """The engine to use for ``locale`` now (may probe the edge service, bounded and cached)."""
     chosen = engine_setting(setting)
+    if chosen == "offline":
+        return offline_engine_for(locale)
     if chosen != "auto":
         return chosen
     from voicebot.speech.tts.edge import edge_reachable, edge_voice_for
@@ -82,7 +85,7 @@ def default_voice(engine: str, locale: str) -> str:
         if voice is None:
             raise TtsError(f"no default edge-tts voice for {locale}; configure one by name")
         return voice
-    raise ValueError(f"unknown TTS engine {engine!r}: expected one of {', '.join(ENGINES[1:])}")
+    raise ValueError(f"unknown TTS engine {engine!r}: expected one of {', '.join(ENGINES[2:])}")
 
 
 def make_synthesizer(
