@@ -123,6 +123,18 @@ def test_greeting_without_beep_is_final_after_silence() -> None:
     assert only[0].final
 
 
+def test_many_words_decide_before_the_greeting_is_long() -> None:
+    # With the length rule out of the way, the word count alone tells the machine.
+    params = AmdParams(max_greeting_ms=8000, max_decision_ms=9000, wait_for_beep=False)
+    machine = amd(np.concatenate([silence(300), speech(GREETING), silence(2000)]), params)
+    assert [r.verdict for r in machine] == [AmdVerdict.MACHINE]
+    assert machine[0].words == 4
+    assert "words" in machine[0].reason
+    human = amd(np.concatenate([silence(300), speech("Hello? Hello?"), silence(2000)]), params)
+    assert [r.verdict for r in human] == [AmdVerdict.HUMAN]
+    assert human[0].words <= 3
+
+
 @pytest.mark.parametrize(
     "audio",
     [silence(6000), white_noise(6000, -40), mulaw_roundtrip(white_noise(6000, -55))],
