@@ -12,6 +12,7 @@ pitch); DTMF is two tones.
 
 from __future__ import annotations
 
+from collections import deque
 from dataclasses import dataclass
 
 import numpy as np
@@ -78,13 +79,12 @@ class BeepDetector:
         self._window = np.zeros(_WINDOW_SAMPLES)
         self._pending = np.zeros(0, dtype=np.int16)
         self._frame = 0
-        self._run: list[tuple[int, float, float]] = []  # (frame, freq, power) of the tone so far
-        self._peak = 0.0
+        self._run: _Tone | None = None
 
     @property
     def in_tone(self) -> bool:
         """Whether the latest frame continues a pure tone (perhaps a beep still sounding)."""
-        return bool(self._run)
+        return self._run is not None
 
     def feed(self, samples: Pcm) -> list[Beep]:
         """Analyse the next samples; return beeps that ended in them."""
@@ -124,26 +124,50 @@ class BeepDetector:
         denom = a - 2 * b + c
         offset = 0.5 * (a - c) / denom if denom < 0 else 0.0
         freq = (k + offset) * _BIN_HZ
-        if self._run:
-            run_freq = float(np.mean([f for _, f, _ in self._run]))
-            same = abs(freq - run_freq) <= self.params.freq_tolerance * run_freq
-            if not same or level < self._peak / 4:
+        run = self._run
+        if run is not None:
+            same = abs(freq - run.freq) <= self.params.freq_tolerance * run.freq
+            if not same or level < run.peak / 4:
                 self._close(beeps)
-        if not self._run:
-            self._peak = 0.0
-        self._run.append((index, freq, level))
-        self._peak = max(self._peak, level)
+        if self._run is None:
+            self._run = _Tone(index, freq, level)
+        else:
+            self._run.add(index, freq, level)
 
     def _close(self, beeps: list[Beep]) -> None:
-        run, self._run = self._run, []
-        if not run:
+        run, self._run = self._run, None
+        if run is None:
             return
-        peak = max(level for _, _, level in run)
         # The level is the energy in the peak's bins: it halves where the window is half covered.
-        core = [(i, f) for i, f, level in run if level >= peak / 2]
+        half = run.peak / 2
+        first = next((i for i, level in run.head if level >= half), run.head[-1][0] + 1)
+        last = next((i for i, level in reversed(run.tail) if level >= half), run.tail[0][0] - 1)
         # Frame i's window is centred on the boundary at i * 20 ms.
-        start = core[0][0] * FRAME_MS - FRAME_MS / 2
-        end = core[-1][0] * FRAME_MS + FRAME_MS / 2
+        start = first * FRAME_MS - FRAME_MS / 2
+        end = last * FRAME_MS + FRAME_MS / 2
         if self.params.min_ms <= end - start <= self.params.max_ms:
-            freq = float(np.median([f for _, f in core]))
-            beeps.append(Beep(start, end, freq))
+            beeps.append(Beep(start, end, run.freq))
+
+
+class _Tone:
+    """A pure tone while it sounds, in constant memory however long it lasts."""
+
+    EDGE = 8
+    """Frames kept at each end: the edges, at half the peak, are within the first and last few."""
+
+    def __init__(self, index: int, freq: float, level: float) -> None:
+        self.head = [(index, level)]
+        self.tail: deque[tuple[int, float]] = deque([(index, level)], maxlen=self.EDGE)
+        self.peak = level
+        self.freq = freq
+        self._freq_sum = freq
+        self._count = 1
+
+    def add(self, index: int, freq: float, level: float) -> None:
+        if len(self.head) < self.EDGE:
+            self.head.append((index, level))
+        self.tail.append((index, level))
+        self.peak = max(self.peak, level)
+        self._freq_sum += freq
+        self._count += 1
+        self.freq = self._freq_sum / self._count

@@ -52,11 +52,11 @@ _STEP_MS = 1000.0 * STEP / SAMPLE_RATE
 _PROBES = (-0.015, 0.0, 0.015)
 _TONES = ROW_HZ + COL_HZ
 _FULL_SCALE_POWER = 32768.0**2
-# Whether a row's second harmonic is far enough from the column tone to be measured apart.
 _TONE_HZ = np.asarray(_TONES)
 _HARMONICS = ((1, _TONES), (2, _TONES), (3, ROW_HZ))
 # Sample offsets of up to 8 consecutive blocks (a 20 ms frame starts 4 of them).
 _BLOCK_INDEX = np.arange(8)[:, None] * STEP + np.arange(BLOCK)[None, :]
+# Whether a row's second harmonic is far enough from the column tone to be measured apart.
 _ROW_HARMONIC_CLEAR = np.array([[abs(2 * r - c) >= 100.0 for c in COL_HZ] for r in ROW_HZ])
 
 
@@ -245,9 +245,9 @@ class DtmfDetector:
         # Half amplitude is where a block covers half the tone's edge: time the edges there,
         # looking also at blocks just outside the press that failed a check only for being partial.
         half = run.peak / 4
-        core = [b for b, lv in zip(run.blocks, run.levels, strict=True) if lv >= half]
-        first = min(core + [b for b, lv in run.lead if lv >= half])
-        last = max(core)
+        rise = [b for b, lv in run.lead + run.head if lv >= half]
+        first = min(rise) if rise else run.head[-1][0] + 1
+        last = run.last  # every block added was at least a quarter of the peak so far
         for b, key, lv in run.tail:
             if b != last + 1 or key != run.digit or lv < half:
                 break
@@ -259,18 +259,22 @@ class DtmfDetector:
 
 
 class _Press:
-    """Blocks showing one key, while the press lasts."""
+    """One key press while it lasts, in constant memory however long the key is held."""
+
+    HEAD = 16
+    """Blocks kept from the start of a press: its rising edge is within the first few."""
 
     def __init__(self, digit: int, block: int, level: float, lead: list[tuple[int, float]]) -> None:
         self.digit = digit
         self.lead = lead  # blocks just before, strongest pair the same key, checks failed
-        self.blocks = [block]
-        self.levels = [level]
+        self.head = [(block, level)]
+        self.last = block
         self.peak = level
         self.tail: list[tuple[int, int, float]] = []  # blocks since the last one showing the key
 
     def add(self, block: int, level: float) -> None:
-        self.blocks.append(block)
-        self.levels.append(level)
+        if len(self.head) < self.HEAD:
+            self.head.append((block, level))
+        self.last = block
         self.peak = max(self.peak, level)
         self.tail = []
