@@ -1,1 +1,2 @@
-"""One live call: the session that drives a telephony leg, the flow, speech and AMD."""
+"""One live call: the session that drives a telephony leg, the flow, speech in and out, and
+answering-machine detection (:mod:`voicebot.call.amd`)."""

@@ -20,12 +20,14 @@ power), and as many at the harmonics named below. A block *shows* a key when all
   frequency; both must be within ``max_freq_dev`` of nominal (Q.24: +/-1.5 % accepted, +/-3.5 %
   rejected; the limit sits between).
 
-Consecutive blocks showing the same key form a press; up to ``max_dropout_ms`` of blocks that do
-not (noise) are bridged, blocks below half the press's peak amplitude end it, so a 40 ms pause
-always separates two presses. A press's duration is measured at half amplitude (blocks whose
-amplitude is at least half the peak, times the 5 ms step): unbiased for tones longer than the
-block, at most about 25 ms for anything shorter. Presses of at least ``min_duration_ms`` (30 ms:
-Q.24 accepts >= 40 ms and rejects < 23 ms) are reported once, when they end.
+Blocks showing the same key at half the press's peak amplitude or more form a press; more than
+``max_dropout_ms`` (25 ms) of blocks that do not end it. A 10 ms interruption makes at most 20 ms
+of such blocks (bridged: one press, as Q.24 asks), a 40 ms pause at least 45 ms (two presses).
+A press is timed at half amplitude (first to last block at half the peak or more, partial blocks
+at its edges included): exact to the 5 ms step for tones longer than the block, at most 25 ms
+for anything shorter. Presses of at least ``min_duration_ms`` (30 ms: Q.24 accepts >= 40 ms
+and rejects < 23 ms; measured: 23 ms tones give at most 25, 40 ms tones at least 35) are
+reported once, when they end.
 """
 
 from __future__ import annotations
@@ -34,10 +36,13 @@ from collections import deque
 from dataclasses import dataclass
 
 import numpy as np
+import numpy.typing as npt
 
 from voicebot.audio import SAMPLE_RATE, Pcm
 from voicebot.speech.dtmf.goertzel import FloatArray, GoertzelBank
 from voicebot.speech.dtmf.tones import COL_HZ, KEYPAD, ROW_HZ
+
+IntArray = npt.NDArray[np.intp]
 
 BLOCK = 256
 """Samples per analysis block (32 ms)."""
@@ -47,8 +52,11 @@ _STEP_MS = 1000.0 * STEP / SAMPLE_RATE
 _PROBES = (-0.015, 0.0, 0.015)
 _TONES = ROW_HZ + COL_HZ
 _FULL_SCALE_POWER = 32768.0**2
-# Whether a row's second harmonic is far enough from the column tone to be measured apart.
+_TONE_HZ = np.asarray(_TONES)
 _HARMONICS = ((1, _TONES), (2, _TONES), (3, ROW_HZ))
+# Sample offsets of up to 8 consecutive blocks (a 20 ms frame starts 4 of them).
+_BLOCK_INDEX = np.arange(8)[:, None] * STEP + np.arange(BLOCK)[None, :]
+# Whether a row's second harmonic is far enough from the column tone to be measured apart.
 _ROW_HARMONIC_CLEAR = np.array([[abs(2 * r - c) >= 100.0 for c in COL_HZ] for r in ROW_HZ])
 
 
@@ -121,7 +129,7 @@ class DtmfDetector:
         self._next_block = 0  # stream index where the next block starts
         self._prev_bins = np.zeros(len(freqs), dtype=np.complex128)
         self._run: _Press | None = None
-        self._recent: deque[tuple[int, str, float]] = deque(maxlen=4)
+        self._recent: deque[tuple[int, int, float]] = deque(maxlen=4)
 
     def feed(self, frame: Pcm) -> list[DigitEvent]:
         """Analyse the next samples; return the key presses that ended in them."""
@@ -133,12 +141,20 @@ class DtmfDetector:
         events: list[DigitEvent] = []
         if count > 0:
             offset = self._next_block - self._buf_start
-            view = np.lib.stride_tricks.sliding_window_view(self._buf[offset:], BLOCK)
-            blocks = view[: count * STEP : STEP]
+            if count <= len(_BLOCK_INDEX):
+                index = _BLOCK_INDEX[:count]
+            else:
+                index = np.arange(count)[:, None] * STEP + np.arange(BLOCK)[None, :]
+            blocks = self._buf[offset + index]
             first = self._next_block // STEP
             shown, keys, levels = self._classify(blocks)
-            for i in range(count):
-                self._step(first + i, shown[i], keys[i], float(levels[i]), events)
+            if shown is None and self._run is None:  # the common case: nothing tone-like
+                for i in range(count):
+                    self._recent.append((first + i, int(keys[i]), float(levels[i])))
+            else:
+                for i in range(count):
+                    code = -1 if shown is None else int(shown[i])
+                    self._step(first + i, code, int(keys[i]), float(levels[i]), events)
             self._next_block += count * STEP
             drop = self._next_block - self._buf_start
             self._buf = self._buf[drop:]
@@ -151,63 +167,69 @@ class DtmfDetector:
         self._close(events)
         return events
 
-    def _classify(self, blocks: FloatArray) -> tuple[list[str], list[str], FloatArray]:
-        """Per block: the key it shows ("" for none), its strongest pair, their combined power."""
+    def _classify(self, blocks: FloatArray) -> tuple[IntArray | None, IntArray, FloatArray]:
+        """Per block: the key it shows (-1 for none; None if no block shows one), the strongest
+        row/column pair whatever the checks say, and that pair's combined power.
+
+        Keys are codes ``row * 4 + col``. The cheap checks (level, total energy) run first, so
+        speech, silence and noise cost one matrix product and a few reductions.
+        """
         n = len(blocks)
         bins = self._bank.bins(blocks)
+        prev = np.concatenate([self._prev_bins[None, :], bins[:-1]])
+        self._prev_bins = bins[-1]
         power = self._bank.tone_power(bins)
-        total = self._bank.block_power(blocks)
         probes = power[:, :24].reshape(n, 8, 3)
-        second = power[:, 24:48].reshape(n, 8, 3).max(axis=2)
-        third = power[:, 48:60].reshape(n, 4, 3).max(axis=2)
-        best_probe = probes.argmax(axis=2)
         group = probes.max(axis=2)
         rows, cols = group[:, :4], group[:, 4:]
         r = rows.argmax(axis=1)
         c = cols.argmax(axis=1)
         idx = np.arange(n)
         p_row, p_col = rows[idx, r], cols[idx, c]
+        levels: FloatArray = p_row + p_col
+        keys: IntArray = r * 4 + c
+        ok = (p_row >= self._min_power) & (p_col >= self._min_power)
+        ok &= levels >= self.params.min_tone_ratio * self._bank.block_power(blocks)
+        if not ok.any():
+            return None, keys, levels
+        ok &= (p_col >= p_row * self._normal_twist) & (p_col <= p_row * self._reverse_twist)
         other_row = np.sort(rows, axis=1)[:, -2]
         other_col = np.sort(cols, axis=1)[:, -2]
-        ok = (p_row >= self._min_power) & (p_col >= self._min_power)
-        ok &= (p_col >= p_row * self._normal_twist) & (p_col <= p_row * self._reverse_twist)
         ok &= (p_row >= other_row * self._relative) & (p_col >= other_col * self._relative)
-        ok &= p_row + p_col >= self.params.min_tone_ratio * total
+        second = power[:, 24:48].reshape(n, 8, 3).max(axis=2)
+        third = power[:, 48:60].reshape(n, 4, 3).max(axis=2)
         ok &= (second[idx, r] <= p_row * self._harmonic) | ~_ROW_HARMONIC_CLEAR[r, c]
         ok &= third[idx, r] <= p_row * self._harmonic
         ok &= second[idx, 4 + c] <= p_col * self._harmonic
         # True frequency from the phase advance between consecutive blocks at the chosen bin.
-        prev = np.vstack([self._prev_bins[None, :], bins[:-1]])
-        self._prev_bins = bins[-1].copy()
-        for tone, probe in ((r, best_probe[idx, r]), (4 + c, best_probe[idx, 4 + c])):
-            b = tone * 3 + probe
-            advance = np.angle(bins[idx, b] * np.conj(prev[idx, b])) - self._step_phase[b]
+        best_probe = probes.argmax(axis=2)
+        for tone in (r, 4 + c):
+            b = tone * 3 + best_probe[idx, tone]
+            turn = bins[idx, b] * np.conj(prev[idx, b])
+            advance = np.arctan2(turn.imag, turn.real) - self._step_phase[b]
             advance = (advance + np.pi) % (2 * np.pi) - np.pi
             freq = self._bank.freqs_hz[b] + advance * SAMPLE_RATE / (2 * np.pi * STEP)
-            nominal = np.asarray(_TONES)[tone]
-            ok &= np.abs(freq / nominal - 1) <= self.params.max_freq_dev
-        keys = [KEYPAD[int(r[i])][int(c[i])] for i in range(n)]
-        shown = [keys[i] if ok[i] else "" for i in range(n)]
-        levels: FloatArray = p_row + p_col
+            ok &= np.abs(freq / _TONE_HZ[tone] - 1) <= self.params.max_freq_dev
+        shown: IntArray = np.where(ok, keys, -1)
         return shown, keys, levels
 
-    def _step(self, block: int, shown: str, key: str, level: float, out: list[DigitEvent]) -> None:
+    def _step(self, block: int, shown: int, key: int, level: float, out: list[DigitEvent]) -> None:
         """Advance the press state machine by one block.
 
-        ``shown`` is the key the block passed every check for ("" for none); ``key`` is the
+        ``shown`` is the key code the block passed every check for (-1 for none); ``key`` is the
         strongest row/column pair whatever the checks said, used only to time a press's edges.
         """
         run = self._run
         if run is not None:
             if shown == run.digit and level >= run.peak / 4:
                 run.add(block, level)
-            elif shown and shown != run.digit:
+            elif shown >= 0 and shown != run.digit:
                 self._close(out)
             else:
                 run.tail.append((block, key, level))
                 if len(run.tail) > self._max_gap:
                     self._close(out)
-        if self._run is None and shown:
+        if self._run is None and shown >= 0:
             lead: list[tuple[int, float]] = []
             for b, k, lv in reversed(self._recent):
                 if k != shown or b != block - len(lead) - 1:
@@ -223,9 +245,9 @@ class DtmfDetector:
         # Half amplitude is where a block covers half the tone's edge: time the edges there,
         # looking also at blocks just outside the press that failed a check only for being partial.
         half = run.peak / 4
-        core = [b for b, lv in zip(run.blocks, run.levels, strict=True) if lv >= half]
-        first = min(core + [b for b, lv in run.lead if lv >= half])
-        last = max(core)
+        rise = [b for b, lv in run.lead + run.head if lv >= half]
+        first = min(rise) if rise else run.head[-1][0] + 1
+        last = run.last  # every block added was at least a quarter of the peak so far
         for b, key, lv in run.tail:
             if b != last + 1 or key != run.digit or lv < half:
                 break
@@ -233,22 +255,26 @@ class DtmfDetector:
         duration = (last - first + 1) * _STEP_MS
         if duration >= self.params.min_duration_ms:
             start = first * _STEP_MS + 500.0 * BLOCK / SAMPLE_RATE
-            out.append(DigitEvent(run.digit, start, duration))
+            out.append(DigitEvent(KEYPAD[run.digit // 4][run.digit % 4], start, duration))
 
 
 class _Press:
-    """Blocks showing one key, while the press lasts."""
+    """One key press while it lasts, in constant memory however long the key is held."""
 
-    def __init__(self, digit: str, block: int, level: float, lead: list[tuple[int, float]]) -> None:
+    HEAD = 16
+    """Blocks kept from the start of a press: its rising edge is within the first few."""
+
+    def __init__(self, digit: int, block: int, level: float, lead: list[tuple[int, float]]) -> None:
         self.digit = digit
         self.lead = lead  # blocks just before, strongest pair the same key, checks failed
-        self.blocks = [block]
-        self.levels = [level]
+        self.head = [(block, level)]
+        self.last = block
         self.peak = level
-        self.tail: list[tuple[int, str, float]] = []  # blocks since the last one showing the key
+        self.tail: list[tuple[int, int, float]] = []  # blocks since the last one showing the key
 
     def add(self, block: int, level: float) -> None:
-        self.blocks.append(block)
-        self.levels.append(level)
+        if len(self.head) < self.HEAD:
+            self.head.append((block, level))
+        self.last = block
         self.peak = max(self.peak, level)
         self.tail = []
