@@ -1,0 +1,395 @@
+"""One live call: the flow's runner on one side, a telephony leg with real audio on the other.
+
+``CallSession`` is the :class:`~voicebot.flow.runner.FlowHost` of a real call. It waits for the
+answer (no bot audio before it), starts the disclosure at once, hears digits and words through
+:class:`~voicebot.call.ears.CallerEars`, plays prompts with barge-in (the disclosure yields to
+"9" only), writes the do-not-call entry before any goodbye, records both sides, and keeps an
+event log with monotonic timestamps from which every per-call QA check is computed.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import dataclass, field
+
+from voicebot.audio import FRAME_SAMPLES, Pcm, frames
+from voicebot.call.ears import CallerEars
+from voicebot.call.eventlog import CallEvent, EventLog
+from voicebot.call.recording import DualTrackRecorder, RecordingInfo, RecordingSink, Track
+from voicebot.flow.events import (
+    ActionRun,
+    CallerEvent,
+    Dtmf,
+    Hangup,
+    IntentRecognized,
+    NoInput,
+    OutcomeReached,
+    RunEvent,
+    StateEntered,
+    TranscriptLine,
+    TransitionTaken,
+    Utterance,
+)
+from voicebot.flow.loader import LoadedFlow
+from voicebot.flow.machine import FlowSpec, compile_flow
+from voicebot.flow.model import Handoff
+from voicebot.flow.runner import BargeIn, FlowRunner, HandoffContext, ListenSpec, prompts_used
+from voicebot.outcomes import Outcome
+from voicebot.speech.asr.base import Recognizer
+from voicebot.speech.intent import recognize
+from voicebot.speech.tts.base import Synthesizer
+from voicebot.telephony.leg import CallState, HangupCause, Leg, outcome_for
+
+log = logging.getLogger(__name__)
+
+UTTERANCE_WAIT_S = 8.0
+"""After a barge-in by speech, how long to wait for the words to be transcribed."""
+SPEAKING_GRACE_S = 15.0
+"""A listen timeout does not cut a caller who is still talking; it waits this much longer."""
+MAX_CALL_S = 900.0
+"""No call runs longer than this (a stuck far end must not hold a line for ever)."""
+
+
+class _SpeechStarted:
+    """Marker: the caller started talking over a prompt (the words are still coming)."""
+
+
+_SPEECH = _SpeechStarted()
+
+
+@dataclass
+class CallHooks:
+    """What a call asks of the rest of the engine; the dialer wires these to the store.
+
+    ``opt_out`` must return only once the do-not-call entry is durable.
+    """
+
+    opt_out: Callable[[], Awaitable[None]]
+    handoff: Callable[[Handoff, HandoffContext], Awaitable[bool]] | None = None
+    callback: Callable[[str | None], Awaitable[None]] | None = None
+
+
+@dataclass(frozen=True)
+class CallReport:
+    """How one call went."""
+
+    outcome: Outcome
+    reason: str | None
+    answered: bool
+    talk_seconds: float
+    states: tuple[str, ...] = ()
+    variables: Mapping[str, object] = field(default_factory=dict)
+    transcript: tuple[TranscriptLine, ...] = ()
+    log: EventLog = field(default_factory=EventLog)
+    recording: RecordingInfo | None = None
+    hangup_cause: HangupCause | None = None
+
+
+class CallSession:
+    """Runs one call from dial to outcome. Create one per call; ``await run()`` once.
+
+    Args:
+        leg: the dialled leg (ringing or already ended).
+        loaded: the flow with its prompts.
+        synthesizer: speaks the prompts (the disclosure only from the pre-rendered cache).
+        recognizer: hears words in the flow's locale; None means keys only.
+        hooks: do-not-call, handoff and callback.
+        variables: the contact's values for ``{variables}``.
+        spec: the compiled flow (compile once per campaign and share it).
+        log: the event log to fill (one is made if None).
+        recording: where the two-track recording goes; None records nothing.
+        recording_name: the recording's name in that sink.
+    """
+
+    def __init__(
+        self,
+        leg: Leg,
+        loaded: LoadedFlow,
+        synthesizer: Synthesizer,
+        recognizer: Recognizer | None,
+        hooks: CallHooks,
+        *,
+        variables: Mapping[str, object] | None = None,
+        spec: FlowSpec | None = None,
+        log: EventLog | None = None,
+        recording: RecordingSink | None = None,
+        recording_name: str = "call",
+    ) -> None:
+        if loaded.prompts is None:
+            raise ValueError(f"{loaded.path}: no prompts for locale {loaded.flow.locale}")
+        self.leg = leg
+        self.loaded = loaded
+        self.flow = loaded.flow
+        self.spec = spec or compile_flow(loaded.flow)
+        self.synthesizer = synthesizer
+        self.hooks = hooks
+        self.variables = dict(variables or {})
+        self.log = log or EventLog()
+        self._sink = recording
+        self._recording_name = recording_name
+        self._recorder = DualTrackRecorder() if recording is not None else None
+        self.ears = CallerEars(leg, self.log, recognizer, self._recorder)
+        self._answered_at: float | None = None
+        self._renders: dict[str, asyncio.Future[Pcm]] = {}
+        self._held: list[CallerEvent] = []
+        """Spoken opt-outs heard over the disclosure, for the next listen."""
+
+    # ---- the call ------------------------------------------------------------------------
+
+    async def run(self) -> CallReport:
+        """Wait for the answer, run the flow, hang up, and report."""
+        self.log.add(CallEvent.DIAL)
+        rendering = asyncio.create_task(self._prerender())
+        try:
+            return await self._run(rendering)
+        finally:
+            rendering.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await rendering
+
+    async def _run(self, rendering: asyncio.Task[None]) -> CallReport:
+        if not await self.leg.wait_answered():
+            cause = await self.leg.wait_ended()
+            self.log.add(CallEvent.HANGUP, cause=str(cause))
+            outcome = outcome_for(cause) or Outcome.FAILED
+            self.log.add(CallEvent.OUTCOME, outcome=outcome.value)
+            return CallReport(
+                outcome, f"not answered: {cause}", False, 0.0, log=self.log, hangup_cause=cause
+            )
+        self._answered_at = self.log.clock()
+        self.log.add(CallEvent.ANSWER)
+        self.ears.start()
+        runner = FlowRunner(
+            self.spec,
+            self.loaded.prompts,  # type: ignore[arg-type]
+            self,
+            variables=self.variables,
+            on_event=self._on_run_event,
+        )
+        try:
+            result = await asyncio.wait_for(runner.run(), MAX_CALL_S)
+            outcome, reason = result.outcome, result.reason
+        except TimeoutError:
+            outcome, reason, result = Outcome.FAILED, f"call exceeded {MAX_CALL_S:.0f} s", None
+        except Exception as exc:  # the media or a hook broke: the call failed, say why
+            log.exception("call failed")
+            outcome, reason, result = Outcome.FAILED, f"{type(exc).__name__}: {exc}", None
+        if outcome is not Outcome.HANDOFF:
+            await self.leg.hangup()
+        cause = await self.leg.wait_ended()
+        talk = self.log.clock() - self._answered_at
+        await self.ears.stop()
+        if result is None:
+            self.log.add(CallEvent.OUTCOME, outcome=outcome.value, reason=reason)
+        recording = self._finish_recording()
+        return CallReport(
+            outcome=outcome,
+            reason=reason,
+            answered=True,
+            talk_seconds=round(talk, 3),
+            states=result.states if result else (),
+            variables=result.variables if result else {},
+            transcript=result.transcript if result else (),
+            log=self.log,
+            recording=recording,
+            hangup_cause=cause,
+        )
+
+    async def _prerender(self) -> None:
+        """Render every prompt this contact can hear, in the order the flow uses them, while
+        the phone rings and the disclosure plays, so the bot never pauses mid-call to
+        synthesize (a pause would read as "your turn" to the caller)."""
+        catalog = self.loaded.prompts
+        assert catalog is not None
+        known = {**self.variables, "company": self.flow.company}
+        loop = asyncio.get_running_loop()
+        todo = []
+        for prompt_id in prompts_used(self.spec):
+            if catalog.variables(prompt_id) <= known.keys():
+                text = catalog.render(prompt_id, known)
+                if text not in self._renders:
+                    self._renders[text] = loop.create_future()
+                    todo.append((prompt_id, text))
+        for prompt_id, text in todo:
+            future = self._renders[text]
+            try:
+                future.set_result(
+                    await self.synthesizer.render(text, live=prompt_id != self.flow.disclosure)
+                )
+            except Exception as exc:  # said when the prompt is needed, not here
+                future.set_exception(exc)
+                future.exception()  # retrieved: no "never retrieved" warning if unused
+
+    async def _speech_for(self, prompt_id: str, text: str) -> Pcm:
+        pending = self._renders.get(text)
+        if pending is not None:
+            return await asyncio.shield(pending)
+        return await self.synthesizer.render(text, live=prompt_id != self.flow.disclosure)
+
+    def _finish_recording(self) -> RecordingInfo | None:
+        if self._recorder is None or self._sink is None:
+            return None
+        info = self._recorder.finish(self._sink, self._recording_name)
+        self.log.add(
+            CallEvent.RECORDING,
+            reference=info.reference,
+            seconds=round(info.seconds, 2),
+            paused_seconds=round(info.paused_seconds, 2),
+        )
+        return info
+
+    def _on_run_event(self, event: RunEvent) -> None:
+        if isinstance(event, StateEntered):
+            self.log.add(CallEvent.STATE, state=event.state)
+            if self._recorder is not None:
+                sensitive = self.flow.states[event.state].sensitive
+                (self._recorder.pause if sensitive else self._recorder.resume)()
+        elif isinstance(event, IntentRecognized):
+            self.log.add(
+                CallEvent.INTENT, text=event.text, intent=event.intent, score=round(event.score, 3)
+            )
+        elif isinstance(event, TransitionTaken):
+            self.log.add(
+                CallEvent.TRANSITION, trigger=event.trigger, source=event.source, dest=event.dest
+            )
+        elif isinstance(event, ActionRun):
+            self.log.add(CallEvent.ACTION, action=event.kind, detail=event.detail)
+        elif isinstance(event, OutcomeReached):
+            self.log.add(CallEvent.OUTCOME, outcome=event.outcome.value, reason=event.reason)
+
+    # ---- FlowHost ------------------------------------------------------------------------
+
+    async def say(self, prompt_id: str, text: str, *, barge_in: BargeIn) -> CallerEvent | None:
+        """Play a prompt; return the caller event that cut it (see :class:`BargeIn`)."""
+        if self.leg.state is not CallState.ANSWERED:
+            return Hangup()
+        pcm = await self._speech_for(prompt_id, text)
+        self.ears.speech_started.clear()
+        slot = self.ears.slot
+        self.log.add(CallEvent.PROMPT_START, prompt=prompt_id)
+        playing = asyncio.create_task(self.leg.play(pcm, interruptible=True))
+        try:
+            cut = await self._watch(playing, barge_in)
+        except BaseException:
+            playing.cancel()
+            raise
+        played = await playing
+        self._record_bot(pcm, slot, played.played_ms)
+        if played.completed:
+            self.log.add(CallEvent.PROMPT_END, prompt=prompt_id)
+            return None
+        self.log.add(
+            CallEvent.PROMPT_INTERRUPTED,
+            prompt=prompt_id,
+            played_ms=round(played.played_ms),
+            by="speech" if cut is _SPEECH else str(cut),
+        )
+        if isinstance(cut, _SpeechStarted):
+            return await self._utterance_after_barge_in()
+        if cut is None and self.leg.state is not CallState.ANSWERED:
+            return Hangup()
+        return cut
+
+    async def _watch(
+        self, playing: asyncio.Task[object], barge_in: BargeIn
+    ) -> CallerEvent | _SpeechStarted | None:
+        """Wait for the prompt to end, or for an event that may cut it (then stop it at once)."""
+        while not playing.done():
+            getter = asyncio.create_task(self.ears.events.get())
+            waiters: set[asyncio.Future[object]] = {playing, getter}  # type: ignore[arg-type]
+            speech = None
+            if barge_in is BargeIn.ANY:
+                speech = asyncio.create_task(self.ears.speech_started.wait())
+                waiters.add(speech)  # type: ignore[arg-type]
+            await asyncio.wait(waiters, return_when=asyncio.FIRST_COMPLETED)
+            for task in (getter, speech):
+                if task is not None and not task.done():
+                    task.cancel()
+            event = getter.result() if getter.done() and not getter.cancelled() else None
+            if event is not None:
+                if self._cuts(event, barge_in):
+                    self.leg.interrupt()
+                    return event
+                self._set_aside(event)
+                continue
+            if speech is not None and speech.done() and not speech.cancelled():
+                self.leg.interrupt()
+                return _SPEECH
+        return None
+
+    @staticmethod
+    def _cuts(event: CallerEvent, barge_in: BargeIn) -> bool:
+        if isinstance(event, Hangup):
+            return True
+        if barge_in is BargeIn.ANY:
+            return True
+        return isinstance(event, Dtmf) and event.is_opt_out
+
+    def _set_aside(self, event: CallerEvent) -> None:
+        """An event that may not cut the disclosure: a spoken opt-out is kept for the next
+        listen (it must be honoured); anything else said over the disclosure is dropped."""
+        if isinstance(event, Utterance):
+            match = recognize(event.text, self.flow.locale, ("opt_out",))
+            if match.intent == "opt_out":
+                self._held.append(event)
+                return
+        self.log.add(CallEvent.ACTION, action="ignored", detail=f"{event} during the disclosure")
+
+    async def _utterance_after_barge_in(self) -> CallerEvent | None:
+        """The caller started talking over a prompt: wait for the words (or a digit)."""
+        try:
+            return await asyncio.wait_for(self.ears.events.get(), UTTERANCE_WAIT_S)
+        except TimeoutError:
+            return None
+
+    def _record_bot(self, pcm: Pcm, first_slot: int, played_ms: float) -> None:
+        if self._recorder is None:
+            return
+        count = int(played_ms / 20)
+        for i, frame in enumerate(frames(pcm[: count * FRAME_SAMPLES])):
+            self._recorder.add(Track.BOT, first_slot + i, frame)
+
+    async def listen(self, spec: ListenSpec) -> CallerEvent:
+        """The caller's next digit or words; silence until the timeout is :class:`NoInput`."""
+        if self._held:
+            return self._held.pop(0)
+        try:
+            return await asyncio.wait_for(self.ears.events.get(), spec.timeout)
+        except TimeoutError:
+            pass
+        if self.ears.in_speech:  # still talking at the timeout: let them finish
+            with contextlib.suppress(TimeoutError):
+                return await asyncio.wait_for(self.ears.events.get(), SPEAKING_GRACE_S)
+        self.log.add(CallEvent.NO_INPUT, state=spec.state, timeout=spec.timeout)
+        return NoInput()
+
+    async def opt_out(self) -> None:
+        """Do-not-call, durably, before anything else is said."""
+        await self.hooks.opt_out()
+        self.log.add(CallEvent.DNC_COMMITTED)
+
+    async def handoff(self, handoff: Handoff, context: HandoffContext) -> bool:
+        """Offer the caller to an agent queue; False when nobody can take it."""
+        if self.hooks.handoff is None:
+            self.log.add(
+                CallEvent.HANDOFF,
+                queue=handoff.queue,
+                accepted=False,
+                reason="no agent console connected",
+            )
+            return False
+        accepted = await self.hooks.handoff(handoff, context)
+        self.log.add(CallEvent.HANDOFF, queue=handoff.queue, accepted=accepted)
+        return accepted
+
+    async def callback(self, when: str | None) -> None:
+        """Ask the dialer for a callback."""
+        if self.hooks.callback is not None:
+            await self.hooks.callback(when)
+
+    async def hangup(self) -> None:
+        """End the call from the bot's side."""
+        await self.leg.hangup()
