@@ -73,8 +73,10 @@ def _parse(text: str) -> Callee:
     except phonenumbers.NumberParseException as exc:
         raise InvalidNumber(f"{mask_number(text)!r}: not a phone number ({exc})") from None
     if not phonenumbers.is_valid_number(parsed):
+        digits = len(phonenumbers.national_significant_number(parsed))
         raise InvalidNumber(
-            f"{mask_number(text)!r}: not a valid number for country code +{parsed.country_code}"
+            f"{mask_number(text)!r} ({digits} digits after +{parsed.country_code}): "
+            f"not a valid number for country code +{parsed.country_code}"
         )
     names = [z for z in pn_timezone.time_zones_for_number(parsed) if z != _UNKNOWN_ZONE]
     return Callee(
