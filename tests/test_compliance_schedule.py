@@ -95,7 +95,7 @@ def test_unknown_zone_is_denied_with_a_reason() -> None:
 
 @pytest.mark.parametrize("bad", ["13800138000", "+86138", "+86 abc", ""])
 def test_invalid_numbers_are_rejected_with_an_explanation(bad: str) -> None:
-    with pytest.raises(InvalidNumber, match="expected an international number|not a"):
+    with pytest.raises(InvalidNumber, match=r"expected an international number|not a"):
         parse_callee(bad)
 
 

@@ -2,6 +2,7 @@
 
 Rows carry the masked number only, the reasons as codes and the policy version; the table
 refuses updates and deletes (database triggers), so what was decided stays as it was decided.
+The event is written in the caller's transaction, so it commits (or not) with the change.
 """
 
 from __future__ import annotations
@@ -11,15 +12,15 @@ from collections.abc import Iterable
 from typing import Any
 
 from sqlalchemy import insert
+from sqlalchemy.engine import Connection
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from voicebot.store.models import AUDIT_EVENTS
 
-_audit = AUDIT_EVENTS
+_INSERT = insert(AUDIT_EVENTS)
 
 
-async def write_audit(
-    conn: AsyncConnection,
+def audit_row(
     *,
     at: dt.datetime,
     kind: str,
@@ -30,18 +31,26 @@ async def write_audit(
     allowed: bool | None = None,
     reasons: Iterable[str] = (),
     detail: dict[str, Any] | None = None,
-) -> None:
-    """Insert one audit event inside the caller's transaction (it commits with the change)."""
-    await conn.execute(
-        insert(_audit).values(
-            at=at,
-            kind=kind,
-            number_masked=number_masked,
-            policy_version=policy_version,
-            campaign_id=campaign_id,
-            attempt_id=attempt_id,
-            allowed=allowed,
-            reasons=[str(r) for r in reasons],
-            detail=detail or {},
-        )
-    )
+) -> dict[str, Any]:
+    """The column values of one audit event."""
+    return {
+        "at": at,
+        "kind": kind,
+        "number_masked": number_masked,
+        "policy_version": policy_version,
+        "campaign_id": campaign_id,
+        "attempt_id": attempt_id,
+        "allowed": allowed,
+        "reasons": [str(r) for r in reasons],
+        "detail": detail or {},
+    }
+
+
+async def write_audit(conn: AsyncConnection, **event: Any) -> None:
+    """Insert one audit event (fields as :func:`audit_row`) on an async connection."""
+    await conn.execute(_INSERT, audit_row(**event))
+
+
+def write_audit_sync(conn: Connection, **event: Any) -> None:
+    """Insert one audit event (fields as :func:`audit_row`) on a sync connection."""
+    conn.execute(_INSERT, audit_row(**event))

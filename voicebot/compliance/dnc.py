@@ -171,7 +171,7 @@ async def _add(
 async def _campaign(conn: AsyncConnection, name: str | None) -> int | None:
     if name is None:
         return None
-    cid = await find_campaign_id(conn, name)
+    cid = await conn.run_sync(find_campaign_id, name)
     if cid is None:
         raise UnknownCampaign(f"no campaign named {name!r} (a campaign exists once it has dialled)")
     return cid

@@ -13,30 +13,28 @@ Every decision is written to the audit table with the masked number and the poli
 from __future__ import annotations
 
 import datetime as dt
+from typing import cast
 
-from sqlalchemy import ColumnElement, exists, func, insert, or_, select
-from sqlalchemy.ext.asyncio import AsyncConnection
+from sqlalchemy import ColumnElement, Select, bindparam, exists, func, insert, or_, select
+from sqlalchemy.engine import Connection
 
 from voicebot.compliance import rules
-from voicebot.compliance.audit import write_audit
+from voicebot.compliance.audit import write_audit_sync
 from voicebot.compliance.calendars import HolidayCalendar
 from voicebot.compliance.decision import Decision, Reason
 from voicebot.compliance.policy import Policy
-from voicebot.compliance.schedule import WEEK_DAYS, History, evaluate
+from voicebot.compliance.schedule import WEEK_DAYS, Evaluation, History, evaluate
 from voicebot.compliance.zones import Callee, InvalidNumber, parse_callee
 from voicebot.flow.model import Purpose
 from voicebot.outcomes import Outcome
 from voicebot.privacy import mask_number
-from voicebot.store.campaigns import campaign_id as resolve_campaign
-from voicebot.store.engine import Store
+from voicebot.store.campaigns import campaign_id
+from voicebot.store.engine import Store, lock_number_sync
 from voicebot.store.models import ATTEMPTS, DNC_ENTRIES, FREEZES
 
 COUNTING_STATES = ("reserved", "completed")
 """Attempt states that count toward caps and gaps (a released one never reached the network)."""
-
-_attempts = ATTEMPTS
-_dnc = DNC_ENTRIES
-_freezes = FREEZES
+_NOT_COUNTING = "released"
 
 
 class Gate:
@@ -51,7 +49,7 @@ class Gate:
         self.store = store
         self.policy = policy
         self.calendar = HolidayCalendar(policy.calendars)
-        self._campaign_ids: dict[str, int] = {}
+        self._campaign_ids: dict[tuple[str, Purpose], int] = {}
 
     async def check_and_reserve(
         self, number: str, campaign: str, purpose: Purpose, now: dt.datetime
@@ -103,114 +101,128 @@ class Gate:
                 False, (Reason.INVALID_NUMBER,), None, None, mask_number(number), version,
                 (str(exc),),
             )  # fmt: skip
-        rules_for = self.policy.for_purpose(purpose)
-        async with self.store.write() as conn:
-            await self.store.lock_number(conn, callee.e164)
-            cid = await self._campaign_id(conn, campaign, purpose, now)
-            history = await self._history(conn, callee, cid, purpose, now)
-            verdict = evaluate(callee, rules_for, self.calendar, history, now)
-            allowed = not verdict.reasons
-            attempt_id = None
-            if allowed and reserve:
-                attempt_id = await self._reserve(conn, callee, cid, purpose, now, version)
-            await write_audit(
-                conn,
-                at=now,
-                kind="reserve" if reserve else "check",
-                number_masked=callee.masked,
-                policy_version=version,
-                campaign_id=cid,
-                attempt_id=attempt_id,
-                allowed=allowed,
-                reasons=verdict.reasons,
-                detail={
-                    "purpose": purpose.value,
-                    "not_before": verdict.not_before.isoformat() if verdict.not_before else None,
-                    "notes": list(verdict.detail),
-                },
-            )
+
+        def unit(conn: Connection) -> tuple[Evaluation, int | None, int | None]:
+            return self._decide_in(conn, callee, campaign, purpose, now, reserve)
+
+        verdict, attempt_id, cid = await self.store.serialized(unit)
+        if campaign is not None and cid is not None:
+            # Cached only once committed: a rolled-back insert must not leave a dangling id.
+            self._campaign_ids[(campaign, purpose)] = cid
         return Decision(
-            allowed, verdict.reasons, verdict.not_before, attempt_id, callee.masked, version,
-            verdict.detail,
+            not verdict.reasons, verdict.reasons, verdict.not_before, attempt_id, callee.masked,
+            version, verdict.detail,
         )  # fmt: skip
 
-    async def _campaign_id(
-        self, conn: AsyncConnection, name: str | None, purpose: Purpose, now: dt.datetime
+    def _decide_in(
+        self,
+        conn: Connection,
+        callee: Callee,
+        campaign: str | None,
+        purpose: Purpose,
+        now: dt.datetime,
+        reserve: bool,
+    ) -> tuple[Evaluation, int | None, int | None]:
+        """One decision inside the caller's write transaction (the atomic unit)."""
+        lock_number_sync(conn, callee.e164)
+        cid = self._campaign_id(conn, campaign, purpose, now)
+        history = self._history(conn, callee, cid, purpose, now)
+        verdict = evaluate(callee, self.policy.for_purpose(purpose), self.calendar, history, now)
+        allowed = not verdict.reasons
+        attempt_id = None
+        if allowed and reserve:
+            attempt_id = int(
+                conn.execute(
+                    _RESERVE,
+                    {
+                        "number": callee.e164,
+                        "campaign_id": cid,
+                        "purpose": purpose.value,
+                        "state": "reserved",
+                        "reserved_at": now,
+                        "local_day": callee.local_day(now),
+                        "policy_version": self.policy.version_tag,
+                    },
+                ).scalar_one()
+            )
+        write_audit_sync(
+            conn,
+            at=now,
+            kind="reserve" if reserve else "check",
+            number_masked=callee.masked,
+            policy_version=self.policy.version_tag,
+            campaign_id=cid,
+            attempt_id=attempt_id,
+            allowed=allowed,
+            reasons=verdict.reasons,
+            detail={
+                "purpose": purpose.value,
+                "not_before": verdict.not_before.isoformat() if verdict.not_before else None,
+                "notes": list(verdict.detail),
+            },
+        )
+        return verdict, attempt_id, cid
+
+    def _campaign_id(
+        self, conn: Connection, name: str | None, purpose: Purpose, now: dt.datetime
     ) -> int | None:
         if name is None:
             return None
-        cached = self._campaign_ids.get(name)
-        if cached is None:
-            cached = await resolve_campaign(conn, name, purpose.value, now)
-            self._campaign_ids[name] = cached
-        return cached
+        cached = self._campaign_ids.get((name, purpose))
+        return cached if cached is not None else campaign_id(conn, name, purpose.value, now)
 
-    async def _history(
-        self,
-        conn: AsyncConnection,
-        callee: Callee,
-        cid: int | None,
-        purpose: Purpose,
-        now: dt.datetime,
+    def _history(
+        self, conn: Connection, callee: Callee, cid: int | None, purpose: Purpose, now: dt.datetime
     ) -> History:
         if callee.home_zone is None:
             return History()
         today = callee.local_day(now)
-        first = today - dt.timedelta(days=WEEK_DAYS - 1)
-        query = select(_attempts.c.local_day, _attempts.c.reserved_at).where(
-            _attempts.c.number == callee.e164,
-            _attempts.c.state.in_(COUNTING_STATES),
-            _attempts.c.local_day >= first,
-            _attempts.c.local_day <= today,
-        )
-        if self.policy.for_purpose(purpose).caps.scope == "purpose":
-            query = query.where(_attempts.c.purpose == purpose.value)
-        rows = (await conn.execute(query)).all()
-        dnc_scope: ColumnElement[bool] = _dnc.c.campaign_id.is_(None)
-        if cid is not None:
-            dnc_scope = or_(dnc_scope, _dnc.c.campaign_id == cid)
-        flags = (
-            await conn.execute(
-                select(
-                    exists().where(_dnc.c.number == callee.e164, dnc_scope),
-                    select(func.max(_freezes.c.until))
-                    .where(
-                        _freezes.c.number == callee.e164,
-                        _freezes.c.since <= now,
-                        _freezes.c.until > now,
-                    )
-                    .scalar_subquery(),
-                )
-            )
-        ).one()
+        params = {
+            "number": callee.e164,
+            "first": today - dt.timedelta(days=WEEK_DAYS - 1),
+            "today": today,
+            "purpose": purpose.value,
+            "campaign_id": cid,
+            "now": now,
+        }
+        by_purpose = self.policy.for_purpose(purpose).caps.scope == "purpose"
+        rows = conn.execute(_RECENT_FOR_PURPOSE if by_purpose else _RECENT, params).all()
+        blocks = conn.execute(_BLOCKS if cid is None else _BLOCKS_IN_CAMPAIGN, params).one()
+        dnc, frozen_until = cast(tuple[bool, dt.datetime | None], tuple(blocks))
         past = [at for _, at in rows if at <= now]
         return History(
             attempt_days=tuple(day for day, _ in rows),
             last_attempt=max(past) if past else None,
-            frozen_until=flags[1],
-            dnc=bool(flags[0]),
+            frozen_until=frozen_until,
+            dnc=bool(dnc),
         )
 
-    async def _reserve(
-        self,
-        conn: AsyncConnection,
-        callee: Callee,
-        cid: int | None,
-        purpose: Purpose,
-        now: dt.datetime,
-        version: str,
-    ) -> int:
-        result = await conn.execute(
-            insert(_attempts)
-            .values(
-                number=callee.e164,
-                campaign_id=cid,
-                purpose=purpose.value,
-                state="reserved",
-                reserved_at=now,
-                local_day=callee.local_day(now),
-                policy_version=version,
-            )
-            .returning(_attempts.c.id)
+
+# Statements built once: the gate runs them thousands of times a second.
+_RECENT = select(ATTEMPTS.c.local_day, ATTEMPTS.c.reserved_at).where(
+    ATTEMPTS.c.number == bindparam("number"),
+    ATTEMPTS.c.state != _NOT_COUNTING,
+    ATTEMPTS.c.local_day >= bindparam("first"),
+    ATTEMPTS.c.local_day <= bindparam("today"),
+)
+_RECENT_FOR_PURPOSE = _RECENT.where(ATTEMPTS.c.purpose == bindparam("purpose"))
+
+
+def _blocks(dnc_scope: ColumnElement[bool]) -> Select[tuple[bool, dt.datetime | None]]:
+    return select(
+        exists().where(DNC_ENTRIES.c.number == bindparam("number"), dnc_scope),
+        select(func.max(FREEZES.c.until))
+        .where(
+            FREEZES.c.number == bindparam("number"),
+            FREEZES.c.since <= bindparam("now"),
+            FREEZES.c.until > bindparam("now"),
         )
-        return int(result.scalar_one())
+        .scalar_subquery(),
+    )
+
+
+_BLOCKS = _blocks(DNC_ENTRIES.c.campaign_id.is_(None))
+_BLOCKS_IN_CAMPAIGN = _blocks(
+    or_(DNC_ENTRIES.c.campaign_id.is_(None), DNC_ENTRIES.c.campaign_id == bindparam("campaign_id"))
+)
+_RESERVE = insert(ATTEMPTS).returning(ATTEMPTS.c.id)

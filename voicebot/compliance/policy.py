@@ -13,6 +13,7 @@ import datetime as dt
 import hashlib
 import json
 import os
+from functools import cached_property
 from pathlib import Path
 from typing import Any, Literal, Self
 
@@ -131,13 +132,13 @@ class Policy(_Model):
         """The rules of one purpose."""
         return self.purposes[purpose]
 
-    @property
+    @cached_property
     def fingerprint(self) -> str:
         """A short hash of the effective content, so an audit row pins the exact rules."""
         blob = json.dumps(self.model_dump(mode="json"), sort_keys=True).encode()
         return hashlib.sha256(blob).hexdigest()[:10]
 
-    @property
+    @cached_property
     def version_tag(self) -> str:
         """``version+fingerprint``, recorded with every audited decision."""
         return f"{self.version}+{self.fingerprint}"

@@ -34,10 +34,8 @@ class Callee:
     zones: tuple[ZoneInfo, ...]
     """Possible time zones; empty when unknown. The first one counts the callee's days."""
 
-    @property
-    def masked(self) -> str:
-        """The number as a person or a log may see it."""
-        return mask_number(self.e164)
+    masked: str
+    """The number as a person or a log may see it."""
 
     @property
     def home_zone(self) -> ZoneInfo | None:
@@ -83,4 +81,5 @@ def _parse(text: str) -> Callee:
         e164=phonenumbers.format_number(parsed, phonenumbers.PhoneNumberFormat.E164),
         region=phonenumbers.region_code_for_number(parsed) or "001",
         zones=tuple(ZoneInfo(name) for name in names),
+        masked=mask_number(text),
     )
