@@ -8,8 +8,11 @@ with its own engine, as separate dialer processes would be.
 from __future__ import annotations
 
 import asyncio
+import datetime as dt
 import multiprocessing as mp
+import queue
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from multiprocessing.sharedctypes import SynchronizedArray
 from pathlib import Path
@@ -35,9 +38,12 @@ class BenchResult:
     decisions: int
     allowed: int
     seconds: float
-    violations: int
-    """Reservations beyond the day cap, summed over numbers (must be 0)."""
     per_number: dict[str, int]
+    """Counting reservations per number after the run (read back from the database)."""
+
+    def violations(self, cap: int) -> int:
+        """Reservations beyond ``cap``, summed over numbers (must be 0)."""
+        return sum(max(0, n - cap) for n in self.per_number.values())
 
     @property
     def rate(self) -> float:
@@ -62,6 +68,7 @@ def start_workers(
     processes: int,
     per_process: int,
     numbers: list[str],
+    concurrency: int,
 ) -> tuple[list[Any], SynchronizedArray[int], Any]:
     """Spawn the workers; returns (processes, progress counters, result queue)."""
     ctx = mp.get_context("spawn")
@@ -70,7 +77,7 @@ def start_workers(
     workers = [
         ctx.Process(
             target=_worker,
-            args=(db_url, policy_file, index, per_process, numbers, progress, results),
+            args=(db_url, policy_file, index, per_process, numbers, concurrency, progress, results),
             daemon=True,
         )
         for index in range(processes)
@@ -78,6 +85,55 @@ def start_workers(
     for worker in workers:
         worker.start()
     return workers, progress, results
+
+
+def run_processes(
+    db_url: str,
+    policy_file: Path | None,
+    processes: int,
+    per_process: int,
+    numbers: list[str],
+    concurrency: int = 1,
+    on_progress: Callable[[int], None] | None = None,
+) -> BenchResult:
+    """Run ``processes`` spawned workers on one database and count what they reserved.
+
+    Raises:
+        RuntimeError: a worker died or reported nothing (its exit code is in the message).
+    """
+    asyncio.run(prepare(db_url))
+    started = time.perf_counter()
+    workers, progress, results = start_workers(
+        db_url, policy_file, processes, per_process, numbers, concurrency
+    )
+    reports: dict[int, tuple[int, float]] = {}
+    try:
+        while len(reports) < processes:
+            try:
+                index, allowed, seconds = results.get(timeout=0.1)
+                reports[index] = (allowed, seconds)
+            except queue.Empty:
+                dead = [w for w in workers if w.exitcode not in (None, 0)]
+                if dead:
+                    raise RuntimeError(
+                        f"a gate worker failed (exit code {dead[0].exitcode})"
+                    ) from None
+            if on_progress is not None:
+                on_progress(sum(progress[:]))
+        elapsed = time.perf_counter() - started
+    finally:
+        for worker in workers:
+            worker.join(timeout=30)
+            if worker.is_alive():
+                worker.terminate()
+    per_number = asyncio.run(count_per_number(db_url))
+    return BenchResult(
+        processes=processes,
+        decisions=processes * per_process,
+        allowed=sum(a for a, _ in reports.values()),
+        seconds=elapsed,
+        per_number=per_number,
+    )
 
 
 async def count_per_number(db_url: str) -> dict[str, int]:
@@ -97,27 +153,36 @@ async def count_per_number(db_url: str) -> dict[str, int]:
         await store.close()
 
 
-def violations(per_number: dict[str, int], cap: int) -> int:
-    """Reservations beyond ``cap``, summed over numbers."""
-    return sum(max(0, n - cap) for n in per_number.values())
-
-
 async def run_decisions(
-    gate: Gate, per_process: int, numbers: list[str], offset: int, progress: Any, slot: int
+    gate: Gate,
+    count: int,
+    numbers: list[str],
+    offset: int = 0,
+    concurrency: int = 1,
+    progress: Any = None,
+    slot: int = 0,
 ) -> int:
-    """Decide ``per_process`` times, cycling over ``numbers``; returns how many were allowed."""
-    import datetime as dt
+    """Make ``count`` decisions over ``numbers`` from ``concurrency`` tasks; returns allowed.
 
+    Tasks take numbers round-robin from ``offset``, as a dialer's lines would take contacts.
+    """
     now = dt.datetime.fromisoformat(BENCH_NOW)
+    done = 0
     allowed = 0
-    for i in range(per_process):
-        number = numbers[(offset + i) % len(numbers)]
-        decision = await gate.check_and_reserve(number, "bench", Purpose.NOTIFICATION, now)
-        allowed += decision.allowed
-        if progress is not None and (i & 15) == 15:
-            progress[slot] = i + 1
+
+    async def line(task: int) -> None:
+        nonlocal done, allowed
+        for i in range(task, count, concurrency):
+            number = numbers[(offset + i) % len(numbers)]
+            decision = await gate.check_and_reserve(number, "bench", Purpose.NOTIFICATION, now)
+            allowed += decision.allowed
+            done += 1
+            if progress is not None and (done & 15) == 0:
+                progress[slot] = done
+
+    await asyncio.gather(*(line(task) for task in range(min(concurrency, count))))
     if progress is not None:
-        progress[slot] = per_process
+        progress[slot] = done
     return allowed
 
 
@@ -127,6 +192,7 @@ def _worker(
     index: int,
     per_process: int,
     numbers: list[str],
+    concurrency: int,
     progress: Any,
     results: Any,
 ) -> None:
@@ -134,7 +200,9 @@ def _worker(
         store = await open_store(db_url, migrate=False)
         try:
             gate = Gate(store, load_policy(policy_file))
-            return await run_decisions(gate, per_process, numbers, index * 7, progress, index)
+            return await run_decisions(
+                gate, per_process, numbers, index * 7, concurrency, progress, index
+            )
         finally:
             await store.close()
 
