@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 
 import pytest
@@ -14,7 +14,8 @@ from voicebot.compliance import review
 from voicebot.compliance.decision import Reason
 from voicebot.compliance.explain import explain
 from voicebot.compliance.gate import Gate
-from voicebot.compliance.policy import load_policy
+from voicebot.compliance.policy import Policy, load_policy
+from voicebot.compliance.queries import CoreQueries, SqliteQueries
 from voicebot.compliance.rules import AttemptStateError
 from voicebot.flow.model import Purpose
 from voicebot.outcomes import Outcome
@@ -35,9 +36,21 @@ async def store(tmp_path: Path) -> AsyncIterator[Store]:
     await opened.close()
 
 
+@pytest.fixture(params=[SqliteQueries, CoreQueries], ids=["sqlite3", "core"])
+def make_gate(store: Store, request: pytest.FixtureRequest) -> Callable[[Policy], Gate]:
+    """Gates over both statement implementations: they must behave the same."""
+
+    def make(policy: Policy) -> Gate:
+        made = Gate(store, policy)
+        made._queries = request.param()
+        return made
+
+    return make
+
+
 @pytest.fixture
-def gate(store: Store) -> Gate:
-    return Gate(store, load_policy())
+def gate(make_gate: Callable[[Policy], Gate]) -> Gate:
+    return make_gate(load_policy())
 
 
 def days(n: int) -> dt.timedelta:
@@ -83,10 +96,12 @@ async def test_cap_scope_all_counts_every_purpose(gate: Gate) -> None:
     assert denied.reasons == (Reason.CAP_DAY,)
 
 
-async def test_cap_scope_purpose_counts_only_that_purpose(store: Store, tmp_path: Path) -> None:
+async def test_cap_scope_purpose_counts_only_that_purpose(
+    make_gate: Callable[[Policy], Gate], tmp_path: Path
+) -> None:
     user = tmp_path / "p.yaml"
     user.write_text("purposes:\n  marketing:\n    caps: {scope: purpose}\n")
-    gate = Gate(store, load_policy(user))
+    gate = make_gate(load_policy(user))
     assert (await gate.check_and_reserve(CN, "bills", Purpose.NOTIFICATION, MON)).allowed
     assert (await gate.check_and_reserve(CN, "offer", M, MON)).allowed
 
@@ -111,11 +126,11 @@ async def test_released_reservation_stops_counting(gate: Gate) -> None:
 
 
 async def test_freeze_after_three_short_or_rejected_calls_in_one_local_day(
-    store: Store, tmp_path: Path
+    make_gate: Callable[[Policy], Gate], tmp_path: Path
 ) -> None:
     user = tmp_path / "p.yaml"
     user.write_text("purposes:\n  marketing:\n    caps: {per_day: 5, per_week: 10}\n")
-    gate = Gate(store, load_policy(user))
+    gate = make_gate(load_policy(user))
     outcomes = [
         (Outcome.HUNG_UP, 4.0),
         (Outcome.NO_ANSWER, 0.0),  # nobody was disturbed: does not count
@@ -158,10 +173,10 @@ async def test_opt_out_goes_to_do_not_call_durably(gate: Gate, tmp_path: Path) -
         await reopened.close()
 
 
-async def test_opt_out_scope_campaign(store: Store, tmp_path: Path) -> None:
+async def test_opt_out_scope_campaign(make_gate: Callable[[Policy], Gate], tmp_path: Path) -> None:
     user = tmp_path / "p.yaml"
     user.write_text("do_not_call: {opt_out_scope: campaign}\n")
-    gate = Gate(store, load_policy(user))
+    gate = make_gate(load_policy(user))
     decision = await gate.check_and_reserve(CN, "offer", M, MON)
     assert decision.attempt_id is not None
     await gate.record_outcome(decision.attempt_id, Outcome.OPTED_OUT, 5, MON)
@@ -248,3 +263,23 @@ async def test_concurrent_tasks_never_exceed_the_cap(gate: Gate, store: Store) -
 async def test_naive_now_is_refused(gate: Gate) -> None:
     with pytest.raises(ValueError, match="aware"):
         await gate.check_and_reserve(CN, "offer", M, MON.replace(tzinfo=None))
+
+
+@pytest.mark.parametrize(
+    ("writer", "reader"), [(SqliteQueries, CoreQueries), (CoreQueries, SqliteQueries)]
+)
+async def test_statement_sets_read_each_others_rows(
+    store: Store, writer: type, reader: type
+) -> None:
+    first, second = Gate(store, load_policy()), Gate(store, load_policy())
+    first._queries, second._queries = writer(), reader()
+    reserved = await first.check_and_reserve(CN, "offer", M, MON)
+    assert reserved.attempt_id is not None
+    denied = await second.check_and_reserve(CN, "offer", M, MON + dt.timedelta(minutes=1))
+    assert denied.reasons == (Reason.CAP_DAY,)
+    await first.record_outcome(reserved.attempt_id, Outcome.OPTED_OUT, 2, MON)
+    assert (await second.check(CN, M, MON + days(1))).reasons == (Reason.DNC,)
+    async with store.engine.connect() as conn:
+        rows = (await conn.execute(select(AUDIT_EVENTS.c.at, AUDIT_EVENTS.c.reasons))).all()
+    assert [r.at for r in rows][:2] == [MON, MON + dt.timedelta(minutes=1)]
+    assert [r.reasons for r in rows][:2] == [[], ["cap_day"]]

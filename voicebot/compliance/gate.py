@@ -13,16 +13,15 @@ Every decision is written to the audit table with the masked number and the poli
 from __future__ import annotations
 
 import datetime as dt
-from typing import cast
 
-from sqlalchemy import ColumnElement, Select, bindparam, exists, func, insert, or_, select
 from sqlalchemy.engine import Connection
 
 from voicebot.compliance import rules
-from voicebot.compliance.audit import write_audit_sync
+from voicebot.compliance.audit import audit_row
 from voicebot.compliance.calendars import HolidayCalendar
 from voicebot.compliance.decision import Decision, Reason
 from voicebot.compliance.policy import Policy
+from voicebot.compliance.queries import GateQueries, queries_for
 from voicebot.compliance.schedule import WEEK_DAYS, Evaluation, History, evaluate
 from voicebot.compliance.zones import Callee, InvalidNumber, parse_callee
 from voicebot.flow.model import Purpose
@@ -30,11 +29,9 @@ from voicebot.outcomes import Outcome
 from voicebot.privacy import mask_number
 from voicebot.store.campaigns import campaign_id
 from voicebot.store.engine import Store, lock_number_sync
-from voicebot.store.models import ATTEMPTS, DNC_ENTRIES, FREEZES
 
 COUNTING_STATES = ("reserved", "completed")
 """Attempt states that count toward caps and gaps (a released one never reached the network)."""
-_NOT_COUNTING = "released"
 
 
 class Gate:
@@ -50,6 +47,7 @@ class Gate:
         self.policy = policy
         self.calendar = HolidayCalendar(policy.calendars)
         self._campaign_ids: dict[tuple[str, Purpose], int] = {}
+        self._queries: GateQueries = queries_for(store.engine.dialect.name)
 
     async def check_and_reserve(
         self, number: str, campaign: str, purpose: Purpose, now: dt.datetime
@@ -131,22 +129,19 @@ class Gate:
         allowed = not verdict.reasons
         attempt_id = None
         if allowed and reserve:
-            attempt_id = int(
-                conn.execute(
-                    _RESERVE,
-                    {
-                        "number": callee.e164,
-                        "campaign_id": cid,
-                        "purpose": purpose.value,
-                        "state": "reserved",
-                        "reserved_at": now,
-                        "local_day": callee.local_day(now),
-                        "policy_version": self.policy.version_tag,
-                    },
-                ).scalar_one()
+            attempt_id = self._queries.reserve(
+                conn,
+                {
+                    "number": callee.e164,
+                    "campaign_id": cid,
+                    "purpose": purpose.value,
+                    "state": "reserved",
+                    "reserved_at": now,
+                    "local_day": callee.local_day(now),
+                    "policy_version": self.policy.version_tag,
+                },
             )
-        write_audit_sync(
-            conn,
+        audit = audit_row(
             at=now,
             kind="reserve" if reserve else "check",
             number_masked=callee.masked,
@@ -161,6 +156,7 @@ class Gate:
                 "notes": list(verdict.detail),
             },
         )
+        self._queries.audit(conn, audit)
         return verdict, attempt_id, cid
 
     def _campaign_id(
@@ -177,18 +173,12 @@ class Gate:
         if callee.home_zone is None:
             return History()
         today = callee.local_day(now)
-        params = {
-            "number": callee.e164,
-            "first": today - dt.timedelta(days=WEEK_DAYS - 1),
-            "today": today,
-            "purpose": purpose.value,
-            "campaign_id": cid,
-            "now": now,
-        }
+        first = today - dt.timedelta(days=WEEK_DAYS - 1)
         by_purpose = self.policy.for_purpose(purpose).caps.scope == "purpose"
-        rows = conn.execute(_RECENT_FOR_PURPOSE if by_purpose else _RECENT, params).all()
-        blocks = conn.execute(_BLOCKS if cid is None else _BLOCKS_IN_CAMPAIGN, params).one()
-        dnc, frozen_until = cast(tuple[bool, dt.datetime | None], tuple(blocks))
+        rows = self._queries.recent(
+            conn, callee.e164, first, today, purpose.value if by_purpose else None
+        )
+        dnc, frozen_until = self._queries.blocks(conn, callee.e164, cid, now)
         past = [at for _, at in rows if at <= now]
         return History(
             attempt_days=tuple(day for day, _ in rows),
@@ -196,33 +186,3 @@ class Gate:
             frozen_until=frozen_until,
             dnc=bool(dnc),
         )
-
-
-# Statements built once: the gate runs them thousands of times a second.
-_RECENT = select(ATTEMPTS.c.local_day, ATTEMPTS.c.reserved_at).where(
-    ATTEMPTS.c.number == bindparam("number"),
-    ATTEMPTS.c.state != _NOT_COUNTING,
-    ATTEMPTS.c.local_day >= bindparam("first"),
-    ATTEMPTS.c.local_day <= bindparam("today"),
-)
-_RECENT_FOR_PURPOSE = _RECENT.where(ATTEMPTS.c.purpose == bindparam("purpose"))
-
-
-def _blocks(dnc_scope: ColumnElement[bool]) -> Select[tuple[bool, dt.datetime | None]]:
-    return select(
-        exists().where(DNC_ENTRIES.c.number == bindparam("number"), dnc_scope),
-        select(func.max(FREEZES.c.until))
-        .where(
-            FREEZES.c.number == bindparam("number"),
-            FREEZES.c.since <= bindparam("now"),
-            FREEZES.c.until > bindparam("now"),
-        )
-        .scalar_subquery(),
-    )
-
-
-_BLOCKS = _blocks(DNC_ENTRIES.c.campaign_id.is_(None))
-_BLOCKS_IN_CAMPAIGN = _blocks(
-    or_(DNC_ENTRIES.c.campaign_id.is_(None), DNC_ENTRIES.c.campaign_id == bindparam("campaign_id"))
-)
-_RESERVE = insert(ATTEMPTS).returning(ATTEMPTS.c.id)
