@@ -29,3 +29,9 @@ def test_masked_number_never_contains_the_middle_digits() -> None:
     masked = mask_number("+8613812345678")
     assert "1234" not in masked
     assert masked.endswith("5678")
+
+
+def test_mask_digits_matches_mask_number() -> None:
+    from voicebot.privacy import mask_digits
+
+    assert mask_digits("13800138000") == mask_number("+8613800138000") == "138****8000"

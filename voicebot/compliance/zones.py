@@ -15,7 +15,7 @@ from zoneinfo import ZoneInfo
 import phonenumbers
 from phonenumbers import timezone as pn_timezone
 
-from voicebot.privacy import mask_number
+from voicebot.privacy import mask_digits, mask_number
 
 _UNKNOWN_ZONE = "Etc/Unknown"
 
@@ -81,5 +81,5 @@ def _parse(text: str) -> Callee:
         e164=phonenumbers.format_number(parsed, phonenumbers.PhoneNumberFormat.E164),
         region=phonenumbers.region_code_for_number(parsed) or "001",
         zones=tuple(ZoneInfo(name) for name in names),
-        masked=mask_number(text),
+        masked=mask_digits(phonenumbers.national_significant_number(parsed)),
     )

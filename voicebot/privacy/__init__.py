@@ -3,6 +3,6 @@
 Only masking lives here for now; transcript redaction, recording encryption and erasure join later.
 """
 
-from voicebot.privacy.masking import mask_number
+from voicebot.privacy.masking import mask_digits, mask_number
 
-__all__ = ["mask_number"]
+__all__ = ["mask_digits", "mask_number"]

@@ -25,6 +25,11 @@ def mask_number(number: str) -> str:
     digits = _national_digits(number)
     if not digits:
         return "*" * len(number.strip()) if number.strip() else ""
+    return mask_digits(digits)
+
+
+def mask_digits(digits: str) -> str:
+    """Mask a national significant number already extracted by the caller (no parsing)."""
     n = len(digits)
     if n >= _KEEP_HEAD + _KEEP_TAIL + 2:
         head, tail = _KEEP_HEAD, _KEEP_TAIL
