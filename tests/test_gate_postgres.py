@@ -11,7 +11,7 @@ import datetime as dt
 import uuid
 from collections.abc import AsyncIterator
 
-import asyncpg
+import asyncpg  # type: ignore[import-untyped]
 import pytest
 from sqlalchemy import func, select, update
 from sqlalchemy.exc import DBAPIError

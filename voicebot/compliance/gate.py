@@ -27,7 +27,7 @@ from voicebot.compliance.zones import Callee, InvalidNumber, parse_callee
 from voicebot.flow.model import Purpose
 from voicebot.outcomes import Outcome
 from voicebot.privacy import mask_number
-from voicebot.store.campaigns import campaign_id
+from voicebot.store.campaigns import campaign_id, find_campaign_id
 from voicebot.store.engine import Store, lock_number_sync
 
 COUNTING_STATES = ("reserved", "completed")
@@ -36,6 +36,9 @@ COUNTING_STATES = ("reserved", "completed")
 
 class Gate:
     """Decides before every dial; one per process, shared by its tasks.
+
+    A task cancelled while its decision is being committed may leave a reservation it never
+    learns about; it keeps counting toward the caps (the safe side) until the store is cleaned.
 
     Args:
         store: the open store.
@@ -123,7 +126,10 @@ class Gate:
     ) -> tuple[Evaluation, int | None, int | None]:
         """One decision inside the caller's write transaction (the atomic unit)."""
         lock_number_sync(conn, callee.e164)
-        cid = self._campaign_id(conn, campaign, purpose, now)
+        if reserve:
+            cid = self._campaign_id(conn, campaign, purpose, now)
+        else:  # a what-if creates nothing, not even the campaign row
+            cid = find_campaign_id(conn, campaign) if campaign is not None else None
         history = self._history(conn, callee, cid, purpose, now)
         verdict = evaluate(callee, self.policy.for_purpose(purpose), self.calendar, history, now)
         allowed = not verdict.reasons
