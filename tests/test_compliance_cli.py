@@ -84,7 +84,14 @@ def test_invalid_number_is_a_clear_error_and_writes_nothing(db: str) -> None:
     assert result.exit_code == 2
     assert json.loads(result.stdout)["reasons"] == ["invalid_number"]
     assert "starting with +" in result.stderr
-    assert count(db, AUDIT_EVENTS) == 0
+    for command, expected in (
+        (["compliance", "explain", "+86138"], "not a valid number"),
+        (["dnc", "add", "12345"], "starting with +"),
+    ):
+        result = invoke(*command)
+        assert result.exit_code == 2
+        assert expected in result.output
+    assert not Path(db).exists()  # not even an empty database was created
 
 
 def test_at_without_offset_is_refused(db: str) -> None:

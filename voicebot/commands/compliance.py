@@ -22,7 +22,7 @@ from rich.table import Table
 from voicebot.compliance.policy import Policy, load_policy, user_policy_path
 from voicebot.compliance.review import ReviewError
 from voicebot.compliance.rules import AttemptStateError
-from voicebot.compliance.zones import InvalidNumber
+from voicebot.compliance.zones import InvalidNumber, parse_callee
 from voicebot.flow.model import Purpose
 from voicebot.privacy import mask_number
 from voicebot.store import Store, db_option, open_store, resolve_db_url
@@ -63,6 +63,14 @@ def parse_at(value: str | None) -> dt.datetime:
 def show(number: str, unmasked: bool) -> str:
     """A number as output shows it: masked unless explicitly asked for in full."""
     return number if unmasked else mask_number(number)
+
+
+def require_valid(number: str) -> None:
+    """Refuse an invalid number before anything is opened or written (exit code 2)."""
+    try:
+        parse_callee(number)
+    except InvalidNumber as exc:
+        raise click.UsageError(str(exc)) from None
 
 
 def run_with_store(
@@ -124,7 +132,7 @@ def check(
     JSON keys: allowed, reasons (codes), not_before (ISO 8601 in the callee's offset, or null).
     An invalid number is an error (exit 2) and nothing is written.
     """
-    from voicebot.compliance.decision import Reason
+    from voicebot.compliance.decision import Decision, Reason
     from voicebot.compliance.gate import Gate
 
     now = parse_at(at)
@@ -132,7 +140,14 @@ def check(
     async def work(store: Store, policy: Policy) -> Any:
         return await Gate(store, policy).check(number, Purpose(purpose), now, campaign)
 
-    decision = run_with_store(db, policy_file, work)
+    try:
+        parse_callee(number)
+    except InvalidNumber as exc:  # nothing is opened, nothing is written
+        decision = Decision(
+            False, (Reason.INVALID_NUMBER,), None, None, mask_number(number), "", (str(exc),)
+        )
+    else:
+        decision = run_with_store(db, policy_file, work)
     if as_json:
         click.echo(json.dumps(decision.to_json(), ensure_ascii=False))
     if Reason.INVALID_NUMBER in decision.reasons:
@@ -157,6 +172,7 @@ def check(
 @db_option
 def explain(number: str, as_json: bool, show_numbers: bool, db: str | None) -> None:
     """NUMBER's history: attempts, outcomes, freezes, do-not-call entries and their source."""
+    require_valid(number)
     from voicebot.compliance.explain import NumberHistory
     from voicebot.compliance.explain import explain as explain_number
 

@@ -12,7 +12,7 @@ import click
 from rich.console import Console
 from rich.table import Table
 
-from voicebot.commands.compliance import policy_option, run_with_store, show
+from voicebot.commands.compliance import policy_option, require_valid, run_with_store, show
 from voicebot.compliance import dnc as dnc_list
 from voicebot.compliance.policy import Policy
 from voicebot.store import Store, db_option
@@ -37,6 +37,7 @@ def add(
     number: str, campaign: str | None, source: str | None, db: str | None, policy_file: Path | None
 ) -> None:
     """Put NUMBER on the do-not-call list."""
+    require_valid(number)
     why = source or f"manual by {getpass.getuser()}"
 
     async def work(store: Store, policy: Policy) -> bool:
@@ -53,6 +54,7 @@ def add(
 @policy_option
 def remove(number: str, campaign: str | None, db: str | None, policy_file: Path | None) -> None:
     """Take NUMBER off the list in one scope (the removal is audited)."""
+    require_valid(number)
 
     async def work(store: Store, policy: Policy) -> int:
         return await dnc_list.remove(
