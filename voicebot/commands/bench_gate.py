@@ -73,7 +73,7 @@ def bench_gate(
             )
         console.print(
             f"{processes} processes x {per_process:,} over {numbers} numbers: "
-            f"{result.rate:9,.0f} decisions/s (incl. process start); allowed {result.allowed} "
+            f"{result.rate:9,.0f} decisions/s; allowed {result.allowed} "
             f"(expected {numbers * cap}); cap violations: {result.violations(cap)}"
         )
     console.print(

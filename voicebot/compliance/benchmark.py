@@ -22,6 +22,7 @@ from sqlalchemy import func, select
 
 from voicebot.compliance.gate import COUNTING_STATES, Gate
 from voicebot.compliance.policy import load_policy
+from voicebot.compliance.zones import parse_callee
 from voicebot.flow.model import Purpose
 from voicebot.store.engine import open_store
 from voicebot.store.models import ATTEMPTS
@@ -69,22 +70,37 @@ def start_workers(
     per_process: int,
     numbers: list[str],
     concurrency: int,
-) -> tuple[list[Any], SynchronizedArray[int], Any]:
-    """Spawn the workers; returns (processes, progress counters, result queue)."""
+) -> tuple[list[Any], SynchronizedArray[int], Any, Any]:
+    """Spawn the workers; returns (processes, progress counters, result queue, start barrier).
+
+    Each worker imports, opens the store and then waits on the barrier, so that the parent can
+    time the decisions alone by passing the barrier last.
+    """
     ctx = mp.get_context("spawn")
     progress: SynchronizedArray[int] = ctx.Array("q", processes, lock=False)
     results = ctx.Queue()
+    barrier = ctx.Barrier(processes + 1)
     workers = [
         ctx.Process(
             target=_worker,
-            args=(db_url, policy_file, index, per_process, numbers, concurrency, progress, results),
+            args=(
+                db_url,
+                policy_file,
+                index,
+                per_process,
+                numbers,
+                concurrency,
+                progress,
+                results,
+                barrier,
+            ),
             daemon=True,
         )
         for index in range(processes)
     ]
     for worker in workers:
         worker.start()
-    return workers, progress, results
+    return workers, progress, results, barrier
 
 
 def run_processes(
@@ -102,12 +118,13 @@ def run_processes(
         RuntimeError: a worker died or reported nothing (its exit code is in the message).
     """
     asyncio.run(prepare(db_url))
-    started = time.perf_counter()
-    workers, progress, results = start_workers(
+    workers, progress, results, barrier = start_workers(
         db_url, policy_file, processes, per_process, numbers, concurrency
     )
     reports: dict[int, tuple[int, float]] = {}
     try:
+        barrier.wait(timeout=300)
+        started = time.perf_counter()
         while len(reports) < processes:
             try:
                 index, allowed, seconds = results.get(timeout=0.1)
@@ -195,11 +212,14 @@ def _worker(
     concurrency: int,
     progress: Any,
     results: Any,
+    barrier: Any,
 ) -> None:
     async def main() -> int:
         store = await open_store(db_url, migrate=False)
         try:
             gate = Gate(store, load_policy(policy_file))
+            parse_callee(numbers[0])  # warm phonenumbers' metadata before the clock starts
+            await asyncio.to_thread(barrier.wait, 300)
             return await run_decisions(
                 gate, per_process, numbers, index * 7, concurrency, progress, index
             )
