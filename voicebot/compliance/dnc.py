@@ -154,7 +154,7 @@ async def _add(
 ) -> bool:
     await store.lock_number(conn, e164)
     cid = await _campaign(conn, campaign)
-    added = await add_dnc(conn, e164, cid, source, now)
+    added = await conn.run_sync(add_dnc, e164, cid, source, now)
     if added:
         await write_audit(
             conn,

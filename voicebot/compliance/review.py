@@ -86,8 +86,8 @@ async def confirm(
     """
     async with store.write() as conn:
         number = await _decide(store, conn, item_id, "confirmed", now, by, note)
-        until = await freeze_number(
-            conn,
+        until = await conn.run_sync(
+            freeze_number,
             number,
             now,
             policy.refusal_review.freeze_days,

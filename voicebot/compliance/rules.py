@@ -15,13 +15,13 @@ import datetime as dt
 from dataclasses import dataclass
 
 from sqlalchemy import and_, func, insert, or_, select, update
-from sqlalchemy.ext.asyncio import AsyncConnection
+from sqlalchemy.engine import Connection
 
-from voicebot.compliance.audit import write_audit
+from voicebot.compliance.audit import write_audit_sync
 from voicebot.compliance.policy import Policy
 from voicebot.outcomes import Outcome
 from voicebot.privacy import mask_number
-from voicebot.store.engine import Store
+from voicebot.store.engine import Store, lock_number_sync
 from voicebot.store.models import ATTEMPTS, DNC_ENTRIES, FREEZES, REVIEW_QUEUE
 
 _attempts = ATTEMPTS
@@ -56,14 +56,15 @@ async def release(store: Store, policy: Policy, attempt_id: int, now: dt.datetim
     Raises:
         AttemptStateError: unknown attempt, or one already released or completed.
     """
-    async with store.write() as conn:
-        attempt = await _pending_attempt(store, conn, attempt_id)
-        await conn.execute(
+
+    def unit(conn: Connection) -> None:
+        attempt = _pending_attempt(conn, attempt_id)
+        conn.execute(
             update(_attempts)
             .where(_attempts.c.id == attempt_id)
             .values(state="released", finished_at=now)
         )
-        await write_audit(
+        write_audit_sync(
             conn,
             at=now,
             kind="release",
@@ -72,6 +73,8 @@ async def release(store: Store, policy: Policy, attempt_id: int, now: dt.datetim
             campaign_id=attempt.campaign_id,
             attempt_id=attempt_id,
         )
+
+    await store.serialized(unit)
 
 
 async def record_outcome(
@@ -91,80 +94,94 @@ async def record_outcome(
     outcome = Outcome(outcome)
     if talk_seconds < 0:
         raise ValueError(f"talk_seconds must be >= 0, got {talk_seconds}")
-    async with store.write() as conn:
-        attempt = await _pending_attempt(store, conn, attempt_id)
-        number = attempt.number
-        await conn.execute(
-            update(_attempts)
-            .where(_attempts.c.id == attempt_id)
-            .values(
-                state="completed", finished_at=now, outcome=outcome.value, talk_seconds=talk_seconds
-            )
+
+    def unit(conn: Connection) -> OutcomeEffects:
+        return _record(conn, policy, attempt_id, Outcome(outcome), talk_seconds, now)
+
+    return await store.serialized(unit)
+
+
+def _record(
+    conn: Connection,
+    policy: Policy,
+    attempt_id: int,
+    outcome: Outcome,
+    talk_seconds: float,
+    now: dt.datetime,
+) -> OutcomeEffects:
+    attempt = _pending_attempt(conn, attempt_id)
+    number = attempt.number
+    conn.execute(
+        update(_attempts)
+        .where(_attempts.c.id == attempt_id)
+        .values(
+            state="completed", finished_at=now, outcome=outcome.value, talk_seconds=talk_seconds
         )
-        dnc_added = False
-        review_id = None
-        if outcome is Outcome.OPTED_OUT:
-            scope_campaign = (
-                attempt.campaign_id if policy.do_not_call.opt_out_scope == "campaign" else None
-            )
-            await add_dnc(conn, number, scope_campaign, f"opt-out on attempt {attempt_id}", now)
-            dnc_added = True
-        if outcome is Outcome.REFUSED and policy.refusal_review.enabled:
-            created = await conn.execute(
-                insert(_reviews)
-                .values(number=number, attempt_id=attempt_id, status="pending", created_at=now)
-                .returning(_reviews.c.id)
-            )
-            review_id = int(created.scalar_one())
-        frozen_until = await _apply_freeze_rule(conn, policy, number, attempt.local_day, now)
-        await write_audit(
-            conn,
-            at=now,
-            kind="outcome",
-            number_masked=mask_number(number),
-            policy_version=policy.version_tag,
-            campaign_id=attempt.campaign_id,
-            attempt_id=attempt_id,
-            detail={
-                "outcome": outcome.value,
-                "talk_seconds": talk_seconds,
-                "dnc_added": dnc_added,
-                "frozen_until": frozen_until.isoformat() if frozen_until else None,
-                "review_id": review_id,
-            },
+    )
+    dnc_added = False
+    review_id = None
+    if outcome is Outcome.OPTED_OUT:
+        scope_campaign = (
+            attempt.campaign_id if policy.do_not_call.opt_out_scope == "campaign" else None
         )
+        add_dnc(conn, number, scope_campaign, f"opt-out on attempt {attempt_id}", now)
+        dnc_added = True
+    if outcome is Outcome.REFUSED and policy.refusal_review.enabled:
+        created = conn.execute(
+            insert(_reviews)
+            .values(number=number, attempt_id=attempt_id, status="pending", created_at=now)
+            .returning(_reviews.c.id)
+        )
+        review_id = int(created.scalar_one())
+    frozen_until = _apply_freeze_rule(conn, policy, number, attempt.local_day, now)
+    write_audit_sync(
+        conn,
+        at=now,
+        kind="outcome",
+        number_masked=mask_number(number),
+        policy_version=policy.version_tag,
+        campaign_id=attempt.campaign_id,
+        attempt_id=attempt_id,
+        detail={
+            "outcome": outcome.value,
+            "talk_seconds": talk_seconds,
+            "dnc_added": dnc_added,
+            "frozen_until": frozen_until.isoformat() if frozen_until else None,
+            "review_id": review_id,
+        },
+    )
     return OutcomeEffects(dnc_added, frozen_until, review_id)
 
 
-async def add_dnc(
-    conn: AsyncConnection, number: str, campaign_id: int | None, source: str, now: dt.datetime
+def add_dnc(
+    conn: Connection, number: str, campaign_id: int | None, source: str, now: dt.datetime
 ) -> bool:
     """Insert a do-not-call entry unless the same scope already has one; True if inserted."""
     scope = (
         _dnc.c.campaign_id.is_(None) if campaign_id is None else _dnc.c.campaign_id == campaign_id
     )
-    present = await conn.execute(select(_dnc.c.id).where(_dnc.c.number == number, scope).limit(1))
+    present = conn.execute(select(_dnc.c.id).where(_dnc.c.number == number, scope).limit(1))
     if present.first() is not None:
         return False
-    await conn.execute(
+    conn.execute(
         insert(_dnc).values(number=number, campaign_id=campaign_id, source=source, created_at=now)
     )
     return True
 
 
-async def freeze_number(
-    conn: AsyncConnection, number: str, now: dt.datetime, days: int, reason: str, source: str
+def freeze_number(
+    conn: Connection, number: str, now: dt.datetime, days: int, reason: str, source: str
 ) -> dt.datetime:
     """Freeze ``number`` from ``now`` for ``days`` days; returns the end of the freeze."""
     until = now + dt.timedelta(days=days)
-    await conn.execute(
+    conn.execute(
         insert(_freezes).values(number=number, since=now, until=until, reason=reason, source=source)
     )
     return until
 
 
-async def _apply_freeze_rule(
-    conn: AsyncConnection, policy: Policy, number: str, day: dt.date, now: dt.datetime
+def _apply_freeze_rule(
+    conn: Connection, policy: Policy, number: str, day: dt.date, now: dt.datetime
 ) -> dt.datetime | None:
     rule = policy.freeze
     unanswered = [o.value for o in Outcome if not o.answered and o is not Outcome.REJECTED]
@@ -173,7 +190,7 @@ async def _apply_freeze_rule(
         and_(_attempts.c.outcome.not_in(unanswered), _attempts.c.talk_seconds < rule.short_seconds),
     )
     count = (
-        await conn.execute(
+        conn.execute(
             select(func.count()).where(
                 _attempts.c.number == number,
                 _attempts.c.local_day == day,
@@ -184,14 +201,14 @@ async def _apply_freeze_rule(
     ).scalar_one()
     if count < rule.calls:
         return None
-    active = await conn.execute(
+    active = conn.execute(
         select(_freezes.c.id).where(
             _freezes.c.number == number, _freezes.c.since <= now, _freezes.c.until > now
         )
     )
     if active.first() is not None:
         return None
-    return await freeze_number(
+    return freeze_number(
         conn,
         number,
         now,
@@ -201,19 +218,17 @@ async def _apply_freeze_rule(
     )
 
 
-async def _pending_attempt(store: Store, conn: AsyncConnection, attempt_id: int) -> _Pending:
-    head = (
-        await conn.execute(select(_attempts.c.number).where(_attempts.c.id == attempt_id))
-    ).first()
+def _pending_attempt(conn: Connection, attempt_id: int) -> _Pending:
+    head = conn.execute(select(_attempts.c.number).where(_attempts.c.id == attempt_id)).first()
     if head is None:
         raise AttemptStateError(f"no attempt {attempt_id}")
-    await store.lock_number(conn, head.number)
+    lock_number_sync(conn, head.number)
     query = select(
         _attempts.c.number, _attempts.c.campaign_id, _attempts.c.local_day, _attempts.c.state
     ).where(_attempts.c.id == attempt_id)
-    if not store.is_sqlite:
+    if conn.dialect.name != "sqlite":
         query = query.with_for_update()
-    row = (await conn.execute(query)).one()
+    row = conn.execute(query).one()
     if row.state != "reserved":
         raise AttemptStateError(f"attempt {attempt_id} is {row.state}, not reserved")
     return _Pending(str(row.number), row.campaign_id, row.local_day)
