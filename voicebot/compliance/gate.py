@@ -8,6 +8,8 @@ either :meth:`Gate.release`\\ s the reservation (the dial never reached the netw
 how the call ended with :meth:`Gate.record_outcome`.
 
 Every decision is written to the audit table with the masked number and the policy version.
+On SQLite, decisions of concurrent tasks are group-committed (one fsync per batch, see
+:mod:`voicebot.store.batch`); a decision is returned only once it is durable.
 """
 
 from __future__ import annotations
