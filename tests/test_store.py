@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
 from pathlib import Path
 
@@ -102,3 +103,15 @@ async def test_instants_round_trip_as_aware_utc_and_naive_ones_are_refused(tmp_p
                 )  # fmt: skip
     finally:
         await store.close()
+
+
+async def test_stores_opened_at_once_on_a_fresh_file_migrate_it_once(tmp_path: Path) -> None:
+    path = str(tmp_path / "fresh.db")
+    stores = await asyncio.gather(*(open_store(path) for _ in range(4)))
+    try:
+        async with stores[0].engine.connect() as conn:
+            versions = (await conn.execute(text("SELECT version_num FROM alembic_version"))).all()
+        assert versions == [("0001",)]
+    finally:
+        for store in stores:
+            await store.close()
