@@ -21,6 +21,9 @@ COMMANDS: dict[str, str] = {
     "keys": "voicebot.commands.keys:keys",
     "models": "voicebot.commands.models:models",
     "prompts": "voicebot.commands.prompts:prompts",
+    "compliance": "voicebot.commands.compliance:compliance",
+    "dnc": "voicebot.commands.dnc:dnc",
+    "review": "voicebot.commands.review:review",
 }
 
 

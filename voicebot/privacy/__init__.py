@@ -1,1 +1,5 @@
-"""Privacy: masking, redaction, encryption at rest, retention and erasure."""
+"""Privacy: masking, redaction, encryption at rest (the vault), retention and erasure."""
+
+from voicebot.privacy.masking import mask_digits, mask_number
+
+__all__ = ["mask_digits", "mask_number"]

@@ -1,0 +1,56 @@
+"""Append one event to the audit table: every decision, reservation, outcome and DNC change.
+
+Rows carry the masked number only, the reasons as codes and the policy version; the table
+refuses updates and deletes (database triggers), so what was decided stays as it was decided.
+The event is written in the caller's transaction, so it commits (or not) with the change.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Iterable
+from typing import Any
+
+from sqlalchemy import insert
+from sqlalchemy.engine import Connection
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from voicebot.store.models import AUDIT_EVENTS
+
+_INSERT = insert(AUDIT_EVENTS)
+
+
+def audit_row(
+    *,
+    at: dt.datetime,
+    kind: str,
+    number_masked: str,
+    policy_version: str,
+    campaign_id: int | None = None,
+    attempt_id: int | None = None,
+    allowed: bool | None = None,
+    reasons: Iterable[str] = (),
+    detail: dict[str, Any] | None = None,
+) -> dict[str, Any]:
+    """The column values of one audit event."""
+    return {
+        "at": at,
+        "kind": kind,
+        "number_masked": number_masked,
+        "policy_version": policy_version,
+        "campaign_id": campaign_id,
+        "attempt_id": attempt_id,
+        "allowed": allowed,
+        "reasons": [str(r) for r in reasons],
+        "detail": detail or {},
+    }
+
+
+async def write_audit(conn: AsyncConnection, **event: Any) -> None:
+    """Insert one audit event (fields as :func:`audit_row`) on an async connection."""
+    await conn.execute(_INSERT, audit_row(**event))
+
+
+def write_audit_sync(conn: Connection, **event: Any) -> None:
+    """Insert one audit event (fields as :func:`audit_row`) on a sync connection."""
+    conn.execute(_INSERT, audit_row(**event))

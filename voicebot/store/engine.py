@@ -1,0 +1,165 @@
+"""Open the store: an async engine set up for safe concurrent use, migrated on first use.
+
+SQLite (the default, no server) runs in WAL mode with a busy timeout and ``synchronous=FULL``
+(an opt-out or a reservation must survive a crash), and every transaction starts with
+``BEGIN IMMEDIATE``: the write lock is taken up front, so a check and the write that depends on
+it form one serialized unit across processes. Hot write paths (the gate) go through
+:meth:`Store.serialized`, which on SQLite group-commits concurrent units on one writer thread
+(:mod:`voicebot.store.batch`). PostgreSQL serializes per number with advisory locks instead
+(see :func:`lock_number_sync`).
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, TypeVar
+
+from sqlalchemy import create_engine, event, text
+from sqlalchemy.engine import Connection, Engine, make_url
+from sqlalchemy.ext.asyncio import (
+    AsyncConnection,
+    AsyncEngine,
+    AsyncSession,
+    async_sessionmaker,
+    create_async_engine,
+)
+
+from voicebot.store.batch import GroupCommitter
+from voicebot.store.location import normalize_url
+
+BUSY_TIMEOUT_S = 60.0
+T = TypeVar("T")
+_LOCK_SQL = text("SELECT pg_advisory_xact_lock(hashtextextended(:n, 0))")
+
+
+def lock_number_sync(conn: Connection, number: str) -> None:
+    """Serialize, until the transaction ends, everything done for ``number``.
+
+    On SQLite the transaction already holds the database's write lock (``BEGIN IMMEDIATE``);
+    on PostgreSQL this takes a transaction-scoped advisory lock keyed on the number.
+    """
+    if conn.dialect.name != "sqlite":
+        conn.execute(_LOCK_SQL, {"n": number})
+
+
+@dataclass
+class Store:
+    """An open database: the engine, a session factory, and the dialect's locking rule."""
+
+    engine: AsyncEngine
+    sessions: async_sessionmaker[AsyncSession]
+    committer: GroupCommitter | None = None
+    """SQLite only: the group-commit writer behind :meth:`serialized`."""
+    # One writer at a time per process on SQLite: waiting on an asyncio lock is cheaper than
+    # several of our own connections spinning on SQLite's busy handler.
+    _local_writer: asyncio.Lock = field(default_factory=asyncio.Lock)
+
+    @property
+    def is_sqlite(self) -> bool:
+        """Whether this store is a SQLite file (else PostgreSQL)."""
+        return self.engine.dialect.name == "sqlite"
+
+    @asynccontextmanager
+    async def write(self) -> AsyncIterator[AsyncConnection]:
+        """A write transaction: committed on success, rolled back on error.
+
+        On SQLite it begins with ``BEGIN IMMEDIATE`` (the file's write lock, across processes) and
+        tasks of this process queue on an asyncio lock first.
+        """
+        if self.is_sqlite:
+            async with self._local_writer, self.engine.begin() as conn:
+                yield conn
+        else:
+            async with self.engine.begin() as conn:
+                yield conn
+
+    async def lock_number(self, conn: AsyncConnection | AsyncSession, number: str) -> None:
+        """Async form of :func:`lock_number_sync` for code on :meth:`write` transactions."""
+        if not self.is_sqlite:
+            await conn.execute(_LOCK_SQL, {"n": number})
+
+    async def serialized(self, unit: Callable[[Connection], T]) -> T:
+        """Run ``unit(connection)`` in a write transaction and return its result once committed.
+
+        The unit is plain sync SQLAlchemy code; it must call :func:`lock_number_sync` for each
+        number it reads and writes. SQLite: group-committed with other units (one fsync per
+        batch). PostgreSQL: its own transaction on the async engine.
+        """
+        if self.committer is not None:
+            return await self.committer.run(unit)
+        async with self.engine.begin() as conn:
+            return await conn.run_sync(unit)
+
+    async def close(self) -> None:
+        """Close every pooled connection and stop the writer thread."""
+        if self.committer is not None:
+            self.committer.close()
+        await self.engine.dispose()
+
+
+async def open_store(url: str, *, migrate: bool = True) -> Store:
+    """Open (and, on first use, create and migrate) the database at ``url``.
+
+    Args:
+        url: a SQLAlchemy URL or a SQLite path (see :mod:`voicebot.store.location`).
+        migrate: apply pending Alembic migrations before returning.
+    """
+    async_url = normalize_url(url)
+    engine = _create_engine(async_url)
+    store = Store(engine=engine, sessions=async_sessionmaker(engine, expire_on_commit=False))
+    if store.is_sqlite:
+        store.committer = GroupCommitter(_create_sync_sqlite_engine(async_url))
+    if migrate:
+        from voicebot.store.migrate import upgrade
+
+        try:
+            await upgrade(engine)
+        except BaseException:
+            await engine.dispose()
+            raise
+    return store
+
+
+def _create_engine(url: str) -> AsyncEngine:
+    parsed = make_url(url)
+    if parsed.get_backend_name() != "sqlite":
+        return create_async_engine(url, pool_pre_ping=True)
+    database = parsed.database or ""
+    if database and database != ":memory:" and not database.startswith("file:"):
+        Path(database).parent.mkdir(parents=True, exist_ok=True)
+    engine = create_async_engine(url, connect_args={"timeout": BUSY_TIMEOUT_S})
+    event.listen(engine.sync_engine, "connect", _sqlite_on_connect)
+    event.listen(engine.sync_engine, "begin", _sqlite_on_begin)
+    return engine
+
+
+def _create_sync_sqlite_engine(url: str) -> Engine:
+    sync_url = make_url(url).set(drivername="sqlite+pysqlite")
+    engine = create_engine(
+        sync_url, connect_args={"timeout": BUSY_TIMEOUT_S, "check_same_thread": False}
+    )
+    event.listen(engine, "connect", _sqlite_on_connect)
+    event.listen(engine, "begin", _sqlite_on_begin)
+    return engine
+
+
+def _sqlite_on_connect(dbapi_connection: Any, _record: Any) -> None:
+    # Let SQLAlchemy's "begin" event issue BEGIN itself (pysqlite would defer it otherwise).
+    dbapi_connection.isolation_level = None
+    cursor = dbapi_connection.cursor()
+    for pragma in (
+        "PRAGMA journal_mode=WAL",
+        "PRAGMA synchronous=FULL",
+        f"PRAGMA busy_timeout={int(BUSY_TIMEOUT_S * 1000)}",
+        "PRAGMA foreign_keys=ON",
+    ):
+        cursor.execute(pragma)
+    cursor.close()
+
+
+def _sqlite_on_begin(conn: Connection) -> None:
+    conn.exec_driver_sql("BEGIN IMMEDIATE")
