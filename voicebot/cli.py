@@ -18,6 +18,9 @@ COMMANDS: dict[str, str] = {
     "flow": "voicebot.commands.flow:flow",
     "intent": "voicebot.commands.intent:intent",
     "bench": "voicebot.commands.bench:bench",
+    "compliance": "voicebot.commands.compliance:compliance",
+    "dnc": "voicebot.commands.dnc:dnc",
+    "review": "voicebot.commands.review:review",
 }
 
 

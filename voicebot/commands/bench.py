@@ -8,6 +8,7 @@ from voicebot.commands.lazy import LazyGroup
 
 SUBCOMMANDS = {
     "flow": "voicebot.commands.bench_flow:bench_flow",
+    "gate": "voicebot.commands.bench_gate:bench_gate",
 }
 
 

@@ -1,0 +1,86 @@
+"""Who is being called: a checked E.164 number, its country and the time zones it may be in.
+
+The zone comes from the number (``phonenumbers``). A number can map to several zones (a Russian
+mobile spans eleven); the gate then requires the window to hold in all of them. A number with no
+known zone is kept (it is valid) but has no zones, and the gate denies it with ``unknown_zone``.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+from functools import lru_cache
+from zoneinfo import ZoneInfo
+
+import phonenumbers
+from phonenumbers import timezone as pn_timezone
+
+from voicebot.privacy import mask_number
+
+_UNKNOWN_ZONE = "Etc/Unknown"
+
+
+class InvalidNumber(ValueError):
+    """The input is not a valid international phone number."""
+
+
+@dataclass(frozen=True)
+class Callee:
+    """A valid number with what the rules need to know about where it rings."""
+
+    e164: str
+    region: str
+    """ISO 3166 country code, or ``001`` for non-geographic numbers."""
+    zones: tuple[ZoneInfo, ...]
+    """Possible time zones; empty when unknown. The first one counts the callee's days."""
+
+    @property
+    def masked(self) -> str:
+        """The number as a person or a log may see it."""
+        return mask_number(self.e164)
+
+    @property
+    def home_zone(self) -> ZoneInfo | None:
+        """The zone whose calendar days the caps and the freeze rule count in."""
+        return self.zones[0] if self.zones else None
+
+    def local_day(self, now: dt.datetime) -> dt.date:
+        """The callee's local date at ``now`` (in the home zone)."""
+        zone = self.home_zone
+        if zone is None:
+            raise ValueError(f"{self.masked}: no known time zone")
+        return now.astimezone(zone).date()
+
+
+def parse_callee(number: str) -> Callee:
+    """Check ``number`` and find its zones.
+
+    Raises:
+        InvalidNumber: with what was expected, e.g. a number without ``+`` or an impossible one.
+    """
+    return _parse(number.strip())
+
+
+@lru_cache(maxsize=65536)
+def _parse(text: str) -> Callee:
+    if not text.startswith("+"):
+        raise InvalidNumber(
+            f"{mask_number(text)!r}: expected an international number starting with + "
+            "(E.164), e.g. +8613800138000"
+        )
+    try:
+        parsed = phonenumbers.parse(text, None)
+    except phonenumbers.NumberParseException as exc:
+        raise InvalidNumber(f"{mask_number(text)!r}: not a phone number ({exc})") from None
+    if not phonenumbers.is_valid_number(parsed):
+        digits = len(phonenumbers.national_significant_number(parsed))
+        raise InvalidNumber(
+            f"{mask_number(text)!r} ({digits} digits after +{parsed.country_code}): "
+            f"not a valid number for country code +{parsed.country_code}"
+        )
+    names = [z for z in pn_timezone.time_zones_for_number(parsed) if z != _UNKNOWN_ZONE]
+    return Callee(
+        e164=phonenumbers.format_number(parsed, phonenumbers.PhoneNumberFormat.E164),
+        region=phonenumbers.region_code_for_number(parsed) or "001",
+        zones=tuple(ZoneInfo(name) for name in names),
+    )

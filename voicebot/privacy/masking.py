@@ -1,0 +1,46 @@
+"""Mask phone numbers before they reach a screen, a log line or an audit row.
+
+One masker for the whole engine, so every output hides the same digits: the first three and
+the last four digits of the national number stay, the middle becomes ``*`` (``138****8000``).
+"""
+
+from __future__ import annotations
+
+import phonenumbers
+
+_KEEP_HEAD = 3
+_KEEP_TAIL = 4
+
+
+def mask_number(number: str) -> str:
+    """Mask a phone number for display: ``+8613800138000`` -> ``138****8000``.
+
+    The national significant number is masked when the input parses as an international number;
+    otherwise the digits of the input are. Short numbers keep fewer digits so that at least half
+    stay hidden. Never raises: masking must work on bad input too (it is what error messages show).
+
+    Args:
+        number: an E.164 number (``+8613800138000``) or any string of digits.
+    """
+    digits = _national_digits(number)
+    if not digits:
+        return "*" * len(number.strip()) if number.strip() else ""
+    n = len(digits)
+    if n >= _KEEP_HEAD + _KEEP_TAIL + 2:
+        head, tail = _KEEP_HEAD, _KEEP_TAIL
+    else:
+        # Keep at most a quarter at each end, so short numbers stay mostly hidden.
+        head = tail = n // 4
+    return digits[:head] + "*" * (n - head - tail) + digits[n - tail :]
+
+
+def _national_digits(number: str) -> str:
+    text = number.strip()
+    if text.startswith("+"):
+        try:
+            parsed = phonenumbers.parse(text, None)
+        except phonenumbers.NumberParseException:
+            pass
+        else:
+            return phonenumbers.national_significant_number(parsed)
+    return "".join(ch for ch in text if ch.isdigit())

@@ -1,0 +1,174 @@
+"""The tables of the engine's store, as SQLAlchemy 2 declarative models.
+
+One schema for SQLite and PostgreSQL. Instants are stored in UTC (:class:`UTCDateTime`) and come
+back as aware datetimes; a callee's local day is stored beside each attempt so that caps count
+days in the callee's time, not the server's. Numbers are stored in E.164; masking happens on the
+way out (audit rows only ever hold the masked form).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+from sqlalchemy import (
+    JSON,
+    Date,
+    DateTime,
+    Dialect,
+    Float,
+    ForeignKey,
+    Index,
+    Integer,
+    String,
+    Table,
+    Text,
+    TypeDecorator,
+)
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+
+class UTCDateTime(TypeDecorator[dt.datetime]):
+    """An aware datetime stored as UTC; naive datetimes are refused, never guessed."""
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: dt.datetime | None, dialect: Dialect) -> dt.datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None or value.utcoffset() is None:
+            raise ValueError(f"naive datetime {value.isoformat()}: pass an aware datetime")
+        utc = value.astimezone(dt.UTC)
+        return utc.replace(tzinfo=None) if dialect.name == "sqlite" else utc
+
+    def process_result_value(self, value: Any, dialect: Dialect) -> dt.datetime | None:
+        if value is None:
+            return None
+        assert isinstance(value, dt.datetime)
+        if value.tzinfo is None:
+            return value.replace(tzinfo=dt.UTC)
+        return value.astimezone(dt.UTC)
+
+
+class Base(DeclarativeBase):
+    """Declarative base of every table."""
+
+
+class Campaign(Base):
+    """A named run of calls with one purpose; attempts and campaign-scoped DNC refer to it."""
+
+    __tablename__ = "campaigns"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    name: Mapped[str] = mapped_column(String(200), unique=True)
+    purpose: Mapped[str] = mapped_column(String(20))
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime())
+
+
+class Contact(Base):
+    """A number to call within a campaign, with the row's fields for prompt variables."""
+
+    __tablename__ = "contacts"
+    __table_args__ = (Index("ix_contacts_campaign_number", "campaign_id", "number", unique=True),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    campaign_id: Mapped[int | None] = mapped_column(ForeignKey("campaigns.id"))
+    number: Mapped[str] = mapped_column(String(20), index=True)
+    fields: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime())
+
+
+class Attempt(Base):
+    """One dial: ``reserved`` before dialling, then ``released`` (never reached the network)
+    or ``completed`` with an outcome. Reserved and completed attempts count toward the caps."""
+
+    __tablename__ = "attempts"
+    __table_args__ = (Index("ix_attempts_number_day", "number", "local_day"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    number: Mapped[str] = mapped_column(String(20))
+    campaign_id: Mapped[int | None] = mapped_column(ForeignKey("campaigns.id"))
+    purpose: Mapped[str] = mapped_column(String(20))
+    state: Mapped[str] = mapped_column(String(10))
+    reserved_at: Mapped[dt.datetime] = mapped_column(UTCDateTime())
+    local_day: Mapped[dt.date] = mapped_column(Date)
+    finished_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime())
+    outcome: Mapped[str | None] = mapped_column(String(20))
+    talk_seconds: Mapped[float | None] = mapped_column(Float)
+    policy_version: Mapped[str] = mapped_column(String(80))
+
+
+class DncEntry(Base):
+    """A do-not-call entry: ``global`` (no campaign) or scoped to one campaign."""
+
+    __tablename__ = "dnc_entries"
+    __table_args__ = (Index("ix_dnc_number", "number"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    number: Mapped[str] = mapped_column(String(20))
+    campaign_id: Mapped[int | None] = mapped_column(ForeignKey("campaigns.id"))
+    source: Mapped[str] = mapped_column(String(200))
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime())
+
+
+class Freeze(Base):
+    """A period during which a number is not called, with why (rule or confirmed review)."""
+
+    __tablename__ = "freezes"
+    __table_args__ = (Index("ix_freezes_number_until", "number", "until"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    number: Mapped[str] = mapped_column(String(20))
+    since: Mapped[dt.datetime] = mapped_column(UTCDateTime())
+    until: Mapped[dt.datetime] = mapped_column(UTCDateTime())
+    reason: Mapped[str] = mapped_column(String(40))
+    source: Mapped[str] = mapped_column(String(200))
+
+
+class ReviewItem(Base):
+    """A spoken refusal waiting for a person: ``pending``, then ``confirmed`` or ``dismissed``."""
+
+    __tablename__ = "review_queue"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    number: Mapped[str] = mapped_column(String(20), index=True)
+    attempt_id: Mapped[int | None] = mapped_column(ForeignKey("attempts.id"))
+    status: Mapped[str] = mapped_column(String(10), index=True)
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime())
+    decided_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime())
+    decided_by: Mapped[str | None] = mapped_column(String(100))
+    note: Mapped[str | None] = mapped_column(Text)
+
+
+class AuditEvent(Base):
+    """Append-only record of every decision and outcome (database triggers refuse edits)."""
+
+    __tablename__ = "audit_events"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    at: Mapped[dt.datetime] = mapped_column(UTCDateTime(), index=True)
+    kind: Mapped[str] = mapped_column(String(30))
+    number_masked: Mapped[str] = mapped_column(String(24))
+    campaign_id: Mapped[int | None] = mapped_column(Integer)
+    attempt_id: Mapped[int | None] = mapped_column(Integer)
+    allowed: Mapped[bool | None] = mapped_column()
+    reasons: Mapped[list[str]] = mapped_column(JSON, default=list)
+    policy_version: Mapped[str] = mapped_column(String(80))
+    detail: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+
+
+def _table(model: type[Base]) -> Table:
+    table = model.__table__
+    assert isinstance(table, Table)
+    return table
+
+
+# Core handles for hot paths (the gate builds statements on tables, not ORM entities).
+CAMPAIGNS = _table(Campaign)
+CONTACTS = _table(Contact)
+ATTEMPTS = _table(Attempt)
+DNC_ENTRIES = _table(DncEntry)
+FREEZES = _table(Freeze)
+REVIEW_QUEUE = _table(ReviewItem)
+AUDIT_EVENTS = _table(AuditEvent)
