@@ -30,7 +30,7 @@ async def change_password(request: web.Request) -> web.Response:
     user, passwords = user_of(request), request.app[PASSWORDS]
     if not passwords.verify(user.password_hash, body.current).ok:
         await audit(request, "password_change_failed", actor=user.name)
-        return error(403, "invalid_credentials", "the current password is wrong")
+        return error(400, "invalid_credentials", "the current password is wrong")
     try:
         new_hash = passwords.hash(body.new, user=user.name)
     except WeakPassword as exc:
