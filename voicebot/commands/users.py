@@ -22,6 +22,7 @@ from voicebot.store.users import (
     Role,
     UserError,
     add_user,
+    check_name,
     get_user,
     list_users,
     parse_roles,
@@ -57,6 +58,14 @@ def _read_password(from_stdin: bool) -> str:
         return line
     value: Any = click.prompt("Password", hide_input=True, confirmation_prompt=True)
     return str(value)
+
+
+def _new_hash(name: str, from_stdin: bool) -> str:
+    try:
+        check_name(name)
+        return Passwords().hash(_read_password(from_stdin), user=name)
+    except (UserError, WeakPassword) as exc:
+        raise click.ClickException(str(exc)) from None
 
 
 def _roles(values: tuple[str, ...]) -> frozenset[Role]:
@@ -105,7 +114,7 @@ def users() -> None:
 def add(name: str, roles: tuple[str, ...], password_stdin: bool, db: str | None) -> None:
     """Create user NAME (admins get a TOTP secret: the URI is printed once)."""
     wanted = _roles(roles)
-    password_hash = Passwords().hash(_read_password(password_stdin), user=name)
+    password_hash = _new_hash(name, password_stdin)
     secret = new_totp_secret() if Role.ADMIN in wanted else None
 
     async def work(store: Store) -> None:
@@ -132,7 +141,7 @@ def add(name: str, roles: tuple[str, ...], password_stdin: bool, db: str | None)
 @db_option
 def passwd(name: str, password_stdin: bool, db: str | None) -> None:
     """Set a new password for NAME (ends the user's sessions)."""
-    password_hash = Passwords().hash(_read_password(password_stdin), user=name)
+    password_hash = _new_hash(name, password_stdin)
 
     async def work(store: Store) -> None:
         async with store.write() as conn:
