@@ -42,13 +42,17 @@ async def test_admins_need_a_totp_code_and_sign_ins_are_audited(
         assert (status, body["error"]) == (401, "totp_required")
         status, body = await app.login(http, "admin1", totp="000000")
         assert (status, body["error"]) == (401, "invalid_credentials")
-        status, body = await app.login(http, "admin1")
+        code = app.totp("admin1")
+        status, body = await app.login(http, "admin1", totp=code)
         assert status == 200 and body["user"]["roles"] == ["admin"]
+        status, body = await app.login(http, "admin1", totp=code)  # a code works once
+        assert (status, body["error"]) == (401, "invalid_credentials")
         async with http.get(app.url("/api/me")) as r:
             assert (await r.json())["name"] == "admin1"
         events = await _audit(app)
-        assert [k for k, _, _ in events] == ["login_failed", "login"]
+        assert [k for k, _, _ in events] == ["login_failed", "login", "login_failed"]
         assert events[0][1]["reason"] == "totp" and events[0][1]["actor"] == "admin1"
+        assert events[2][1]["reason"] == "totp_reused"
         assert events[1][1]["address"] == "127.0.0.1"
 
 

@@ -21,7 +21,7 @@ from aiohttp_session import setup as setup_session
 
 from voicebot.resources import flows_dir
 from voicebot.store import Store
-from voicebot.web.auth import Passwords, session_storage
+from voicebot.web.auth import Passwords, TotpReplayGuard, session_storage
 from voicebot.web.handoffs import HandoffQueue, MemoryHandoffQueue, PresenceBoard
 from voicebot.web.keys import (
     CLOCK,
@@ -33,6 +33,7 @@ from voicebot.web.keys import (
     PRESENCE,
     ROUTE_TABLE,
     STORE,
+    TOTP_GUARD,
     Clock,
 )
 from voicebot.web.metrics import WebMetrics
@@ -83,6 +84,7 @@ def create_app(store: Store, config: WebConfig) -> web.Application:
     app[STORE] = store
     app[PASSWORDS] = config.passwords
     app[LIMITER] = config.limiter
+    app[TOTP_GUARD] = TotpReplayGuard()
     app[HANDOFF_QUEUE] = config.handoffs
     app[PRESENCE] = PresenceBoard()
     app[METRICS] = metrics

@@ -92,12 +92,39 @@ def totp_uri(name: str, secret: str) -> str:
     return pyotp.TOTP(secret).provisioning_uri(name=name, issuer_name=TOTP_ISSUER)
 
 
-def verify_totp(secret: str, code: str, at: dt.datetime) -> bool:
-    """Whether ``code`` is the TOTP for ``at``, allowing one 30 s step of clock drift."""
+def totp_step(secret: str, code: str, at: dt.datetime) -> int | None:
+    """The 30 s time step whose TOTP ``code`` is, within one step of ``at``; else ``None``."""
     code = code.strip().replace(" ", "")
     if not code.isdigit():
-        return False
-    return pyotp.TOTP(secret).verify(code, for_time=at, valid_window=1)
+        return None
+    totp = pyotp.TOTP(secret)
+    now_step = totp.timecode(at)
+    for step in (now_step, now_step - 1, now_step + 1):
+        if hmac.compare_digest(totp.generate_otp(step), code):
+            return step
+    return None
+
+
+def verify_totp(secret: str, code: str, at: dt.datetime) -> bool:
+    """Whether ``code`` is the TOTP for ``at``, allowing one 30 s step of clock drift."""
+    return totp_step(secret, code, at) is not None
+
+
+class TotpReplayGuard:
+    """Refuses a TOTP code already used by the same user (a watched or phished code is spent).
+
+    Keeps the last accepted time step per user, in memory: ``voicebot serve`` is one process.
+    """
+
+    def __init__(self) -> None:
+        self._last: dict[int, int] = {}
+
+    def accept(self, user_id: int, step: int) -> bool:
+        """Record ``step`` for the user; ``False`` if it is not newer than the last accepted."""
+        if step <= self._last.get(user_id, -1):
+            return False
+        self._last[user_id] = step
+        return True
 
 
 def session_storage(key: bytes, *, secure: bool) -> EncryptedCookieStorage:

@@ -14,7 +14,7 @@ from aiohttp import web
 
 from voicebot.store import Store
 from voicebot.store.users import User
-from voicebot.web.auth import Passwords
+from voicebot.web.auth import Passwords, TotpReplayGuard
 from voicebot.web.handoffs import HandoffQueue, PresenceBoard
 from voicebot.web.metrics import WebMetrics
 from voicebot.web.ratelimit import LoginLimiter
@@ -25,6 +25,7 @@ Clock = Callable[[], dt.datetime]
 STORE = web.AppKey("store", Store)
 PASSWORDS = web.AppKey("passwords", Passwords)
 LIMITER = web.AppKey("limiter", LoginLimiter)
+TOTP_GUARD = web.AppKey("totp_guard", TotpReplayGuard)
 HANDOFF_QUEUE = web.AppKey("handoff_queue", HandoffQueue)
 PRESENCE = web.AppKey("presence", PresenceBoard)
 METRICS = web.AppKey("metrics", WebMetrics)

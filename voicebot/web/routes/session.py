@@ -1,8 +1,9 @@
 """Signing in and out: ``/api/session``.
 
 A sign-in is checked against the rate limiter first, then the password (argon2), then, for
-admins, the TOTP code. Every success, failure and lockout is audited. On success the session
-is replaced (a new cookie and a new CSRF token), so a token planted before sign-in is useless.
+admins, the TOTP code (each code works once). Every success, failure and lockout is audited.
+On success the session is replaced (a new cookie and a new CSRF token), so a token planted
+before sign-in is useless.
 """
 
 from __future__ import annotations
@@ -14,9 +15,9 @@ from aiohttp_session import get_session, new_session
 from pydantic import BaseModel, Field
 
 from voicebot.store.users import Role, User, get_user, set_password_hash
-from voicebot.web.auth import csrf_token, start_session, verify_totp
+from voicebot.web.auth import csrf_token, start_session, totp_step
 from voicebot.web.context import audit, client_address, error, now, read_body
-from voicebot.web.keys import LIMITER, METRICS, PASSWORDS, STORE, USER
+from voicebot.web.keys import LIMITER, METRICS, PASSWORDS, STORE, TOTP_GUARD, USER
 
 
 class LoginRequest(BaseModel):
@@ -79,8 +80,12 @@ async def login(request: web.Request) -> web.Response:
         elif not body.totp:
             metrics.logins.labels("totp_required").inc()
             return error(401, "totp_required", "admins must also give their TOTP code")
-        elif not verify_totp(usable.totp_secret, body.totp, at):
-            reason = "totp"
+        else:
+            step = totp_step(usable.totp_secret, body.totp, at)
+            if step is None:
+                reason = "totp"
+            elif not request.app[TOTP_GUARD].accept(usable.id, step):
+                reason = "totp_reused"
     if usable is None or reason is not None:
         return await _refuse(request, body.name, reason or "unknown_user")
     limiter.passed(body.name)
