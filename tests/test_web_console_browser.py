@@ -76,8 +76,8 @@ async def test_agent_signs_in_goes_available_and_sees_calls_come_and_go(
 
             await page.click("#go-available")
             await expect(page.locator("#presence")).to_have_text("available")
-            entry = app.server.app[PRESENCE].get("agent1")
-            assert entry is not None and entry.status is Presence.AVAILABLE
+            board = app.server.app[PRESENCE]
+            assert board.available(app.clock()) == ["agent1"]  # the call side would offer calls
 
             await app.queue.withdraw("h1")  # the long poll wakes and the list empties
             await expect(page.locator("#handoffs li")).to_have_count(0)
@@ -97,8 +97,12 @@ async def test_agent_signs_in_goes_available_and_sees_calls_come_and_go(
 
             await page.click("#go-away")
             await expect(page.locator("#presence")).to_have_text("away")
+            await page.click("#go-available")
+            await expect(page.locator("#presence")).to_have_text("available")
             await page.click("#sign-out")
             await expect(page).to_have_url(app.url("/login"))
+            entry = board.get("agent1")
+            assert entry is not None and entry.status is Presence.AWAY  # signed out: no calls
         finally:
             await browser.close()
     assert screenshot.stat().st_size > 0

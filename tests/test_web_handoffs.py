@@ -51,7 +51,17 @@ def test_presence_lists_available_agents_longest_waiting_first() -> None:
     board.set("bo", Presence.AVAILABLE, T0 + dt.timedelta(minutes=5))
     board.set("al", Presence.AVAILABLE, T0)
     board.set("cy", Presence.AWAY, T0)
-    again = board.set("al", Presence.AVAILABLE, T0 + dt.timedelta(minutes=9))
+    board.seen("bo", T0 + dt.timedelta(minutes=6))
+    again = board.set("al", Presence.AVAILABLE, T0 + dt.timedelta(minutes=6))
     assert again.since == T0  # same status keeps its start
-    assert board.available() == ["al", "bo"]
+    assert board.available(T0 + dt.timedelta(minutes=6)) == ["al", "bo"]
     assert board.get("nobody") is None
+
+
+def test_an_agent_whose_console_went_quiet_is_not_offered_calls() -> None:
+    board = PresenceBoard(stale_after=dt.timedelta(seconds=60))
+    board.set("al", Presence.AVAILABLE, T0)
+    assert board.available(T0 + dt.timedelta(seconds=60)) == ["al"]
+    assert board.available(T0 + dt.timedelta(seconds=61)) == []
+    board.seen("al", T0 + dt.timedelta(seconds=61))
+    assert board.available(T0 + dt.timedelta(seconds=61)) == ["al"]

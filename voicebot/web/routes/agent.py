@@ -37,7 +37,7 @@ async def put_presence(request: web.Request) -> web.Response:
     body = await read_body(request, PresenceUpdate)
     board = request.app[PRESENCE]
     entry = board.set(user_of(request).name, body.status, now(request))
-    request.app[METRICS].agents_available.set(len(board.available()))
+    request.app[METRICS].agents_available.set(len(board.available(now(request))))
     return web.json_response({"status": entry.status.value, "since": entry.since.isoformat()})
 
 
@@ -49,10 +49,15 @@ async def get_handoffs(request: web.Request) -> web.Response:
         wait = min(float(request.query.get("wait", "0")), MAX_WAIT_S)
     except ValueError:
         return error(400, "validation", "since must be a whole number and wait a number")
+    board = request.app[PRESENCE]
+    board.seen(user_of(request).name, now(request))
     if since is not None and wait > 0:
         await queue.wait_changed(since, wait)
+        board.seen(user_of(request).name, now(request))
     pending = await queue.pending()
-    request.app[METRICS].handoffs_waiting.set(len(pending))
+    metrics = request.app[METRICS]
+    metrics.handoffs_waiting.set(len(pending))
+    metrics.agents_available.set(len(board.available(now(request))))
     return web.json_response(
         {"version": queue.version, "handoffs": [agent_view(o) for o in pending]}
     )
