@@ -28,7 +28,8 @@ def default_session_key_path() -> Path:
     return Path(platformdirs.user_data_dir("voicebot", appauthor=False)) / "session.key"
 
 
-def _is_loopback_host(host: str) -> bool:
+def is_loopback_host(host: str) -> bool:
+    """Whether ``host`` names only this machine (then serving without TLS is fine)."""
     if host == "localhost":
         return True
     try:
@@ -70,7 +71,7 @@ def serve(
     if tls_cert is not None and tls_key is not None:
         ssl_context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
         ssl_context.load_cert_chain(tls_cert, tls_key)
-    if not _is_loopback_host(host) and ssl_context is None:
+    if not is_loopback_host(host) and ssl_context is None:
         click.echo(
             f"warning: serving on {host} without TLS; passwords and cookies cross the network "
             "in clear",
