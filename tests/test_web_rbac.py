@@ -10,6 +10,7 @@ from typing import Any
 
 import aiohttp
 import pytest
+from openapi_spec_validator import validate
 
 from tests.web_support import ROLE_USER, WebFixture, running_app
 from voicebot.store.users import Role
@@ -146,6 +147,7 @@ async def test_a_login_without_the_csrf_token_is_refused(tmp_path: Path, repo_ro
 
 def test_openapi_document_covers_the_route_table() -> None:
     document = openapi_document(ROUTES)
+    validate(document)  # against the OpenAPI 3.1 schema
     assert document["openapi"] == "3.1.0"
     operations = {
         (method.upper(), path): op
