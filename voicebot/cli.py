@@ -24,6 +24,8 @@ COMMANDS: dict[str, str] = {
     "compliance": "voicebot.commands.compliance:compliance",
     "dnc": "voicebot.commands.dnc:dnc",
     "review": "voicebot.commands.review:review",
+    "serve": "voicebot.commands.serve:serve",
+    "users": "voicebot.commands.users:users",
 }
 
 

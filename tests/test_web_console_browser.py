@@ -1,0 +1,108 @@
+"""The agent console in a real headless Chromium (Debian's package, driven by Playwright): an agent
+signs in, goes available, sees a waiting call arrive and leave (masked), and the idle console is
+captured into ``docs/screenshots/console-idle.png``.
+
+Chromium is installed with apt-get when missing; if that fails the test fails (it never skips).
+Playwright's own browser download is not used.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import subprocess
+from pathlib import Path
+
+import pytest
+from playwright.async_api import async_playwright, expect
+
+from tests.web_support import PASSWORD, running_app
+from voicebot.web.handoffs import HandoffOffer, Presence
+from voicebot.web.keys import PRESENCE
+
+CHROMIUM = "/usr/bin/chromium"
+FLAGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
+
+pytestmark = pytest.mark.integration
+
+
+def _ensure_chromium() -> str:
+    if Path(CHROMIUM).exists():
+        return CHROMIUM
+    for command in (["apt-get", "update"], ["apt-get", "install", "-y", "chromium"]):
+        done = subprocess.run(command, capture_output=True, text=True, check=False)
+        if done.returncode != 0:
+            pytest.fail(f"cannot install Chromium: {' '.join(command)} failed:\n{done.stderr}")
+    if not Path(CHROMIUM).exists():
+        pytest.fail(f"apt-get installed chromium but {CHROMIUM} is missing")
+    return CHROMIUM
+
+
+async def test_agent_signs_in_goes_available_and_sees_calls_come_and_go(
+    tmp_path: Path, repo_root: Path
+) -> None:
+    executable = _ensure_chromium()
+    screenshot = repo_root / "docs" / "screenshots" / "console-idle.png"
+    screenshot.parent.mkdir(parents=True, exist_ok=True)
+    async with running_app(tmp_path, repo_root / "flows") as app, async_playwright() as pw:
+        browser = await pw.chromium.launch_persistent_context(
+            user_data_dir=str(tmp_path / "profile"),  # fresh profile
+            executable_path=executable,
+            headless=True,
+            args=FLAGS,
+            viewport={"width": 960, "height": 600},
+        )
+        try:
+            page = browser.pages[0] if browser.pages else await browser.new_page()
+            await page.goto(app.url("/console"))  # signed out: sent to the sign-in page
+            await expect(page).to_have_url(app.url("/login"))
+            await page.fill("input[name=name]", "agent1")
+            await page.fill("input[name=password]", PASSWORD)
+            await page.click("#sign-in")
+            await expect(page).to_have_url(app.url("/console"))
+            await expect(page.locator("#who")).to_have_text("agent1")
+            await expect(page.locator("#presence")).to_have_text("away")
+            # The call queued before sign-in is listed, masked.
+            await expect(page.locator("#handoffs li")).to_have_count(1)
+            await expect(page.locator("#handoffs li").first).to_contain_text("138****8000")
+
+            await page.click("#go-available")
+            await expect(page.locator("#presence")).to_have_text("available")
+            board = app.server.app[PRESENCE]
+            assert board.available(app.clock()) == ["agent1"]  # the call side would offer calls
+
+            await app.queue.withdraw("h1")  # the long poll wakes and the list empties
+            await expect(page.locator("#handoffs li")).to_have_count(0)
+            await expect(page.locator("#empty")).to_be_visible()
+            await page.screenshot(path=str(screenshot))
+
+            await app.queue.offer(
+                HandoffOffer(
+                    id="h2", number="+12025550123", flow="satisfaction_survey", queue="care",
+                    reason="asked for a person", created_at=dt.datetime.now(dt.UTC),
+                )
+            )  # fmt: skip
+            await expect(page.locator("#handoffs li")).to_have_count(1)
+            await expect(page.locator("#handoffs li").first).to_contain_text("202***0123")
+            html = await page.content()
+            assert "2025550123" not in html and "13800138000" not in html
+
+            await page.click("#go-away")
+            await expect(page.locator("#presence")).to_have_text("away")
+            await page.click("#go-available")
+            await expect(page.locator("#presence")).to_have_text("available")
+            await page.click("#sign-out")
+            await expect(page).to_have_url(app.url("/login"))
+            entry = board.get("agent1")
+            assert entry is not None and entry.status is Presence.AWAY  # signed out: no calls
+        finally:
+            await browser.close()
+    assert screenshot.stat().st_size > 0

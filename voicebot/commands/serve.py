@@ -1,0 +1,99 @@
+"""``voicebot serve``: run the web console (API, agent console, admin pages, metrics).
+
+Binds 127.0.0.1 by default: exposing the console is a deliberate act (``--host``), and then it
+should sit behind TLS (``--tls-cert/--tls-key``, which also marks session cookies ``Secure``).
+The session key is kept in a file (created 0600 on first use) so restarts keep people signed in.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import ssl
+from pathlib import Path
+
+import click
+import platformdirs
+from aiohttp import web
+
+from voicebot.resources import flows_dir
+from voicebot.store import db_option, open_store, resolve_db_url
+from voicebot.web.app import WebConfig, create_app
+from voicebot.web.auth import load_or_create_session_key
+
+_FILE = click.Path(dir_okay=False, exists=True, path_type=Path)
+
+
+def default_session_key_path() -> Path:
+    """Where the session key lives unless ``--session-key`` says otherwise."""
+    return Path(platformdirs.user_data_dir("voicebot", appauthor=False)) / "session.key"
+
+
+def is_loopback_host(host: str) -> bool:
+    """Whether ``host`` names only this machine (then serving without TLS is fine)."""
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+@click.command()
+@click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on.")
+@click.option("--port", default=8080, show_default=True, type=click.IntRange(0, 65535))
+@db_option
+@click.option(
+    "--flows",
+    "flows",
+    type=click.Path(file_okay=False, exists=True, path_type=Path),
+    default=None,
+    help="Flows directory listed to designers (default: the bundled examples).",
+)
+@click.option("--tls-cert", type=_FILE, default=None, help="PEM certificate (enables HTTPS).")
+@click.option("--tls-key", type=_FILE, default=None, help="PEM private key for --tls-cert.")
+@click.option(
+    "--session-key", "session_key", type=click.Path(dir_okay=False, path_type=Path),
+    default=None, help="File holding the session cookie key (default: in the user data dir).",
+)  # fmt: skip
+def serve(
+    host: str,
+    port: int,
+    db: str | None,
+    flows: Path | None,
+    tls_cert: Path | None,
+    tls_key: Path | None,
+    session_key: Path | None,
+) -> None:
+    """Serve the web console and its JSON API (OpenAPI at /api/openapi.json)."""
+    if (tls_cert is None) != (tls_key is None):
+        raise click.UsageError("--tls-cert and --tls-key go together")
+    ssl_context = None
+    if tls_cert is not None and tls_key is not None:
+        ssl_context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+        ssl_context.load_cert_chain(tls_cert, tls_key)
+    if not is_loopback_host(host) and ssl_context is None:
+        click.echo(
+            f"warning: serving on {host} without TLS; passwords and cookies cross the network "
+            "in clear",
+            err=True,
+        )
+    config = WebConfig(
+        session_key=load_or_create_session_key(session_key or default_session_key_path()),
+        tls=ssl_context is not None,
+        flows_dir=flows or flows_dir(),
+    )
+    url = resolve_db_url(db)
+
+    async def build() -> web.Application:
+        store = await open_store(url)
+        app = create_app(store, config)
+
+        async def close_store(_: web.Application) -> None:
+            await store.close()
+
+        app.on_cleanup.append(close_store)
+        return app
+
+    scheme = "https" if ssl_context else "http"
+    click.echo(f"voicebot console on {scheme}://{host}:{port}/ (Ctrl-C to stop)")
+    web.run_app(build(), host=host, port=port, ssl_context=ssl_context, print=None)

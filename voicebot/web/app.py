@@ -1,0 +1,131 @@
+"""The web application factory: composes the store, auth, RBAC, routes and metrics into one app.
+
+Composition, not subclassing: :func:`create_app` builds a plain ``web.Application``, puts what
+handlers share under typed ``AppKey``s (:mod:`voicebot.web.keys`), stacks the middlewares
+(security headers and metrics outermost, then the encrypted session, then RBAC) and registers
+every route of :data:`voicebot.web.rbac.ROUTES`. The call side reaches the handoff queue through
+``app[HANDOFF_QUEUE]``.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from aiohttp import web
+from aiohttp.typedefs import Handler as NextHandler
+from aiohttp.typedefs import Middleware
+from aiohttp_session import setup as setup_session
+
+from voicebot.resources import flows_dir
+from voicebot.store import Store
+from voicebot.web.auth import Passwords, TotpReplayGuard, session_storage
+from voicebot.web.handoffs import HandoffQueue, MemoryHandoffQueue, PresenceBoard
+from voicebot.web.keys import (
+    CLOCK,
+    FLOWS_DIR,
+    HANDOFF_QUEUE,
+    LIMITER,
+    METRICS,
+    PASSWORDS,
+    PRESENCE,
+    ROUTE_TABLE,
+    STORE,
+    TOTP_GUARD,
+    Clock,
+)
+from voicebot.web.metrics import WebMetrics
+from voicebot.web.ratelimit import LoginLimiter
+from voicebot.web.rbac import ROUTES, rbac_middleware, spec_index
+from voicebot.web.routespec import RouteSpec
+
+# No inline script or style, nothing from another origin, no framing.
+_CSP = (
+    "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
+    "connect-src 'self'; frame-ancestors 'none'; base-uri 'none'; form-action 'self'"
+)
+
+
+def _utcnow() -> dt.datetime:
+    return dt.datetime.now(dt.UTC)
+
+
+@dataclass
+class WebConfig:
+    """What the app needs besides the store.
+
+    Attributes:
+        session_key: Fernet key (urlsafe base64 of 32 bytes) sealing session cookies.
+        tls: whether the app is served over TLS (then cookies are ``Secure``).
+        flows_dir: where the flows listed to designers live.
+        passwords: the hasher (tests pass :meth:`Passwords.fast_for_tests`).
+        limiter: login rate limiter.
+        handoffs: the queue the call side feeds.
+        clock: the current instant (tests drive it).
+        routes: the route table (the default is the app's; tests may not change it).
+    """
+
+    session_key: bytes
+    tls: bool = False
+    flows_dir: Path = field(default_factory=flows_dir)
+    passwords: Passwords = field(default_factory=Passwords)
+    limiter: LoginLimiter = field(default_factory=LoginLimiter)
+    handoffs: HandoffQueue = field(default_factory=MemoryHandoffQueue)
+    clock: Clock = _utcnow
+    routes: tuple[RouteSpec, ...] = ROUTES
+
+
+def create_app(store: Store, config: WebConfig) -> web.Application:
+    """A ready-to-run app over an open store (the caller closes the store)."""
+    metrics = WebMetrics()
+    app = web.Application(middlewares=[_observe(metrics)], client_max_size=64 * 1024)
+    app[STORE] = store
+    app[PASSWORDS] = config.passwords
+    app[LIMITER] = config.limiter
+    app[TOTP_GUARD] = TotpReplayGuard()
+    app[HANDOFF_QUEUE] = config.handoffs
+    app[PRESENCE] = PresenceBoard()
+    app[METRICS] = metrics
+    app[FLOWS_DIR] = config.flows_dir
+    app[CLOCK] = config.clock
+    app[ROUTE_TABLE] = config.routes
+    setup_session(app, session_storage(config.session_key, secure=config.tls))
+    app.middlewares.append(rbac_middleware(spec_index(config.routes)))
+    for spec in config.routes:
+        app.router.add_route(spec.method, spec.path, spec.handler, name=spec.operation_id)
+    return app
+
+
+def _observe(metrics: WebMetrics) -> Middleware:
+    @web.middleware
+    async def observe(request: web.Request, handler: NextHandler) -> web.StreamResponse:
+        started = time.perf_counter()
+        resource = request.match_info.route.resource
+        template = resource.canonical if resource is not None else "unmatched"
+        status = 500
+        try:
+            response = await handler(request)
+            status = response.status
+        except web.HTTPException as exc:
+            status = exc.status
+            _secure_headers(exc, request)
+            raise
+        finally:
+            metrics.requests.labels(template, request.method, str(status)).inc()
+            metrics.latency.labels(template).observe(time.perf_counter() - started)
+        _secure_headers(response, request)
+        return response
+
+    return observe
+
+
+def _secure_headers(response: web.StreamResponse, request: web.Request) -> None:
+    headers = response.headers
+    headers.setdefault("Content-Security-Policy", _CSP)
+    headers.setdefault("X-Content-Type-Options", "nosniff")
+    headers.setdefault("X-Frame-Options", "DENY")
+    headers.setdefault("Referrer-Policy", "no-referrer")
+    if request.path.startswith("/api/"):
+        headers.setdefault("Cache-Control", "no-store")

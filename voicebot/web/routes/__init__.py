@@ -1,0 +1,1 @@
+"""Route handlers, one module per area; who may call them is declared in ``voicebot.web.rbac``."""
