@@ -9,12 +9,15 @@ from pathlib import Path
 import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
+from alembic.script import ScriptDirectory
 from sqlalchemy import delete, insert, select, text, update
 from sqlalchemy.exc import DBAPIError, StatementError
 
 from voicebot.store import open_store, resolve_db_url
 from voicebot.store.location import ENV_VAR, default_db_path, normalize_url
-from voicebot.store.models import AUDIT_EVENTS, FREEZES, Base
+from voicebot.store.migrate import alembic_config
+from voicebot.store.models import AUDIT_EVENTS, FREEZES
+from voicebot.store.schema import metadata
 
 NOW = dt.datetime(2026, 11, 23, 4, 0, tzinfo=dt.UTC)
 
@@ -36,17 +39,24 @@ def test_urls_are_mapped_to_async_drivers() -> None:
         normalize_url("mysql://u@127.0.0.1/db")
 
 
+def _head() -> str:
+    """The newest migration: a fresh store is migrated all the way."""
+    heads = ScriptDirectory.from_config(alembic_config()).get_heads()
+    assert len(heads) == 1, f"migrations must form one line, got heads {heads}"
+    return str(heads[0])
+
+
 async def test_first_use_migrates_and_schema_matches_models(tmp_path: Path) -> None:
     store = await open_store(str(tmp_path / "nested" / "v.db"))
     try:
         async with store.engine.connect() as conn:
             version = (await conn.execute(text("SELECT version_num FROM alembic_version"))).scalar()
             diff = await conn.run_sync(
-                lambda sync: compare_metadata(MigrationContext.configure(sync), Base.metadata)
+                lambda sync: compare_metadata(MigrationContext.configure(sync), metadata())
             )
             journal = (await conn.execute(text("PRAGMA journal_mode"))).scalar()
             synchronous = (await conn.execute(text("PRAGMA synchronous"))).scalar()
-        assert version == "0001"
+        assert version == _head()
         assert diff == []
         assert journal == "wal"
         assert synchronous == 2  # FULL: a committed opt-out survives a crash
@@ -111,7 +121,7 @@ async def test_stores_opened_at_once_on_a_fresh_file_migrate_it_once(tmp_path: P
     try:
         async with stores[0].engine.connect() as conn:
             versions = (await conn.execute(text("SELECT version_num FROM alembic_version"))).all()
-        assert versions == [("0001",)]
+        assert versions == [(_head(),)]
     finally:
         for store in stores:
             await store.close()
