@@ -114,3 +114,26 @@ async def test_unanswered_calls(persona: str) -> None:
     report, _ = await _call(persona)
     assert report.outcome in (Outcome.BUSY, Outcome.NO_ANSWER)
     assert not report.answered and "prompt_start" not in _kinds(report)
+
+
+async def test_answering_machine_gets_the_voicemail_message_after_the_beep() -> None:
+    report, dnc = await _call("voicemail")
+    assert report.outcome is Outcome.VOICEMAIL, (report.reason, report.log.as_list())
+    verdicts = [e.data["verdict"] for e in report.log.of(CallEvent.AMD)]
+    assert verdicts[0] == "machine" and "beep" in verdicts
+    beep = next(e for e in report.log.of(CallEvent.AMD) if e.data["verdict"] == "beep")
+    message = [
+        e for e in report.log.of(CallEvent.PROMPT_START) if e.data["prompt"] == "survey_voicemail"
+    ]
+    assert message and message[0].t > beep.t
+    assert dnc == []
+
+
+async def test_silence_retries_then_no_response() -> None:
+    report, _ = await _call("silent")
+    assert report.outcome is Outcome.NO_RESPONSE
+    assert len(list(report.log.of(CallEvent.NO_INPUT))) == 3  # first try + 2 retries
+    reprompts = [
+        e for e in report.log.of(CallEvent.PROMPT_START) if e.data["prompt"] == "survey_reprompt"
+    ]
+    assert len(reprompts) == 2

@@ -16,6 +16,7 @@ from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 
 from voicebot.audio import FRAME_SAMPLES, Pcm, frames
+from voicebot.call.amd import AmdParams, AmdResult, AmdVerdict, AnsweringMachineDetector
 from voicebot.call.ears import CallerEars
 from voicebot.call.eventlog import CallEvent, EventLog
 from voicebot.call.recording import DualTrackRecorder, RecordingInfo, RecordingSink, Track
@@ -36,7 +37,14 @@ from voicebot.flow.events import (
 from voicebot.flow.loader import LoadedFlow
 from voicebot.flow.machine import FlowSpec, compile_flow
 from voicebot.flow.model import Handoff
-from voicebot.flow.runner import BargeIn, FlowRunner, HandoffContext, ListenSpec, prompts_used
+from voicebot.flow.runner import (
+    BargeIn,
+    FlowResult,
+    FlowRunner,
+    HandoffContext,
+    ListenSpec,
+    prompts_used,
+)
 from voicebot.outcomes import Outcome
 from voicebot.speech.asr.base import Recognizer
 from voicebot.speech.intent import recognize
@@ -51,6 +59,44 @@ SPEAKING_GRACE_S = 15.0
 """A listen timeout does not cut a caller who is still talking; it waits this much longer."""
 MAX_CALL_S = 900.0
 """No call runs longer than this (a stuck far end must not hold a line for ever)."""
+
+
+_DEFAULT_AMD = AmdParams()
+
+VOICEMAIL_BEEP_WAIT_S = 30.0
+"""How long to wait for a voicemail beep before leaving the message anyway."""
+
+
+class _MachineWatch:
+    """Feeds answering-machine detection and tells the session when a machine answered."""
+
+    def __init__(self, detector: AnsweringMachineDetector | None) -> None:
+        self.detector = detector
+        self.result: AmdResult | None = None
+        self._machine = asyncio.Event()
+        self._final = asyncio.Event()
+
+    def feed(self, frame: Pcm) -> None:
+        if self.detector is None or self._final.is_set():
+            return
+        result = self.detector.feed(frame)
+        if result is None:
+            return
+        self.result = result
+        if result.verdict is AmdVerdict.MACHINE:
+            self._machine.set()
+        if result.final:
+            self._final.set()
+
+    async def wait(self) -> None:
+        """Return once a machine has been detected (never, for a human)."""
+        await self._machine.wait()
+
+    async def wait_final(self, timeout: float) -> AmdResult | None:
+        """The final verdict (after the beep), or the latest one after ``timeout``."""
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(self._final.wait(), timeout)
+        return self.result
 
 
 class _SpeechStarted:
@@ -102,6 +148,9 @@ class CallSession:
         log: the event log to fill (one is made if None).
         recording: where the two-track recording goes; None records nothing.
         recording_name: the recording's name in that sink.
+        amd: answering-machine detection settings; None turns it off. The bot speaks at
+            once either way (the disclosure starts within a second of the answer); a machine
+            verdict stops the flow, waits for the beep and runs the flow's ``voicemail`` state.
     """
 
     def __init__(
@@ -117,6 +166,7 @@ class CallSession:
         log: EventLog | None = None,
         recording: RecordingSink | None = None,
         recording_name: str = "call",
+        amd: AmdParams | None = _DEFAULT_AMD,
     ) -> None:
         if loaded.prompts is None:
             raise ValueError(f"{loaded.path}: no prompts for locale {loaded.flow.locale}")
@@ -131,7 +181,15 @@ class CallSession:
         self._sink = recording
         self._recording_name = recording_name
         self._recorder = DualTrackRecorder() if recording is not None else None
-        self.ears = CallerEars(leg, self.log, recognizer, self._recorder)
+        self._amd = amd
+        self._machine = _MachineWatch(AnsweringMachineDetector(amd) if amd else None)
+        self.ears = CallerEars(
+            leg,
+            self.log,
+            recognizer,
+            self._recorder,
+            frame_listeners=[self._machine.feed] if amd else None,
+        )
         self._answered_at: float | None = None
         self._renders: dict[str, asyncio.Future[Pcm]] = {}
         self._held: list[CallerEvent] = []
@@ -162,21 +220,23 @@ class CallSession:
         self._answered_at = self.log.clock()
         self.log.add(CallEvent.ANSWER)
         self.ears.start()
-        runner = FlowRunner(
-            self.spec,
-            self.loaded.prompts,  # type: ignore[arg-type]
-            self,
-            variables=self.variables,
-            on_event=self._on_run_event,
-        )
+        flow_run = asyncio.create_task(self._run_flow(self.spec))
+        machine = asyncio.create_task(self._machine.wait()) if self._amd else None
         try:
-            result = await asyncio.wait_for(runner.run(), MAX_CALL_S)
-            outcome, reason = result.outcome, result.reason
-        except TimeoutError:
-            outcome, reason, result = Outcome.FAILED, f"call exceeded {MAX_CALL_S:.0f} s", None
-        except Exception as exc:  # the media or a hook broke: the call failed, say why
-            log.exception("call failed")
-            outcome, reason, result = Outcome.FAILED, f"{type(exc).__name__}: {exc}", None
+            await asyncio.wait(
+                [t for t in (flow_run, machine) if t is not None],
+                return_when=asyncio.FIRST_COMPLETED,
+            )
+        finally:
+            if machine is not None and not machine.done():
+                machine.cancel()
+        if not flow_run.done():  # an answering machine: stop talking, wait for the beep
+            flow_run.cancel()
+            self.leg.interrupt()
+            with contextlib.suppress(asyncio.CancelledError):
+                await flow_run
+            flow_run = asyncio.create_task(self._voicemail())
+        result, outcome, reason = await flow_run
         if outcome is not Outcome.HANDOFF:
             await self.leg.hangup()
         cause = await self.leg.wait_ended()
@@ -197,6 +257,43 @@ class CallSession:
             recording=recording,
             hangup_cause=cause,
         )
+
+    async def _run_flow(self, spec: FlowSpec) -> tuple[FlowResult | None, Outcome, str | None]:
+        """Run the flow (from ``spec``'s start) to an outcome; failures become ``failed``."""
+        assert self.loaded.prompts is not None
+        runner = FlowRunner(
+            spec, self.loaded.prompts, self, variables=self.variables, on_event=self._on_run_event
+        )
+        try:
+            result = await asyncio.wait_for(runner.run(), MAX_CALL_S)
+        except TimeoutError:
+            return None, Outcome.FAILED, f"call exceeded {MAX_CALL_S:.0f} s"
+        except Exception as exc:  # the media or a hook broke: the call failed, say why
+            log.exception("call failed")
+            return None, Outcome.FAILED, f"{type(exc).__name__}: {exc}"
+        return result, result.outcome, result.reason
+
+    async def _voicemail(self) -> tuple[FlowResult | None, Outcome, str | None]:
+        """An answering machine picked up: wait for its beep, then leave the flow's voicemail
+        message (its ``voicemail`` state), or hang up when the flow has none."""
+        first = self._machine.result
+        assert first is not None
+        self.log.add(
+            CallEvent.AMD,
+            verdict=first.verdict.value,
+            reason=first.reason,
+            decided_ms=round(first.decided_ms),
+        )
+        final = await self._machine.wait_final(VOICEMAIL_BEEP_WAIT_S)
+        if final is not None and final.beep is not None:
+            self.log.add(CallEvent.AMD, verdict="beep", end_ms=round(final.beep.end_ms))
+        if self.flow.voicemail is None or self.leg.state is not CallState.ANSWERED:
+            return None, Outcome.VOICEMAIL, "answering machine; the flow leaves no message"
+        spec = compile_flow(self.flow.model_copy(update={"start": self.flow.voicemail}))
+        result, outcome, reason = await self._run_flow(spec)
+        if outcome in (Outcome.COMPLETED, Outcome.HUNG_UP):
+            outcome = Outcome.VOICEMAIL
+        return result, outcome, reason or "answering machine; message left"
 
     async def _prerender(self) -> None:
         """Render every prompt this contact can hear, in the order the flow uses them, while
@@ -273,8 +370,9 @@ class CallSession:
         playing = asyncio.create_task(self.leg.play(pcm, interruptible=True))
         try:
             cut = await self._watch(playing, barge_in)
-        except BaseException:
+        except asyncio.CancelledError:  # an answering machine took over, or the call ended
             playing.cancel()
+            self.log.add(CallEvent.PROMPT_INTERRUPTED, prompt=prompt_id, by="cancelled")
             raise
         played = await playing
         self._record_bot(pcm, slot, played.played_ms)

@@ -196,6 +196,11 @@ class Flow(BaseModel):
         default_factory=list, description="Contact columns the prompts use, e.g. [name, amount]."
     )
     start: StateName
+    voicemail: StateName | None = Field(
+        default=None,
+        description="State to run when an answering machine picks up (after its beep); "
+        "without one the bot hangs up on machines.",
+    )
     handlers: dict[EventKey, StateName] = Field(
         default_factory=dict,
         description="Events handled in every listening state (dtmf.9 must opt out).",
@@ -221,6 +226,7 @@ def reference_errors(flow: Flow) -> Iterator[tuple[tuple[str | int, ...], str]]:
             yield path, f"no state named {target!r}; expected one of: {', '.join(sorted(known))}"
 
     yield from check(("start",), flow.start)
+    yield from check(("voicemail",), flow.voicemail)
     for event, target in flow.handlers.items():
         yield from check(("handlers", event), target)
     for name, state in flow.states.items():

@@ -58,9 +58,11 @@ def edges_from(flow: Flow, name: str) -> Iterator[Edge]:
 
 
 def reachable(flow: Flow) -> list[str]:
-    """States reachable from ``start``, in breadth-first order."""
-    seen = {flow.start}
+    """States reachable from ``start`` (or the ``voicemail`` entry), in breadth-first order."""
     order = [flow.start]
+    if flow.voicemail is not None and flow.voicemail != flow.start:
+        order.append(flow.voicemail)
+    seen = set(order)
     queue = deque(order)
     while queue:
         for edge in edges_from(flow, queue.popleft()):
