@@ -229,7 +229,20 @@ async def test_path(path: Path_) -> None:
 @pytest.mark.parametrize("flow", [MARKETING, PAYMENT, SURVEY])
 def test_paths_reach_every_state(flow: str) -> None:
     reached = {state for p in PATHS if p.flow == flow for state in p.states}
+    voicemail = load_flow(FLOWS / flow).flow.voicemail
+    if voicemail is not None:
+        reached.add(voicemail)  # test_machine_hears_the_voicemail_message
     assert reached == set(load_flow(FLOWS / flow).flow.states)
+
+
+def test_machine_hears_the_voicemail_message() -> None:
+    result = CliRunner().invoke(
+        cli, ["flow", "simulate", str(FLOWS / SURVEY), "--answered-by", "machine", "--json"]
+    )
+    assert result.exit_code == 0, result.output
+    document = json.loads(result.stdout)
+    assert document["outcome"] == "voicemail"
+    assert document["states"] == ["voicemail_message"]
 
 
 @pytest.mark.parametrize("rating", [1, 2, 3, 4, 5])

@@ -95,6 +95,13 @@ def _line_reader(console: Console) -> Callable[[str], str]:
     help="Whether a handoff finds an agent (else its fallback).",
 )
 @click.option(
+    "--answered-by",
+    type=click.Choice(["person", "machine"]),
+    default="person",
+    show_default=True,
+    help="A machine runs the flow's voicemail state (the message left after the beep).",
+)
+@click.option(
     "--json",
     "as_json",
     is_flag=True,
@@ -105,6 +112,7 @@ def simulate(
     contact_pairs: tuple[str, ...],
     input_texts: tuple[str, ...],
     agent: str,
+    answered_by: str,
     as_json: bool,
 ) -> None:
     """Run FILE's flow with the real state machine and intent recognizer, in text.
@@ -122,7 +130,15 @@ def simulate(
         for error in errors.errors:
             click.echo(str(error), err=True)
         sys.exit(2)
-    spec = compile_flow(loaded.flow)
+    flow = loaded.flow
+    if answered_by == "machine":
+        if flow.voicemail is None:
+            click.echo(
+                f"{file}: the flow has no voicemail state; a machine is hung up on", err=True
+            )
+            sys.exit(2)
+        flow = flow.model_copy(update={"start": flow.voicemail})
+    spec = compile_flow(flow)
     _, missing = fill_contact(spec, contact)
     if missing:
         shown_as = ", ".join(escape(f"[{name}]") for name in missing)
