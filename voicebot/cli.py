@@ -16,6 +16,7 @@ from voicebot.commands.lazy import LazyGroup
 # name -> "module:attribute" of a click command or group, loaded on first use.
 COMMANDS: dict[str, str] = {
     "flow": "voicebot.commands.flow:flow",
+    "call": "voicebot.commands.call:call",
     "intent": "voicebot.commands.intent:intent",
     "bench": "voicebot.commands.bench:bench",
     "keys": "voicebot.commands.keys:keys",

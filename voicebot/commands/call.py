@@ -1,0 +1,220 @@
+"""``voicebot call NUMBER``: place one call and watch it happen, event by event.
+
+On the loopback transport the callee is a simulated persona (``--persona``), so a flow can be
+heard end to end on one machine: real WebRTC media, real TTS, real speech recognition.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import sys
+from pathlib import Path
+from typing import Any
+
+import click
+from rich.console import Console
+
+from voicebot.call.eventlog import LogEntry
+from voicebot.commands.compliance import policy_option
+from voicebot.store import db_option
+
+
+def _pairs(values: tuple[str, ...]) -> dict[str, object]:
+    out: dict[str, object] = {}
+    for value in values:
+        key, sep, text = value.partition("=")
+        if not sep or not key:
+            raise click.BadParameter(f"{value!r}: expected KEY=VALUE", param_hint="--contact")
+        out[key] = text
+    return out
+
+
+@click.command()
+@click.argument("number")
+@click.option(
+    "--flow",
+    "flow_file",
+    required=True,
+    type=click.Path(dir_okay=False, exists=True, path_type=Path),
+    help="The flow.",
+)
+@click.option("--persona", help="Loopback: the simulated callee (see personas/builtin.yaml).")
+@click.option(
+    "--personas",
+    "persona_file",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="A persona book instead of the built-in one.",
+)
+@click.option(
+    "--contact",
+    "contact",
+    multiple=True,
+    metavar="KEY=VALUE",
+    help="Contact values for the prompts' {variables}.",
+)
+@click.option(
+    "--transport",
+    type=click.Choice(["loopback"]),
+    default="loopback",
+    show_default=True,
+    help="How the call is carried.",
+)
+@click.option("--caller-id", default="+12025550100", show_default=True)
+@click.option(
+    "--campaign",
+    default="manual",
+    show_default=True,
+    help="Campaign the attempt counts under (caps, do-not-call scope).",
+)
+@click.option("--ring-timeout", type=float, default=30.0, show_default=True)
+@click.option(
+    "--gate/--no-gate",
+    default=True,
+    show_default=True,
+    help="Ask the compliance gate first (--no-gate: loopback personas only).",
+)
+@click.option("--json", "as_json", is_flag=True, help="Print the outcome and event log as JSON.")
+@db_option
+@policy_option
+def call(
+    number: str,
+    flow_file: Path,
+    persona: str | None,
+    persona_file: Path | None,
+    contact: tuple[str, ...],
+    transport: str,
+    caller_id: str,
+    campaign: str,
+    ring_timeout: float,
+    gate: bool,
+    as_json: bool,
+    db: str | None,
+    policy_file: Path | None,
+) -> None:
+    """Call NUMBER with FLOW and show the live event log.
+
+    \b
+    voicebot call +12025550143 --flow flows/satisfaction_survey.yaml --persona not_interested
+    """
+    from voicebot.yamlsource import SourceErrors
+
+    err = Console(stderr=True, highlight=False)
+    out = err if as_json else Console(highlight=False)
+    if transport == "loopback" and persona is None:
+        raise click.UsageError("the loopback transport needs --persona (who answers)")
+    try:
+        result = asyncio.run(
+            _call(
+                number,
+                flow_file,
+                persona,
+                persona_file,
+                _pairs(contact),
+                caller_id,
+                campaign,
+                ring_timeout,
+                gate,
+                db,
+                policy_file,
+                out,
+            )
+        )
+    except SourceErrors as exc:
+        raise click.ClickException(str(exc)) from None
+    except (KeyError, ValueError) as exc:
+        raise click.ClickException(str(exc).strip("'\"")) from None
+    if as_json:
+        click.echo(json.dumps(result, ensure_ascii=False, indent=2))
+    sys.exit(0 if result.get("placed") else 3)
+
+
+async def _call(
+    number: str,
+    flow_file: Path,
+    persona: str | None,
+    persona_file: Path | None,
+    variables: dict[str, object],
+    caller_id: str,
+    campaign: str,
+    ring_timeout: float,
+    use_gate: bool,
+    db: str | None,
+    policy_file: Path | None,
+    out: Console,
+) -> dict[str, Any]:
+    from voicebot.call.placement import CallPlan, place_call
+    from voicebot.compliance.gate import Gate
+    from voicebot.compliance.policy import load_policy, user_policy_path
+    from voicebot.compliance.zones import parse_callee
+    from voicebot.flow.loader import load_flow
+    from voicebot.personas.book import load_personas
+    from voicebot.personas.callee import PersonaDirectory
+    from voicebot.privacy import mask_number
+    from voicebot.speech.asr.base import RecognizerUnavailable
+    from voicebot.speech.asr.select import recognizer_for
+    from voicebot.speech.tts.select import synthesizer_for
+    from voicebot.store import open_store, resolve_db_url
+    from voicebot.telephony.loopback import LoopbackTransport
+
+    e164 = parse_callee(number).e164
+    loaded = load_flow(flow_file)
+    locale = loaded.flow.locale
+    synthesizer = await synthesizer_for(locale)
+    try:
+        recognizer = recognizer_for(locale)
+    except RecognizerUnavailable as exc:
+        out.print(f"[yellow]warning:[/] {exc}; the bot hears keys only")
+        recognizer = None
+    directory = PersonaDirectory(load_personas(persona_file), await synthesizer_for("en-US"))
+    assert persona is not None
+    directory.assign(e164, persona)
+    carrier = LoopbackTransport(directory)
+    store = await open_store(resolve_db_url(db)) if use_gate else None
+    gate = Gate(store, load_policy(user_policy_path(policy_file))) if store else None
+    if gate is None:
+        out.print("[yellow]no compliance gate:[/] allowed only because the callee is simulated")
+
+    def show(entry: LogEntry) -> None:
+        detail = " ".join(f"{k}={v}" for k, v in entry.data.items())
+        out.print(f"[dim]{entry.t:7.2f}s[/] [bold]{entry.kind.value:<18}[/] {detail}")
+
+    out.print(f"calling {mask_number(e164)} with {loaded.name} ({persona})")
+    try:
+        placed = await place_call(
+            CallPlan(e164, loaded, campaign, caller_id, variables, ring_timeout),
+            carrier,
+            synthesizer,
+            recognizer,
+            gate=gate,
+            log_listeners=[show],
+        )
+    finally:
+        await carrier.close()
+        if store is not None:
+            await store.close()
+    result: dict[str, Any] = {"number": mask_number(e164), "placed": placed.report is not None}
+    if placed.decision is not None:
+        result["decision"] = placed.decision.to_json()
+        if not placed.decision.allowed:
+            reasons = ", ".join(r.value for r in placed.decision.reasons)
+            when = placed.decision.not_before
+            out.print(
+                f"[red]not called:[/] {reasons}"
+                + (f"; not before {when.isoformat()}" if when else "")
+            )
+    if placed.report is not None:
+        report = placed.report
+        result.update(
+            outcome=report.outcome.value,
+            reason=report.reason,
+            talk_seconds=report.talk_seconds,
+            log=report.log.as_list(),
+            transcript=[{"who": t.who, "text": t.text} for t in report.transcript],
+        )
+        out.print(
+            f"[bold]outcome:[/] {report.outcome.value}"
+            + (f" ({report.reason})" if report.reason else "")
+            + f", talk {report.talk_seconds:.1f}s"
+        )
+    return result
