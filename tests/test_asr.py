@@ -130,3 +130,14 @@ def test_mandarin_without_a_model_says_what_to_pull(tmp_path: Path) -> None:
         recognizer_for("zh-CN", models_directory=tmp_path)
     with pytest.raises(RecognizerUnavailable, match="English model only"):
         PocketsphinxRecognizer("zh-CN")
+
+
+@pytest.mark.parametrize("pad_ms", [0, 7, 13])
+def test_speech_running_to_the_very_end_is_still_decoded(
+    recognizer: PocketsphinxRecognizer, say: Say, pad_ms: int
+) -> None:
+    # The stream ends while the endpointer is still in speech, with a partial frame (or none)
+    # pending: that last piece must be flushed, not crash the call's ears.
+    pcm = say("Yes, tell me more.")
+    tail = np.zeros(8 * pad_ms, dtype=np.int16)
+    assert "tell me more" in recognizer.transcribe(np.concatenate([pcm, tail]))

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
 import time
 from collections import deque
 from collections.abc import Callable
@@ -24,6 +25,8 @@ from voicebot.speech.asr.base import Recognizer
 from voicebot.speech.dtmf import DtmfDetector
 from voicebot.speech.vad import Vad, VadEventKind
 from voicebot.telephony.leg import Leg
+
+log = logging.getLogger(__name__)
 
 PRE_ROLL_FRAMES = 15
 """Audio kept from before the detected speech start (300 ms), so first syllables reach ASR."""
@@ -124,6 +127,7 @@ class CallerEars:
                 self.log.add(CallEvent.SPEECH_START)
                 self.speech_started.set()
             else:
+                self.log.add(CallEvent.SPEECH_END)
                 await self._end_of_speech()
         if self._vad.in_speech:
             self._utterance.append(frame)
@@ -145,7 +149,17 @@ class CallerEars:
                 note="no speech recognizer for this locale",
             )
             return
-        text = await asyncio.to_thread(self.recognizer.transcribe, audio)
+        try:
+            text = await asyncio.to_thread(self.recognizer.transcribe, audio)
+        except Exception as exc:  # one bad utterance must not deafen the bot for the call
+            log.exception("speech recognition failed")
+            self.log.add(
+                CallEvent.UTTERANCE,
+                text="",
+                seconds=round(seconds, 2),
+                error=f"{type(exc).__name__}: {exc}",
+            )
+            return
         self.log.add(CallEvent.UTTERANCE, text=text, seconds=round(seconds, 2))
         if text.strip():
             self.events.put_nowait(Utterance(text.strip()))

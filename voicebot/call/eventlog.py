@@ -27,6 +27,7 @@ class CallEvent(StrEnum):
     PROMPT_INTERRUPTED = "prompt_interrupted"
     DIGIT = "digit"
     SPEECH_START = "speech_start"
+    SPEECH_END = "speech_end"
     UTTERANCE = "utterance"
     INTENT = "intent"
     NO_INPUT = "no_input"

@@ -8,6 +8,7 @@ from voicebot.commands.lazy import LazyGroup
 
 SUBCOMMANDS = {
     "flow": "voicebot.commands.bench_flow:bench_flow",
+    "calls": "voicebot.commands.bench_calls:bench_calls",
     "gate": "voicebot.commands.bench_gate:bench_gate",
 }
 

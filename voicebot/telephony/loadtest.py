@@ -56,7 +56,8 @@ def _tone(freq: float) -> Pcm:
     return (6000 * np.sin(2 * np.pi * freq * t)).astype(np.int16)
 
 
-def _rss_mb() -> float:
+def rss_mb() -> float:
+    """Resident memory of this process now, in MB."""
     try:
         with open("/proc/self/statm") as statm:
             return int(statm.read().split()[1]) * os.sysconf("SC_PAGE_SIZE") / 2**20
@@ -112,7 +113,7 @@ async def measure_loopback(
     numbers = [f"+120255501{i:02d}" for i in range(calls)]
     directory = StaticDirectory({number: _Talker(counter) for number in numbers})
     transport = LoopbackTransport(directory, RtcSettings(codec=codec))
-    rss_before = _rss_mb()
+    rss_before = rss_mb()
     legs = await asyncio.gather(*(transport.dial(n, "+12025550199", 10) for n in numbers))
     answered = sum(await asyncio.gather(*(leg.wait_answered() for leg in legs)))
     talkers = [asyncio.create_task(counter.talk_and_listen(leg, 1000)) for leg in legs]
@@ -122,7 +123,7 @@ async def measure_loopback(
     cpu = time.process_time() - cpu_start
     wall = time.monotonic() - wall_start
     frames = counter.frames - frames_start
-    rss_during = _rss_mb()
+    rss_during = rss_mb()
     for leg in legs:
         await leg.hangup()
     for task in talkers:

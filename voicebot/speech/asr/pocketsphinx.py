@@ -127,7 +127,10 @@ class PocketsphinxSession(RecognizerSession):
 
     def _finish_impl(self) -> list[Transcript]:
         if self._endpointer.in_speech:
-            rest = self._endpointer.end_stream(self._pending.tobytes())
+            # end_stream reads one whole frame (an empty buffer raises IndexError): pad it.
+            last = np.zeros(self._frame_samples, dtype=np.int16)
+            last[: len(self._pending)] = self._pending[: self._frame_samples]
+            rest = self._endpointer.end_stream(last.tobytes())
             if rest is not None:
                 self._speech.append(rest)
         self._pending = np.zeros(0, dtype=np.int16)
