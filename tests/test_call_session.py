@@ -103,16 +103,21 @@ async def test_no_bot_audio_before_answer_and_disclosure_first() -> None:
     assert report.recording is not None and report.recording.seconds > 5
 
 
-async def test_early_hangup_ends_hung_up_with_talk_time() -> None:
-    report, _ = await _call(Persona(ring_seconds=0.5, script=[Step(wait=2.0), Step(hangup=True)]))
+async def test_hang_up_at_five_seconds_ends_hung_up_with_talk_time() -> None:
+    report, _ = await _call("hangs_up_early")  # answers, hangs up 5 s later
     assert report.outcome is Outcome.HUNG_UP
-    assert 1.5 < report.talk_seconds < 6
+    assert 4.5 < report.talk_seconds < 7
+    hangup = report.log.first(CallEvent.HANGUP)
+    assert hangup is not None and hangup.data["cause"] == "remote"
 
 
-@pytest.mark.parametrize("persona", ["busy", "never_answers"])
-async def test_unanswered_calls(persona: str) -> None:
+@pytest.mark.parametrize(
+    ("persona", "outcome"),
+    [("busy", Outcome.BUSY), ("never_answers", Outcome.NO_ANSWER), ("rejects", Outcome.REJECTED)],
+)
+async def test_unanswered_calls(persona: str, outcome: Outcome) -> None:
     report, _ = await _call(persona)
-    assert report.outcome in (Outcome.BUSY, Outcome.NO_ANSWER)
+    assert report.outcome is outcome
     assert not report.answered and "prompt_start" not in _kinds(report)
 
 
