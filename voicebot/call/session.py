@@ -16,9 +16,11 @@ from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 
 from voicebot.audio import FRAME_SAMPLES, Pcm, frames
-from voicebot.call.amd import AmdParams, AmdResult, AmdVerdict, AnsweringMachineDetector
+from voicebot.call.amd import AmdParams, AnsweringMachineDetector
+from voicebot.call.amd.watch import MachineWatch
 from voicebot.call.ears import CallerEars
 from voicebot.call.eventlog import CallEvent, EventLog
+from voicebot.call.prompt_audio import PromptAudio
 from voicebot.call.recording import DualTrackRecorder, RecordingInfo, RecordingSink, Track
 from voicebot.flow.events import (
     ActionRun,
@@ -43,7 +45,6 @@ from voicebot.flow.runner import (
     FlowRunner,
     HandoffContext,
     ListenSpec,
-    prompts_used,
 )
 from voicebot.outcomes import Outcome
 from voicebot.speech.asr.base import Recognizer
@@ -65,38 +66,6 @@ _DEFAULT_AMD = AmdParams()
 
 VOICEMAIL_BEEP_WAIT_S = 30.0
 """How long to wait for a voicemail beep before leaving the message anyway."""
-
-
-class _MachineWatch:
-    """Feeds answering-machine detection and tells the session when a machine answered."""
-
-    def __init__(self, detector: AnsweringMachineDetector | None) -> None:
-        self.detector = detector
-        self.result: AmdResult | None = None
-        self._machine = asyncio.Event()
-        self._final = asyncio.Event()
-
-    def feed(self, frame: Pcm) -> None:
-        if self.detector is None or self._final.is_set():
-            return
-        result = self.detector.feed(frame)
-        if result is None:
-            return
-        self.result = result
-        if result.verdict is AmdVerdict.MACHINE:
-            self._machine.set()
-        if result.final:
-            self._final.set()
-
-    async def wait(self) -> None:
-        """Return once a machine has been detected (never, for a human)."""
-        await self._machine.wait()
-
-    async def wait_final(self, timeout: float) -> AmdResult | None:
-        """The final verdict (after the beep), or the latest one after ``timeout``."""
-        with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(self._final.wait(), timeout)
-        return self.result
 
 
 class _SpeechStarted:
@@ -182,7 +151,7 @@ class CallSession:
         self._recording_name = recording_name
         self._recorder = DualTrackRecorder() if recording is not None else None
         self._amd = amd
-        self._machine = _MachineWatch(AnsweringMachineDetector(amd) if amd else None)
+        self._machine = MachineWatch(AnsweringMachineDetector(amd) if amd else None)
         self.ears = CallerEars(
             leg,
             self.log,
@@ -191,7 +160,7 @@ class CallSession:
             frame_listeners=[self._machine.feed] if amd else None,
         )
         self._answered_at: float | None = None
-        self._renders: dict[str, asyncio.Future[Pcm]] = {}
+        self._audio = PromptAudio(loaded, synthesizer)
         self._held: list[CallerEvent] = []
         """Spoken opt-outs heard over the disclosure, for the next listen."""
 
@@ -200,7 +169,7 @@ class CallSession:
     async def run(self) -> CallReport:
         """Wait for the answer, run the flow, hang up, and report."""
         self.log.add(CallEvent.DIAL)
-        rendering = asyncio.create_task(self._prerender())
+        rendering = asyncio.create_task(self._audio.prerender(self.spec, self.variables))
         try:
             return await self._run(rendering)
         finally:
@@ -295,37 +264,6 @@ class CallSession:
             outcome = Outcome.VOICEMAIL
         return result, outcome, reason or "answering machine; message left"
 
-    async def _prerender(self) -> None:
-        """Render every prompt this contact can hear, in the order the flow uses them, while
-        the phone rings and the disclosure plays, so the bot never pauses mid-call to
-        synthesize (a pause would read as "your turn" to the caller)."""
-        catalog = self.loaded.prompts
-        assert catalog is not None
-        known = {**self.variables, "company": self.flow.company}
-        loop = asyncio.get_running_loop()
-        todo = []
-        for prompt_id in prompts_used(self.spec):
-            if catalog.variables(prompt_id) <= known.keys():
-                text = catalog.render(prompt_id, known)
-                if text not in self._renders:
-                    self._renders[text] = loop.create_future()
-                    todo.append((prompt_id, text))
-        for prompt_id, text in todo:
-            future = self._renders[text]
-            try:
-                future.set_result(
-                    await self.synthesizer.render(text, live=prompt_id != self.flow.disclosure)
-                )
-            except Exception as exc:  # said when the prompt is needed, not here
-                future.set_exception(exc)
-                future.exception()  # retrieved: no "never retrieved" warning if unused
-
-    async def _speech_for(self, prompt_id: str, text: str) -> Pcm:
-        pending = self._renders.get(text)
-        if pending is not None:
-            return await asyncio.shield(pending)
-        return await self.synthesizer.render(text, live=prompt_id != self.flow.disclosure)
-
     def _finish_recording(self) -> RecordingInfo | None:
         if self._recorder is None or self._sink is None:
             return None
@@ -363,7 +301,7 @@ class CallSession:
         """Play a prompt; return the caller event that cut it (see :class:`BargeIn`)."""
         if self.leg.state is not CallState.ANSWERED:
             return Hangup()
-        pcm = await self._speech_for(prompt_id, text)
+        pcm = await self._audio.get(prompt_id, text)
         self.ears.speech_started.clear()
         slot = self.ears.slot
         self.log.add(CallEvent.PROMPT_START, prompt=prompt_id)
