@@ -1,0 +1,19 @@
+"""The Janus SIP gateway transport: calling real phones from aiortc through Janus's SIP plugin.
+
+:mod:`.client` speaks Janus's REST API, :mod:`.config` holds the gateway settings,
+:mod:`.events` maps SIP plugin events onto leg states and causes, :mod:`.transport` places calls.
+"""
+
+from voicebot.telephony.janus.client import JanusError, JanusSession, JanusUnavailable
+from voicebot.telephony.janus.config import AccountKind, JanusConfig
+from voicebot.telephony.janus.transport import JanusLeg, JanusTransport
+
+__all__ = [
+    "AccountKind",
+    "JanusConfig",
+    "JanusError",
+    "JanusLeg",
+    "JanusSession",
+    "JanusTransport",
+    "JanusUnavailable",
+]
