@@ -88,3 +88,99 @@ async def test_answered_call_hears_speech_and_the_digit_9_three_ways(
     assert _rms(speech) > 300, "the far end's speech did not arrive"
     assert DtmfEvent("9", "rfc4733") in digits
     assert digits.count(DtmfEvent("9", "sip_info")) == 2, digits  # dtmf-relay and dtmf bodies
+
+
+async def test_our_audio_reaches_the_far_end_and_digits_go_out_as_sip_info(
+    gateway: Janus,  # noqa: F811
+    sipp: StartSipp,  # noqa: F811
+) -> None:
+    far = sipp("uas_echo", 5072, "-rtp_echo")
+    transport = _transport(gateway)
+    try:
+        leg = await transport.dial(NUMBER, CALLER, 10, uri=far.uri.format(number=NUMBER))
+        assert await leg.wait_answered(), leg.reason
+        assert not leg.rfc4733  # the far end offered no telephone-event
+        before = await _collect(leg, 0.6)
+        playing = asyncio.create_task(leg.play(_tone(1.5)))
+        echoed = await _collect(leg, 1.2)
+        await playing
+        await leg.send_dtmf("5")
+        await leg.hangup()
+        assert await leg.wait_ended() is HangupCause.LOCAL
+        assert far.wait() == 0, far.report()  # it got INFO Signal=5, then our BYE
+    finally:
+        await transport.close()
+    assert _rms(before) < 100
+    assert _rms(echoed) > 1000, "our tone did not come back from the far end's echo"
+
+
+async def test_busy_line(gateway: Janus, sipp: StartSipp) -> None:  # noqa: F811
+    far = sipp("uas_busy", 5073)
+    transport = _transport(gateway)
+    try:
+        leg = await transport.dial(NUMBER, CALLER, 10, uri=far.uri.format(number=NUMBER))
+        assert not await leg.wait_answered()
+        assert await leg.wait_ended() is HangupCause.BUSY
+        assert leg.sip_code == 486
+        assert far.wait() == 0, far.report()
+    finally:
+        await transport.close()
+
+
+async def test_no_answer_cancels_after_the_ring_timeout(
+    gateway: Janus,  # noqa: F811
+    sipp: StartSipp,  # noqa: F811
+) -> None:
+    far = sipp("uas_noanswer", 5074)
+    transport = _transport(gateway)
+    try:
+        leg = await transport.dial(NUMBER, CALLER, 2, uri=far.uri.format(number=NUMBER))
+        assert not await leg.wait_answered()
+        assert await leg.wait_ended() is HangupCause.NO_ANSWER
+        assert far.wait() == 0, far.report()  # SIPp received our CANCEL
+    finally:
+        await transport.close()
+    assert "CANCEL sip:" in far.messages()
+
+
+async def test_far_end_hangs_up_during_a_prompt(gateway: Janus, sipp: StartSipp) -> None:  # noqa: F811
+    far = sipp("uas_bye", 5075)
+    transport = _transport(gateway)
+    try:
+        leg = await transport.dial(NUMBER, CALLER, 10, uri=far.uri.format(number=NUMBER))
+        assert await leg.wait_answered(), leg.reason
+        result = await leg.play(_tone(10.0, 440.0))
+        assert not result.completed
+        assert await leg.wait_ended() is HangupCause.REMOTE
+        assert far.wait() == 0, far.report()
+    finally:
+        await transport.close()
+
+
+async def test_codec_mismatch_fails_and_hangs_up_the_sip_leg(
+    gateway: Janus,  # noqa: F811
+    sipp: StartSipp,  # noqa: F811
+) -> None:
+    far = sipp("uas_mismatch", 5076)
+    transport = _transport(gateway, Codec.PCMU)  # SIPp answers PCMA whatever we offer
+    try:
+        leg = await transport.dial(NUMBER, CALLER, 10, uri=far.uri.format(number=NUMBER))
+        assert not await leg.wait_answered()
+        assert await leg.wait_ended() is HangupCause.FAILED
+        assert leg.reason is not None and "codec mismatch" in leg.reason
+        assert far.wait() == 0, far.report()  # SIPp received our BYE
+    finally:
+        await transport.close()
+
+
+async def test_transfer_to_an_agent_phone(gateway: Janus, sipp: StartSipp) -> None:  # noqa: F811
+    far = sipp("uas_transfer", 5077)
+    transport = _transport(gateway)
+    try:
+        leg = await transport.dial(NUMBER, CALLER, 10, uri=far.uri.format(number=NUMBER))
+        assert await leg.wait_answered(), leg.reason
+        await leg.transfer("sip:agent-7@127.0.0.1:5099")
+        assert await leg.wait_ended() is HangupCause.REMOTE  # the far end left for the agent
+        assert far.wait() == 0, far.report()
+    finally:
+        await transport.close()

@@ -72,3 +72,23 @@ def info_digit(result: dict[str, Any]) -> str | None:
 def error_text(data: dict[str, Any]) -> str:
     """A plugin error event as one line: ``error 447: Wrong state``."""
     return f"error {data.get('error_code')}: {data.get('error', 'unknown')}"
+
+
+_STATIC_PAYLOADS = {"0": "pcmu", "8": "pcma", "9": "g722"}
+_RTPMAP = re.compile(r"^a=rtpmap:(\d+)\s+([^/\s]+)/", re.MULTILINE)
+
+
+def audio_codecs(sdp: str) -> list[str]:
+    """The audio codecs an SDP's first ``m=audio`` line names, lower case, in order.
+
+    Static payload types count even without an ``a=rtpmap`` line (``0`` is PCMU, ``8`` PCMA), as
+    many phones omit it. Used to catch a far end answering a codec we never offered: aiortc would
+    otherwise settle on telephone-event alone and send nothing.
+    """
+    section = sdp.split("m=audio", 1)
+    if len(section) < 2:
+        return []
+    media = section[1].split("\nm=", 1)[0]
+    payloads = media.split("\n", 1)[0].split()[2:]
+    names = {pt: name.lower() for pt, name in _RTPMAP.findall(media)}
+    return [names.get(pt) or _STATIC_PAYLOADS.get(pt, f"pt{pt}") for pt in payloads]

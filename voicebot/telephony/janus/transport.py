@@ -25,7 +25,7 @@ from typing import Any
 from voicebot.telephony import rfc4733
 from voicebot.telephony.janus.client import LOST, JanusError, JanusEvent, JanusHandle, JanusSession
 from voicebot.telephony.janus.config import AccountKind, JanusConfig
-from voicebot.telephony.janus.events import error_text, hangup_cause, info_digit
+from voicebot.telephony.janus.events import audio_codecs, error_text, hangup_cause, info_digit
 from voicebot.telephony.leg import CallState, DtmfEvent, HangupCause, LegStateError, Transport
 from voicebot.telephony.peerleg import PeerLeg
 from voicebot.telephony.rtc import ConnectError, RtcPeer, RtcSettings
@@ -409,11 +409,18 @@ class _Call:
         if self.answer_applied:
             return True
         leg = self.leg
-        if jsep is None:
+        sdp = "" if jsep is None else str(jsep.get("sdp", ""))
+        answered = audio_codecs(sdp)
+        offered = leg.peer.settings.codec.value
+        if not sdp:
             leg.reason = "the far end answered without SDP"
+        elif offered not in answered:
+            leg.reason = (
+                f"codec mismatch: offered {offered}, the far end answered {', '.join(answered)}"
+            )
         else:
             try:
-                await leg.peer.accept(str(jsep.get("sdp", "")))
+                await leg.peer.accept(sdp)
             except ValueError as exc:
                 leg.reason = f"codec mismatch: offered {leg.peer.settings.codec.value}; {exc}"
             else:
