@@ -184,3 +184,40 @@ async def test_transfer_to_an_agent_phone(gateway: Janus, sipp: StartSipp) -> No
         assert far.wait() == 0, far.report()
     finally:
         await transport.close()
+
+
+async def test_registered_account_carries_two_calls_at_once_on_helper_handles(
+    gateway: Janus,  # noqa: F811
+    sipp: StartSipp,  # noqa: F811
+    monkeypatch: pytest.MonkeyPatch,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    registrar = sipp("uas_registrar", 5078)
+    far = sipp("uas_hold", 5079, "-rtp_echo", calls=2)
+    monkeypatch.setenv("VOICEBOT_SIP_SECRET", "s3cret-never-logged")
+    config = JanusConfig(
+        url=gateway.url, account="sip:voicebot@127.0.0.1", kind="registered",
+        registrar="sip:127.0.0.1:5078", host=HOST, codec=Codec.PCMA,
+    )  # fmt: skip
+    transport = JanusTransport(config)
+    caplog.set_level("DEBUG")
+    try:
+        await transport.connect()
+        assert registrar.wait() == 0, registrar.report()
+        uri = far.uri.format(number=NUMBER)
+        legs = await asyncio.gather(
+            transport.dial(NUMBER, CALLER, 10, uri=uri),
+            transport.dial("+12025550144", CALLER, 10, uri=uri),
+        )
+        for leg in legs:
+            assert await leg.wait_answered(), leg.reason
+        assert legs[0].handle is not None and legs[1].handle is not None
+        assert legs[0].handle.id != legs[1].handle.id
+        for leg in legs:
+            await leg.hangup()
+            assert await leg.wait_ended() is HangupCause.LOCAL
+        assert far.wait() == 0, far.report()
+    finally:
+        await transport.close()
+    assert "P-Asserted-Identity: <sip:+12025550123@127.0.0.1>" in far.messages()
+    assert "s3cret" not in caplog.text

@@ -204,7 +204,7 @@ class Sipp:
         cmd = [
             "sipp", "-sf", str(SCENARIOS / f"{self.scenario}.xml"),
             "-p", str(self.port), "-i", "127.0.0.1", "-mi", "127.0.0.1",
-            "-mp", str(self.port * 2 + 6000), "-bind_local",
+            "-mp", str(10000 + (self.port % 1000) * 10), "-bind_local",
             "-ci", "127.0.0.1", "-cp", str(self.port + 3000),
             "-m", str(calls), "-timeout", "60s", "-nostdin",
             "-trace_msg", "-message_file", str(self.dir / f"{self.scenario}-{self.port}.msg"),

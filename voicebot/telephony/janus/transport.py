@@ -144,6 +144,7 @@ class JanusTransport(Transport):
         self.settings = settings or RtcSettings(host=config.host, codec=config.codec)
         self._session: JanusSession | None = None
         self._master: JanusHandle | None = None
+        self._master_id: int | None = None
         self._connecting = asyncio.Lock()
         self._calls: set[asyncio.Task[None]] = set()
 
@@ -167,14 +168,17 @@ class JanusTransport(Transport):
             session = JanusSession(self.config.url, keepalive=self.config.keepalive)
             try:
                 await session.open()
-                master = None
+                master, master_id = None, None
                 if self.config.kind is AccountKind.REGISTERED:
                     master = await session.attach()
-                    await _register(master, self._register_body())
+                    registered = await _register(master, self._register_body())
+                    master_id = registered.get("master_id")
+                    if master_id is None:
+                        raise JanusError("registered, but Janus gave no master_id for helpers")
             except BaseException:
                 await session.close()
                 raise
-            self._session, self._master = session, master
+            self._session, self._master, self._master_id = session, master, master_id
 
     async def dial(
         self,
@@ -265,9 +269,9 @@ class JanusTransport(Transport):
 
     def _call_register_body(self, caller_id: str) -> dict[str, Any]:
         if self.config.kind is AccountKind.REGISTERED:
-            assert self._master is not None
+            assert self._master_id is not None
             body = self._register_body()
-            body.update(type="helper", master_id=self._master.id)
+            body.update(type="helper", master_id=self._master_id)
             return body
         body = {"request": "register", "type": "guest"}
         body["username"] = f"sip:{caller_id}@{self.config.domain}"
@@ -276,8 +280,11 @@ class JanusTransport(Transport):
         return body
 
 
-async def _register(handle: JanusHandle, body: dict[str, Any]) -> None:
-    """Register ``handle`` and wait for ``registered`` (never logs the body: it holds the secret)."""
+async def _register(handle: JanusHandle, body: dict[str, Any]) -> dict[str, Any]:
+    """Register ``handle`` and wait for ``registered`` (never logs the body: it holds the secret).
+
+    Returns the ``registered`` result; a master's carries the ``master_id`` its helpers name.
+    """
     await handle.message(body)
     async with asyncio.timeout(_REQUEST_TIMEOUT):
         while True:
@@ -286,7 +293,7 @@ async def _register(handle: JanusHandle, body: dict[str, Any]) -> None:
                 raise JanusError(f"gateway lost while registering: {event.data.get('reason')}")
             result = event.data.get("result") or {}
             if result.get("event") == "registered":
-                return
+                return dict(result)
             if result.get("event") == "registration_failed":
                 raise JanusError(f"registration failed: {result.get('code')} {result.get('reason')}")
             if "error_code" in event.data:
