@@ -12,9 +12,9 @@ from collections.abc import Callable
 
 import numpy as np
 import pytest
-
 from janus.fixtures import gateway, namespace, sipp  # noqa: F401 - pytest fixtures
 from janus.harness import HOST, Janus, Sipp
+
 from voicebot.audio import FRAME_SAMPLES, SAMPLE_RATE, Pcm
 from voicebot.telephony import CallState, Codec, DtmfEvent, HangupCause
 from voicebot.telephony.janus import JanusConfig, JanusLeg, JanusTransport

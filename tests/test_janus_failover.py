@@ -10,9 +10,9 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-
 from janus.fixtures import gateway, namespace, sipp  # noqa: F401 - pytest fixtures
 from janus.harness import HOST, Janus, Namespace, Sipp
+
 from voicebot.audio import Pcm
 from voicebot.telephony import CallState, Codec, HangupCause
 from voicebot.telephony.janus import JanusConfig, JanusLeg, JanusTransport

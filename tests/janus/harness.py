@@ -38,7 +38,9 @@ _CLONE_NEWNET = 0x40000000
 
 def ensure_installed() -> None:
     """Install Janus and SIPp from Debian's packages when missing; fail loudly if impossible."""
-    missing = [pkg for pkg, exe in (("janus", "janus"), ("sip-tester", "sipp")) if not shutil.which(exe)]
+    missing = [
+        pkg for pkg, exe in (("janus", "janus"), ("sip-tester", "sipp")) if not shutil.which(exe)
+    ]
     if not missing:
         return
     if os.geteuid() != 0 or not shutil.which("apt-get"):
@@ -47,7 +49,9 @@ def ensure_installed() -> None:
     for cmd in (["apt-get", "update", "-q"], ["apt-get", "install", "-y", "-q", *missing]):
         done = subprocess.run(cmd, env=env, capture_output=True, text=True, check=False)
         if done.returncode != 0:
-            raise RuntimeError(f"{' '.join(cmd)} failed:\n{done.stdout[-2000:]}{done.stderr[-2000:]}")
+            raise RuntimeError(
+                f"{' '.join(cmd)} failed:\n{done.stdout[-2000:]}{done.stderr[-2000:]}"
+            )
 
 
 def _ip(*args: str) -> None:
@@ -65,7 +69,9 @@ class Namespace:
     def create(self) -> None:
         """Create it (an old one of the same name, left by a killed run, is replaced)."""
         if os.geteuid() != 0:
-            raise RuntimeError("the Janus integration tests need root to create a network namespace")
+            raise RuntimeError(
+                "the Janus integration tests need root to create a network namespace"
+            )
         with contextlib.suppress(RuntimeError):
             _ip("netns", "delete", self.name)
         _ip("netns", "add", self.name)
@@ -84,9 +90,10 @@ class Namespace:
     def entered(self) -> Iterator[None]:
         """Move the calling thread into the namespace, and back out afterwards."""
         libc = ctypes.CDLL(None, use_errno=True)
-        with open("/proc/thread-self/ns/net", "rb") as home, open(
-            f"/var/run/netns/{self.name}", "rb"
-        ) as target:
+        with (
+            open("/proc/thread-self/ns/net", "rb") as home,
+            open(f"/var/run/netns/{self.name}", "rb") as target,
+        ):
             if libc.setns(target.fileno(), _CLONE_NEWNET) != 0:
                 raise OSError(ctypes.get_errno(), "setns into the test namespace failed")
             try:
@@ -108,7 +115,7 @@ class Namespace:
 
 
 def stop(proc: subprocess.Popen[bytes], sig: int = signal.SIGTERM, grace: float = 5.0) -> None:
-    """Signal the process group of ``proc``, then SIGKILL it if it is still there after ``grace``."""
+    """Signal the process group of ``proc``; SIGKILL it if still there after ``grace``."""
     if proc.poll() is None:
         with contextlib.suppress(ProcessLookupError):
             os.killpg(proc.pid, sig)
@@ -123,7 +130,9 @@ def stop(proc: subprocess.Popen[bytes], sig: int = signal.SIGTERM, grace: float 
 class Janus:
     """One Janus process (SIP plugin and HTTP API only) inside the namespace."""
 
-    def __init__(self, ns: Namespace, workdir: Path, http_port: int = 8088, rtp_base: int = 20000) -> None:
+    def __init__(
+        self, ns: Namespace, workdir: Path, http_port: int = 8088, rtp_base: int = 20000
+    ) -> None:
         self.ns = ns
         self.dir = workdir
         self.http_port = http_port
@@ -133,7 +142,7 @@ class Janus:
         self.proc: subprocess.Popen[bytes] | None = None
 
     def start(self, timeout: float = 20.0) -> None:
-        """Write the configs, start Janus, wait until its API answers (call inside the namespace)."""
+        """Write the configs, start Janus, wait for its API (call inside the namespace)."""
         self.dir.mkdir(parents=True, exist_ok=True)
         subs = {
             "@CONF_DIR@": str(self.dir),
@@ -199,7 +208,7 @@ class Sipp:
         return f"sip:{{number}}@127.0.0.1:{self.port}"
 
     def start(self, calls: int = 1) -> None:
-        """Start SIPp; it exits after ``calls`` calls (exit code 0 if every one went as scripted)."""
+        """Start SIPp; it exits after ``calls`` calls (0 if every one went as scripted)."""
         self.dir.mkdir(parents=True, exist_ok=True)
         cmd = [
             "sipp", "-sf", str(SCENARIOS / f"{self.scenario}.xml"),

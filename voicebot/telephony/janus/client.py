@@ -168,6 +168,13 @@ class JanusSession:
         return reply
 
     async def _poll(self) -> None:
+        try:
+            await self._poll_loop()
+        except Exception as exc:  # never leave calls waiting on a dead poll
+            log.exception("janus: long poll broke")
+            self._lose(f"long poll broke: {type(exc).__name__}: {exc}")
+
+    async def _poll_loop(self) -> None:
         assert self._http is not None
         failures = 0
         while self.lost_reason is None:
@@ -184,7 +191,8 @@ class JanusSession:
                 continue
             failures = 0
             for message in reply if isinstance(reply, list) else [reply]:
-                self._dispatch(message)
+                if isinstance(message, dict):
+                    self._dispatch(message)
 
     def _dispatch(self, message: dict[str, Any]) -> None:
         kind = str(message.get("janus", ""))

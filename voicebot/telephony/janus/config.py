@@ -68,7 +68,9 @@ class JanusConfig(BaseModel):
     @classmethod
     def _check_url(cls, value: str) -> str:
         if not value.startswith(("http://", "https://")):
-            raise ValueError("expected the HTTP(S) URL of Janus's API, e.g. http://127.0.0.1:8088/janus")
+            raise ValueError(
+                "expected the HTTP(S) URL of Janus's API, e.g. http://127.0.0.1:8088/janus"
+            )
         return value.rstrip("/")
 
     @field_validator("account")
@@ -117,7 +119,11 @@ class JanusConfig(BaseModel):
 
     @classmethod
     def from_env(cls, **overrides: object) -> JanusConfig:
-        """Settings from ``VOICEBOT_JANUS_URL``/``_ACCOUNT``/``_TRUNK``/``_REGISTRAR``, then ``overrides``."""
+        """Settings from the environment, then ``overrides``.
+
+        Reads ``VOICEBOT_JANUS_URL``, ``_ACCOUNT``, ``_TRUNK`` and ``_REGISTRAR`` (which makes the
+        account ``registered``).
+        """
         env = {
             "url": "VOICEBOT_JANUS_URL",
             "account": "VOICEBOT_JANUS_ACCOUNT",

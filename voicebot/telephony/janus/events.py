@@ -25,7 +25,9 @@ _RELAY_EVENTS = {str(code): digit for code, digit in enumerate(_DIGITS)}
 """dtmf-relay also allows event numbers: 10 is ``*`` and 11 is ``#``."""
 
 
-def hangup_cause(code: int, *, answered: bool, ring_timed_out: bool, we_hung_up: bool) -> HangupCause:
+def hangup_cause(
+    code: int, *, answered: bool, ring_timed_out: bool, we_hung_up: bool
+) -> HangupCause:
     """The cause of a SIP plugin ``hangup`` event with status ``code``.
 
     Args:
