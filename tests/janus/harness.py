@@ -141,20 +141,16 @@ class Janus:
         self.log = workdir / "janus.log"
         self.proc: subprocess.Popen[bytes] | None = None
 
-    def start(self, timeout: float = 20.0) -> None:
-        """Write the configs, start Janus, wait for its API (call inside the namespace)."""
+    def start(self, timeout: float = 20.0, configs: Path | None = None) -> None:
+        """Write the test configs (or use ``configs``), start Janus, wait for its API.
+
+        Call it inside the namespace (the readiness probe goes to 127.0.0.1).
+        """
         self.dir.mkdir(parents=True, exist_ok=True)
-        subs = {
-            "@CONF_DIR@": str(self.dir),
-            "@RTP_RANGE@": f"{self.rtp_base}-{self.rtp_base + 499}",
-            "@SIP_RTP_RANGE@": f"{self.rtp_base + 500}-{self.rtp_base + 999}",
-            "@HTTP_PORT@": str(self.http_port),
-        }
-        for src in CONF.glob("*.jcfg"):
-            text = src.read_text()
-            for key, value in subs.items():
-                text = text.replace(key, value)
-            (self.dir / src.name).write_text(text)
+        if configs is None:
+            self._write_configs()
+        else:
+            self.dir = configs
         cmd = ["janus", "-C", str(self.dir / "janus.jcfg"), "-F", str(self.dir), "-o"]
         self.proc = self.ns.popen(cmd, self.log)
         deadline = time.monotonic() + timeout
@@ -168,6 +164,19 @@ class Janus:
                     return
             time.sleep(0.2)
         raise RuntimeError(f"janus API not up after {timeout:g} s:\n{self.tail()}")
+
+    def _write_configs(self) -> None:
+        subs = {
+            "@CONF_DIR@": str(self.dir),
+            "@RTP_RANGE@": f"{self.rtp_base}-{self.rtp_base + 499}",
+            "@SIP_RTP_RANGE@": f"{self.rtp_base + 500}-{self.rtp_base + 999}",
+            "@HTTP_PORT@": str(self.http_port),
+        }
+        for src in CONF.glob("*.jcfg"):
+            text = src.read_text()
+            for key, value in subs.items():
+                text = text.replace(key, value)
+            (self.dir / src.name).write_text(text)
 
     def cpu_seconds(self) -> float:
         """User + system CPU time Janus has used so far."""

@@ -8,6 +8,7 @@ sent only to Janus in the ``register`` request.
 
 from __future__ import annotations
 
+import ipaddress
 import os
 import re
 from enum import StrEnum
@@ -87,6 +88,15 @@ class JanusConfig(BaseModel):
             raise ValueError("expected a SIP URI with {number} in it, e.g. sip:{number}@10.0.0.5")
         return value
 
+    @field_validator("host")
+    @classmethod
+    def _check_host(cls, value: str) -> str:
+        try:
+            ipaddress.ip_address(value)
+        except ValueError:
+            raise ValueError("expected this host's IP address, e.g. 192.0.2.10") from None
+        return value
+
     @field_validator("secret_env")
     @classmethod
     def _check_env(cls, value: str | None) -> str | None:
@@ -121,14 +131,15 @@ class JanusConfig(BaseModel):
     def from_env(cls, **overrides: object) -> JanusConfig:
         """Settings from the environment, then ``overrides``.
 
-        Reads ``VOICEBOT_JANUS_URL``, ``_ACCOUNT``, ``_TRUNK`` and ``_REGISTRAR`` (which makes the
-        account ``registered``).
+        Reads ``VOICEBOT_JANUS_URL``, ``_ACCOUNT``, ``_TRUNK``, ``_HOST`` (the bot's media address)
+        and ``_REGISTRAR`` (which makes the account ``registered``).
         """
         env = {
             "url": "VOICEBOT_JANUS_URL",
             "account": "VOICEBOT_JANUS_ACCOUNT",
             "trunk": "VOICEBOT_JANUS_TRUNK",
             "registrar": "VOICEBOT_JANUS_REGISTRAR",
+            "host": "VOICEBOT_JANUS_HOST",
         }
         values: dict[str, object] = {k: os.environ[v] for k, v in env.items() if os.environ.get(v)}
         if "registrar" in values:
