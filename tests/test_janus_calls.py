@@ -90,12 +90,23 @@ async def test_answered_call_hears_speech_and_the_digit_9_three_ways(
     assert digits.count(DtmfEvent("9", "sip_info")) == 2, digits  # dtmf-relay and dtmf bodies
 
 
+@pytest.mark.parametrize(
+    ("codec", "scenario", "port"),
+    [
+        (Codec.PCMA, "uas_echo", 5072),
+        (Codec.PCMU, "uas_echo_pcmu", 5082),
+        (Codec.OPUS, "uas_echo_opus", 5083),
+    ],
+)
 async def test_our_audio_reaches_the_far_end_and_digits_go_out_as_sip_info(
     gateway: Janus,  # noqa: F811
     sipp: StartSipp,  # noqa: F811
+    codec: Codec,
+    scenario: str,
+    port: int,
 ) -> None:
-    far = sipp("uas_echo", 5072, "-rtp_echo")
-    transport = _transport(gateway)
+    far = sipp(scenario, port, "-rtp_echo")
+    transport = _transport(gateway, codec)
     try:
         leg = await transport.dial(NUMBER, CALLER, 10, uri=far.uri.format(number=NUMBER))
         assert await leg.wait_answered(), leg.reason
