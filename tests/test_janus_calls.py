@@ -8,6 +8,7 @@ code is 0 only if every message it expected arrived, e.g. our CANCEL or BYE).
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from collections.abc import Callable
 
 import numpy as np
@@ -70,6 +71,7 @@ async def test_answered_call_hears_speech_and_the_digit_9_three_ways(
         )  # fmt: skip
         assert await leg.wait_answered(), leg.reason
         assert leg.state is CallState.ANSWERED
+        assert leg.early_media  # the 183 carried the SDP; the 200 repeated it
 
         async def read_digits() -> None:
             async for event in leg.dtmf():
@@ -232,3 +234,35 @@ async def test_registered_account_carries_two_calls_at_once_on_helper_handles(
         await transport.close()
     assert "P-Asserted-Identity: <sip:+12025550123@127.0.0.1>" in far.messages()
     assert "s3cret" not in caplog.text
+
+
+async def test_warm_transfer_bridges_the_callee_to_an_agent_phone(
+    gateway: Janus,  # noqa: F811
+    sipp: StartSipp,  # noqa: F811
+) -> None:
+    callee_phone = sipp("uas_speech", 5085)
+    agent_phone = sipp("uas_hold", 5086, "-rtp_echo")  # the agent repeats what they hear
+    transport = _transport(gateway)
+    try:
+        callee = await transport.dial(
+            NUMBER, CALLER, 10, uri=callee_phone.uri.format(number=NUMBER)
+        )
+        agent = await transport.dial(
+            "+12025550177", CALLER, 10, uri=agent_phone.uri.format(number="+12025550177")
+        )
+        assert await callee.wait_answered(), callee.reason
+        assert await agent.wait_answered(), agent.reason
+        bridge = asyncio.create_task(callee.bridge(agent))
+        await asyncio.sleep(0.5)
+        heard_by_agent = await _collect(agent, 1.5)  # the callee's speech, echoed by the agent
+        bridge.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await bridge
+        for leg in (callee, agent):
+            await leg.hangup()
+            assert await leg.wait_ended() is HangupCause.LOCAL
+        assert callee_phone.wait() == 0, callee_phone.report()
+        assert agent_phone.wait() == 0, agent_phone.report()
+    finally:
+        await transport.close()
+    assert _rms(heard_by_agent) > 300, "the callee's voice did not reach the agent's phone"
