@@ -18,6 +18,7 @@ from janus.harness import Janus, Namespace, Sipp, ensure_installed
 def namespace(request: pytest.FixtureRequest) -> Iterator[Namespace]:
     """A private network namespace, entered by the test thread for the whole module."""
     ensure_installed()
+    Namespace.reap_stale()
     module = request.module.__name__.rsplit(".", 1)[-1].replace("test_", "")[:6]
     ns = Namespace(f"vb-{module}-{os.getpid()}")
     ns.create()

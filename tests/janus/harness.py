@@ -81,6 +81,19 @@ class Namespace:
         _ip("-n", self.name, "link", "set", "veth0", "up")
         _ip("-n", self.name, "link", "set", "veth1", "up")
 
+    @staticmethod
+    def reap_stale(prefix: str = "vb-") -> None:
+        """Delete namespaces left by test runs that were killed (their pid, the suffix, is gone)."""
+        listing = subprocess.run(
+            ["ip", "netns", "list"], capture_output=True, text=True, check=False
+        )
+        for line in listing.stdout.splitlines():
+            name = line.split()[0] if line.split() else ""
+            pid = name.rsplit("-", 1)[-1]
+            if name.startswith(prefix) and pid.isdigit() and not Path(f"/proc/{pid}").exists():
+                with contextlib.suppress(RuntimeError):
+                    _ip("netns", "delete", name)
+
     def delete(self) -> None:
         """Delete it (idempotent)."""
         with contextlib.suppress(RuntimeError):

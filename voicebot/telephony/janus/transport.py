@@ -126,8 +126,8 @@ class JanusTransport(Transport):
                 )
             body = {"request": "call", "uri": uri or self.config.uri_for(number), "headers": extra}
             await handle.message(body, {"type": "offer", "sdp": offer, "trickle": False})
-        except (JanusError, ConnectError) as exc:
-            leg.reason = str(exc)
+        except (JanusError, ConnectError, TimeoutError) as exc:
+            leg.reason = str(exc) or f"Janus at {self.config.url} did not answer in time"
             log.warning("janus: call to %s failed: %s", mask(number), exc)
             await self._give_up(leg)
             return leg
