@@ -17,7 +17,8 @@ from janus.fixtures import gateway, namespace, sipp  # noqa: F401 - pytest fixtu
 from janus.harness import HOST, Janus, Sipp
 
 from voicebot.audio import FRAME_SAMPLES, SAMPLE_RATE, Pcm
-from voicebot.telephony import CallState, Codec, DtmfEvent, HangupCause
+from voicebot.speech.dtmf import DtmfDetector
+from voicebot.telephony import CallState, Codec, DtmfEvent, HangupCause, dtmf_tones
 from voicebot.telephony.janus import JanusConfig, JanusLeg, JanusTransport
 
 pytestmark = pytest.mark.integration
@@ -127,14 +128,25 @@ async def test_our_audio_reaches_the_far_end_and_digits_go_out_as_sip_info(
     assert _rms(echoed) > 1000, "our tone did not come back from the far end's echo"
 
 
-async def test_busy_line(gateway: Janus, sipp: StartSipp) -> None:  # noqa: F811
-    far = sipp("uas_busy", 5073)
+@pytest.mark.parametrize(
+    ("scenario", "port", "code", "cause"),
+    [("uas_busy", 5073, 486, HangupCause.BUSY), ("uas_decline", 5088, 603, HangupCause.REJECTED)],
+)
+async def test_busy_or_declined(
+    gateway: Janus,  # noqa: F811
+    sipp: StartSipp,  # noqa: F811
+    scenario: str,
+    port: int,
+    code: int,
+    cause: HangupCause,
+) -> None:
+    far = sipp(scenario, port)
     transport = _transport(gateway)
     try:
         leg = await transport.dial(NUMBER, CALLER, 10, uri=far.uri.format(number=NUMBER))
         assert not await leg.wait_answered()
-        assert await leg.wait_ended() is HangupCause.BUSY
-        assert leg.sip_code == 486
+        assert await leg.wait_ended() is cause
+        assert leg.sip_code == code
         assert far.wait() == 0, far.report()
     finally:
         await transport.close()
@@ -266,3 +278,30 @@ async def test_warm_transfer_bridges_the_callee_to_an_agent_phone(
     finally:
         await transport.close()
     assert _rms(heard_by_agent) > 300, "the callee's voice did not reach the agent's phone"
+
+
+async def test_in_band_digits_survive_the_trip_through_janus(
+    gateway: Janus,  # noqa: F811
+    sipp: StartSipp,  # noqa: F811
+) -> None:
+    far = sipp("uas_hold", 5087, "-rtp_echo")  # the far end sends back what we send: tones
+    transport = _transport(gateway)
+    detector = DtmfDetector()
+    heard: list[str] = []
+    try:
+        leg = await transport.dial(NUMBER, CALLER, 10, uri=far.uri.format(number=NUMBER))
+        assert await leg.wait_answered(), leg.reason
+
+        async def detect() -> None:
+            async for frame in leg.audio():
+                heard.extend(event.digit for event in detector.feed(frame))
+
+        reader = asyncio.create_task(detect())
+        await leg.play(dtmf_tones("9#"))
+        await asyncio.sleep(0.5)
+        reader.cancel()
+        await leg.hangup()
+        assert far.wait() == 0, far.report()
+    finally:
+        await transport.close()
+    assert heard == ["9", "#"]
