@@ -5,7 +5,8 @@ from __future__ import annotations
 import pytest
 from pydantic import ValidationError
 
-from voicebot.telephony.janus import AccountKind, JanusConfig
+from voicebot.telephony import CallState, HangupCause
+from voicebot.telephony.janus import AccountKind, JanusConfig, JanusTransport
 
 
 def test_defaults_are_a_guest_on_loopback() -> None:
@@ -57,3 +58,37 @@ def test_from_env(monkeypatch: pytest.MonkeyPatch) -> None:
     assert config.url == "http://127.0.0.1:9000/janus"
     assert config.kind is AccountKind.REGISTERED and config.host == "192.0.2.10"
     assert config.codec.value == "pcma"
+
+
+@pytest.mark.parametrize(
+    ("number", "caller_id", "timeout", "headers", "uri", "message"),
+    [
+        ("12", "+12025550123", 10.0, None, None, "number"),
+        ("+12025550142", "anonymous", 10.0, None, None, "caller_id"),
+        ("+12025550142", "+12025550123", 0.0, None, None, "timeout"),
+        ("+12025550142", "+12025550123", 10.0, {"X Bad": "1"}, None, "header"),
+        ("+12025550142", "+12025550123", 10.0, {"X-Ok": "a\r\nVia: x"}, None, "line breaks"),
+        ("+12025550142", "+12025550123", 10.0, None, "tel:+12025550100", "SIP URI"),
+    ],
+)
+async def test_dial_refuses_bad_input_before_touching_the_gateway(
+    number: str,
+    caller_id: str,
+    timeout: float,
+    headers: dict[str, str] | None,
+    uri: str | None,
+    message: str,
+) -> None:
+    transport = JanusTransport(JanusConfig(url="http://127.0.0.1:9/janus"))
+    with pytest.raises(ValueError, match=message):
+        await transport.dial(number, caller_id, timeout, headers=headers, uri=uri)
+
+
+async def test_dial_through_an_unreachable_gateway_fails_at_once_with_a_reason() -> None:
+    transport = JanusTransport(JanusConfig(url="http://127.0.0.1:9/janus"))  # discard port
+    try:
+        leg = await transport.dial("+12025550142", "+12025550123", 10)
+    finally:
+        await transport.close()
+    assert leg.state is CallState.ENDED and leg.cause is HangupCause.FAILED
+    assert leg.reason is not None and "Janus at http://127.0.0.1:9/janus" in leg.reason

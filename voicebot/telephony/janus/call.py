@@ -38,6 +38,8 @@ class JanusCall:
         self.ring_timed_out = False
         self.we_hung_up = False
         self.answer_applied = False
+        self.accepted = False
+        """The far end answered (200 OK), even if our media is still connecting."""
         self.got_hangup = asyncio.Event()
 
     async def run(self) -> None:
@@ -74,7 +76,7 @@ class JanusCall:
 
     async def _ring_timer(self) -> None:
         await asyncio.sleep(self.timeout)
-        if self.leg.state in (CallState.DIALING, CallState.RINGING):
+        if not self.accepted and self.leg.state in (CallState.DIALING, CallState.RINGING):
             log.info(
                 "janus: %s unanswered after %g s, cancelling", mask(self.leg.number), self.timeout
             )
@@ -131,6 +133,7 @@ class JanusCall:
             if event.jsep is not None and await self._apply_answer(event.jsep):
                 leg.early_media = True
         elif name == "accepted":
+            self.accepted = True
             if not await self._apply_answer(event.jsep):
                 return
             await self._answered()

@@ -100,7 +100,7 @@ class JanusTransport(Transport):
             uri: call this SIP URI instead of the trunk's URI for ``number``.
 
         Raises:
-            ValueError: bad number, caller id, timeout or header name.
+            ValueError: bad number, caller id, timeout, header or URI.
         """
         for name, value in (("number", number), ("caller_id", caller_id)):
             if not _NUMBER.fullmatch(value):
@@ -108,9 +108,13 @@ class JanusTransport(Transport):
         if timeout <= 0:
             raise ValueError(f"timeout {timeout}: expected a ring timeout > 0 seconds")
         extra = dict(headers or {})
-        for name in extra:
+        for name, value in extra.items():
             if not _HEADER_NAME.fullmatch(name):
                 raise ValueError(f"header {name!r}: expected a SIP header name such as X-Campaign")
+            if "\r" in value or "\n" in value:
+                raise ValueError(f"header {name}: the value may not contain line breaks")
+        if uri is not None and not uri.startswith(("sip:", "sips:")):
+            raise ValueError(f"uri {uri!r}: expected a SIP URI such as sip:+12025550100@pbx")
         track = OutboundTrack()
         leg = JanusLeg(number, RtcPeer(self.settings, track), track)
         try:
