@@ -19,7 +19,7 @@ from janus.harness import HOST, Janus, Sipp
 from voicebot.audio import FRAME_SAMPLES, SAMPLE_RATE, Pcm
 from voicebot.speech.dtmf import DtmfDetector
 from voicebot.telephony import CallState, Codec, DtmfEvent, HangupCause, dtmf_tones
-from voicebot.telephony.janus import JanusConfig, JanusLeg, JanusTransport
+from voicebot.telephony.janus import JanusConfig, JanusError, JanusLeg, JanusTransport
 
 pytestmark = pytest.mark.integration
 
@@ -305,3 +305,24 @@ async def test_in_band_digits_survive_the_trip_through_janus(
     finally:
         await transport.close()
     assert heard == ["9", "#"]
+
+
+async def test_a_refused_registration_is_a_clear_error_and_fails_the_calls(
+    gateway: Janus,  # noqa: F811
+    sipp: StartSipp,  # noqa: F811
+) -> None:
+    registrar = sipp("uas_registrar_forbidden", 5089, calls=2)
+    config = JanusConfig(
+        url=gateway.url, kind="registered", registrar="sip:127.0.0.1:5089", secret="wrong",
+        host=HOST, codec=Codec.PCMA,
+    )  # fmt: skip
+    transport = JanusTransport(config)
+    try:
+        with pytest.raises(JanusError, match="registration failed: 403"):
+            await transport.connect()
+        leg = await transport.dial(NUMBER, CALLER, 10)
+        assert leg.cause is HangupCause.FAILED
+        assert leg.reason is not None and "registration failed: 403" in leg.reason
+        assert registrar.wait() == 0, registrar.report()
+    finally:
+        await transport.close()
