@@ -18,7 +18,7 @@ from voicebot.audio import Pcm
 from voicebot.telephony import CallState, Codec, HangupCause
 from voicebot.telephony.janus import JanusConfig, JanusLeg, JanusTransport
 
-pytestmark = pytest.mark.integration
+pytestmark = [pytest.mark.integration, pytest.mark.timeout(90)]
 
 NUMBER = "+12025550143"
 CALLER = "+12025550123"

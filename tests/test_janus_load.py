@@ -20,7 +20,7 @@ from voicebot.audio import Pcm
 from voicebot.telephony import Codec, HangupCause
 from voicebot.telephony.janus import JanusConfig, JanusLeg, JanusTransport
 
-pytestmark = pytest.mark.integration
+pytestmark = [pytest.mark.integration, pytest.mark.timeout(90)]
 
 CALLS = 10
 WINDOW_S = 5.0
