@@ -12,9 +12,9 @@ from typing import Any
 import pytest
 import yaml
 from janus.fixtures import namespace  # noqa: F401 - pytest fixture
-from janus.harness import Janus, Namespace
 
 from voicebot.telephony.janus import AccountKind, JanusConfig
+from voicebot.telephony.janus.lab import Janus, Namespace
 
 ROOT = Path(__file__).resolve().parent.parent
 DOCKER = ROOT / "docker"

@@ -12,11 +12,11 @@ from pathlib import Path
 import numpy as np
 import pytest
 from janus.fixtures import gateway, namespace, sipp  # noqa: F401 - pytest fixtures
-from janus.harness import HOST, Janus, Namespace, Sipp
 
 from voicebot.audio import Pcm
 from voicebot.telephony import CallState, Codec, HangupCause
 from voicebot.telephony.janus import JanusConfig, JanusLeg, JanusTransport
+from voicebot.telephony.janus.lab import HOST, Janus, Namespace, Sipp
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(90)]
 

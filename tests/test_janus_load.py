@@ -14,11 +14,11 @@ from collections.abc import Callable
 import numpy as np
 import pytest
 from janus.fixtures import gateway, namespace, sipp  # noqa: F401 - pytest fixtures
-from janus.harness import HOST, Janus, Sipp
 
 from voicebot.audio import Pcm
 from voicebot.telephony import Codec, HangupCause
 from voicebot.telephony.janus import JanusConfig, JanusLeg, JanusTransport
+from voicebot.telephony.janus.lab import HOST, Janus, Sipp
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(90)]
 

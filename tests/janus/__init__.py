@@ -1,1 +1,1 @@
-"""Real Janus and SIPp for the Janus transport's integration tests (see :mod:`.harness`)."""
+"""pytest fixtures around :mod:`voicebot.telephony.janus.lab` (real Janus and SIPp)."""

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from janus.harness import Janus, Namespace, Sipp, ensure_installed
+from voicebot.telephony.janus.lab import Janus, Namespace, Sipp, ensure_installed
 
 
 @pytest.fixture(scope="module")

@@ -1,15 +1,17 @@
-"""Real Janus and SIPp for the integration tests, inside a network namespace the tests create.
+"""A Janus lab on one machine: real Janus and SIPp inside a network namespace made for the purpose.
 
-Why a namespace: Janus never gathers ICE candidates on loopback interfaces and aioice drops
-127.0.0.1, so the bot's aiortc peer and Janus meet on 127.0.0.2, carried by a veth inside a private
-network namespace (``lo`` + one veth pair, nothing routed outside). Janus, SIPp and the bot's
-sockets all live there; nothing listens on the machine's own interfaces.
+The integration tests and ``voicebot bench calls --transport janus`` both use it. Why a namespace:
+Janus never gathers ICE candidates on loopback interfaces and aioice drops 127.0.0.1, so the bot's
+aiortc peer and Janus meet on 127.0.0.2, carried by a veth inside a private network namespace
+(``lo`` + one veth pair, nothing routed outside). Janus, SIPp and the bot's sockets all live there;
+nothing listens on the machine's own interfaces. Needs root (namespaces; apt-get if Janus or SIPp
+is missing: the ``janus`` and ``sip-tester`` Debian packages).
 
-The bot runs in the pytest process: :meth:`Namespace.entered` moves the calling thread (the one
-running the event loop) into the namespace with ``setns(2)`` and moves it back afterwards, so the
-sockets aiortc and aiohttp create are the namespace's. Every process is started in its own process
-group and killed with it; the namespace is deleted last. Missing packages are installed with
-apt-get (``janus``, ``sip-tester``); if that is impossible the tests fail loudly.
+The bot runs in the calling process: :meth:`Namespace.entered` moves the calling thread (the one
+running the event loop) into the namespace with ``setns(2)`` and back afterwards, so the sockets
+aiortc and aiohttp create are the namespace's. Every process is started in its own process group
+and killed with it; the namespace is deleted last. :class:`JanusLab` does all of it in one
+``with``; the far ends are SIPp scenarios from ``sipp/`` (answer and talk, busy, no answer, ...).
 """
 
 from __future__ import annotations
@@ -26,6 +28,8 @@ import urllib.error
 import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
+
+from voicebot.telephony.janus.config import JanusConfig
 
 HERE = Path(__file__).resolve().parent
 CONF = HERE / "conf"
@@ -213,7 +217,7 @@ class Janus:
 
 
 class Sipp:
-    """One SIPp UAS running one scenario from ``tests/janus/sipp`` inside the namespace."""
+    """One SIPp UAS running one scenario of ``sipp/`` inside the namespace."""
 
     def __init__(self, ns: Namespace, workdir: Path, scenario: str, port: int, *extra: str) -> None:
         self.ns = ns
@@ -271,3 +275,55 @@ class Sipp:
         parts = [self.log, self.dir / f"{self.scenario}-{self.port}.err"]
         text = "".join(p.read_text(errors="replace")[-3000:] for p in parts if p.exists())
         return text + self.messages()[-4000:]
+
+
+class JanusLab:
+    """Namespace, Janus and SIPp far ends in one ``with`` block; the calling thread is inside.
+
+    Usage::
+
+        with JanusLab(workdir) as lab:
+            far = lab.far_end("uas_hold", 5081, "-rtp_echo", calls=10)
+            transport = JanusTransport(lab.config(codec=Codec.PCMA))
+            ...  # dial far.uri.format(number=...)
+            print(lab.janus.cpu_seconds())
+    """
+
+    def __init__(self, workdir: Path, name: str | None = None) -> None:
+        self.workdir = workdir
+        self.ns = Namespace(name or f"vb-lab-{os.getpid()}")
+        self.janus = Janus(self.ns, workdir / "janus")
+        self._far: list[Sipp] = []
+        self._stack = contextlib.ExitStack()
+
+    def __enter__(self) -> JanusLab:
+        ensure_installed()
+        Namespace.reap_stale()
+        try:
+            self.ns.create()
+            self._stack.callback(self.ns.delete)
+            self._stack.enter_context(self.ns.entered())
+            self._stack.callback(self.janus.stop)
+            self.janus.start()
+        except BaseException:
+            self._stack.close()
+            raise
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        for far in self._far:
+            far.stop()
+        self._stack.close()
+
+    def far_end(self, scenario: str, port: int, *extra: str, calls: int = 1) -> Sipp:
+        """Start a SIPp far end (stopped when the lab closes)."""
+        far = Sipp(self.ns, self.workdir / "sipp", scenario, port, *extra)
+        self._far.append(far)
+        far.start(calls)
+        return far
+
+    def config(self, **overrides: object) -> JanusConfig:
+        """Gateway settings that reach this lab's Janus as a guest account."""
+        values: dict[str, object] = {"url": self.janus.url, "host": HOST, "secret_env": None}
+        values.update(overrides)
+        return JanusConfig.model_validate(values)
