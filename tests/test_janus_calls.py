@@ -326,3 +326,31 @@ async def test_a_refused_registration_is_a_clear_error_and_fails_the_calls(
         assert registrar.wait() == 0, registrar.report()
     finally:
         await transport.close()
+
+
+async def test_rfc4733_digits_we_send_come_back_from_an_echoing_phone(
+    gateway: Janus,  # noqa: F811
+    sipp: StartSipp,  # noqa: F811
+) -> None:
+    far = sipp("uas_hold_events", 5096, "-rtp_echo")
+    transport = _transport(gateway)
+    digits: list[DtmfEvent] = []
+    try:
+        leg = await transport.dial(NUMBER, CALLER, 10, uri=far.uri.format(number=NUMBER))
+        assert await leg.wait_answered(), leg.reason
+        assert leg.rfc4733
+
+        async def read_digits() -> None:
+            async for event in leg.dtmf():
+                digits.append(event)
+
+        reader = asyncio.create_task(read_digits())
+        await asyncio.sleep(0.3)
+        await leg.send_dtmf("9*")
+        await asyncio.sleep(0.5)
+        reader.cancel()
+        await leg.hangup()
+        assert far.wait() == 0, far.report()
+    finally:
+        await transport.close()
+    assert digits == [DtmfEvent("9", "rfc4733"), DtmfEvent("*", "rfc4733")]
