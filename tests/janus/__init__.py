@@ -1,0 +1,1 @@
+"""pytest fixtures around :mod:`voicebot.telephony.janus.lab` (real Janus and SIPp)."""
