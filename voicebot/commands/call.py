@@ -103,6 +103,8 @@ def call(
     out = err if as_json else Console(highlight=False)
     if transport == "loopback" and persona is None:
         raise click.UsageError("the loopback transport needs --persona (who answers)")
+    if transport == "janus" and not gate:
+        raise click.UsageError("--no-gate is for simulated callees only; a real phone is gated")
     try:
         result = asyncio.run(
             _call(
@@ -142,6 +144,7 @@ async def _call(
     db: str | None,
     policy_file: Path | None,
     out: Console,
+    transport: str = "loopback",
 ) -> dict[str, Any]:
     from voicebot.call.placement import CallPlan, place_call
     from voicebot.compliance.gate import Gate
@@ -155,6 +158,7 @@ async def _call(
     from voicebot.speech.asr.select import recognizer_for
     from voicebot.speech.tts.select import synthesizer_for
     from voicebot.store import open_store, resolve_db_url
+    from voicebot.telephony.leg import Transport
     from voicebot.telephony.loopback import LoopbackTransport
 
     e164 = parse_callee(number).e164
@@ -166,10 +170,16 @@ async def _call(
     except RecognizerUnavailable as exc:
         out.print(f"[yellow]warning:[/] {exc}; the bot hears keys only")
         recognizer = None
-    directory = PersonaDirectory(load_personas(persona_file), await synthesizer_for("en-US"))
-    assert persona is not None
-    directory.assign(e164, persona)
-    carrier = LoopbackTransport(directory)
+    carrier: Transport
+    if transport == "janus":
+        from voicebot.telephony.janus import JanusConfig, JanusTransport
+
+        carrier = JanusTransport(JanusConfig.from_env())
+    else:
+        directory = PersonaDirectory(load_personas(persona_file), await synthesizer_for("en-US"))
+        assert persona is not None
+        directory.assign(e164, persona)
+        carrier = LoopbackTransport(directory)
     store = await open_store(resolve_db_url(db)) if use_gate else None
     gate = Gate(store, load_policy(user_policy_path(policy_file))) if store else None
     if gate is None:
@@ -179,7 +189,7 @@ async def _call(
         detail = " ".join(f"{k}={v}" for k, v in entry.data.items())
         out.print(f"[dim]{entry.t:7.2f}s[/] [bold]{entry.kind.value:<18}[/] {detail}")
 
-    out.print(f"calling {mask_number(e164)} with {loaded.name} ({persona})")
+    out.print(f"calling {mask_number(e164)} with {loaded.name} ({persona or transport})")
     try:
         placed = await place_call(
             CallPlan(e164, loaded, campaign, caller_id, variables, ring_timeout),
