@@ -29,6 +29,7 @@ from voicebot.telephony import (
     StaticDirectory,
     outcome_for,
 )
+from voicebot.telephony.sdp import voice_codecs
 
 BOT = "+12025550100"
 ALICE = "+8613800138000"
@@ -189,6 +190,23 @@ async def test_unknown_number_and_codec_mismatch_fail() -> None:
         mismatch = await loop.dial(ALICE, BOT, timeout=1)
         assert await mismatch.wait_ended() is HangupCause.FAILED
         assert outcome_for(HangupCause.FAILED) is Outcome.FAILED
+
+
+async def test_g711_law_mismatch_fails_instead_of_a_silent_call() -> None:
+    # Both sides offer telephone-event, so it is the only codec in common: aiortc would accept
+    # that answer and have no voice codec to send with. The call must fail, not go silent.
+    async with transport({ALICE: answers()}, Codec.PCMU, callee_codec=Codec.PCMA) as loop:
+        leg = await loop.dial(ALICE, BOT, timeout=2)
+        async with asyncio.timeout(10):
+            assert await leg.wait_ended() is HangupCause.FAILED
+
+
+def test_voice_codecs_ignore_events_and_comfort_noise() -> None:
+    sdp = (
+        "v=0\r\nm=audio 4000 RTP/AVP 8 101 13\r\na=rtpmap:8 PCMA/8000\r\n"
+        "a=rtpmap:101 telephone-event/8000\r\na=rtpmap:13 CN/8000\r\n"
+    )
+    assert voice_codecs(sdp) == ["pcma"]
 
 
 async def test_dial_refuses_bad_input() -> None:

@@ -72,7 +72,7 @@ async def test_answer_without_a_common_codec_is_a_clear_error() -> None:
     caller = RtcPeer(RtcSettings(codec=Codec.PCMU), OutboundTrack())
     callee = RtcPeer(RtcSettings(codec=Codec.OPUS), OutboundTrack())
     try:
-        with pytest.raises(ValueError, match="offer not acceptable with opus"):
+        with pytest.raises(ValueError, match="codec mismatch: we use opus, the far end.s offer has pcmu"):
             await callee.answer(await caller.offer())
     finally:
         await caller.close()

@@ -39,6 +39,7 @@ from aiortc.exceptions import OperationError
 from aiortc.rtcrtpparameters import RTCRtpCodecCapability
 
 from voicebot.telephony import rfc4733
+from voicebot.telephony.sdp import voice_codecs
 
 
 class Codec(StrEnum):
@@ -186,6 +187,7 @@ class RtcPeer:
             ValueError: the offer has no codec in common with our preferences.
         """
         self._add_transceiver()
+        self._require_codec(offer_sdp, "offer")
         try:
             await self.pc.setRemoteDescription(RTCSessionDescription(sdp=offer_sdp, type="offer"))
         except OperationError as exc:
@@ -206,10 +208,20 @@ class RtcPeer:
         Raises:
             ValueError: the answer names no codec we offered.
         """
+        self._require_codec(answer_sdp, "answer")
         try:
             await self.pc.setRemoteDescription(RTCSessionDescription(sdp=answer_sdp, type="answer"))
         except OperationError as exc:
             raise ValueError(f"answer not acceptable with {self.settings.codec}: {exc}") from exc
+
+    def _require_codec(self, sdp: str, kind: str) -> None:
+        """Refuse a description without our voice codec (telephone-event alone is no audio)."""
+        voices = voice_codecs(sdp)
+        if self.settings.codec.value not in voices:
+            raise ValueError(
+                f"codec mismatch: we use {self.settings.codec.value}, the far end's {kind} "
+                f"has {', '.join(voices) or 'no voice codec'}"
+            )
 
     async def remote_track(self) -> MediaStreamTrack:
         """The far end's audio track (known once both descriptions are set)."""

@@ -16,6 +16,7 @@ import re
 from typing import Any
 
 from voicebot.telephony.leg import HangupCause
+from voicebot.telephony.sdp import audio_codecs
 
 _BUSY = frozenset({486, 600})
 _NO_ANSWER = frozenset({408, 480})
@@ -76,21 +77,4 @@ def error_text(data: dict[str, Any]) -> str:
     return f"error {data.get('error_code')}: {data.get('error', 'unknown')}"
 
 
-_STATIC_PAYLOADS = {"0": "pcmu", "8": "pcma", "9": "g722"}
-_RTPMAP = re.compile(r"^a=rtpmap:(\d+)\s+([^/\s]+)/", re.MULTILINE)
-
-
-def audio_codecs(sdp: str) -> list[str]:
-    """The audio codecs an SDP's first ``m=audio`` line names, lower case, in order.
-
-    Static payload types count even without an ``a=rtpmap`` line (``0`` is PCMU, ``8`` PCMA), as
-    many phones omit it. Used to catch a far end answering a codec we never offered: aiortc would
-    otherwise settle on telephone-event alone and send nothing.
-    """
-    section = sdp.split("m=audio", 1)
-    if len(section) < 2:
-        return []
-    media = section[1].split("\nm=", 1)[0]
-    payloads = media.split("\n", 1)[0].split()[2:]
-    names = {pt: name.lower() for pt, name in _RTPMAP.findall(media)}
-    return [names.get(pt) or _STATIC_PAYLOADS.get(pt, f"pt{pt}") for pt in payloads]
+__all__ = ["audio_codecs", "error_text", "hangup_cause", "info_digit"]
