@@ -24,6 +24,7 @@ COMMANDS: dict[str, str] = {
     "compliance": "voicebot.commands.compliance:compliance",
     "dnc": "voicebot.commands.dnc:dnc",
     "review": "voicebot.commands.review:review",
+    "qa": "voicebot.commands.qa:qa",
 }
 
 
