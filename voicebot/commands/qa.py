@@ -84,7 +84,10 @@ def _print(shown: list[StoredQa], rows: list[StoredQa], failed: list[StoredQa]) 
     console.print(f"{len(rows)} calls checked, {len(failed)} with QA failures")
     if not shown:
         return
-    table = Table("attempt", "campaign", "number", "check", "status", "evidence")
+    table = Table()
+    for column in ("attempt", "campaign", "number", "check", "status"):
+        table.add_column(column, no_wrap=True)
+    table.add_column("evidence")
     for r in shown:
         checks = [c for c in r.result.checks if c.status is Status.FAIL] or list(r.result.checks)
         for i, check in enumerate(checks):
