@@ -253,7 +253,7 @@ def test_calls_outside_the_window_fail(survey: LoadedFlow) -> None:
 
 
 def test_hangup_over_the_disclosure_is_not_a_failure(survey: LoadedFlow) -> None:
-    entries = [
+    entries: list[tuple[float, str, dict[str, Any]]] = [
         (0.0, "dial", {}),
         (2.0, "answer", {}),
         (2.2, "prompt_start", {"prompt": "disclosure"}),
