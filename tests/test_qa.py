@@ -26,7 +26,7 @@ from voicebot.compliance.qa_timing import (
     DisclosureTiming,
     Role,
     Sentence,
-    disclosure_timing,
+    flow_disclosure_timing,
     split_sentences,
 )
 from voicebot.flow.loader import LoadedFlow, load_flow
@@ -293,9 +293,7 @@ def test_sentences_split_on_western_and_chinese_punctuation() -> None:
 
 @pytest.fixture
 async def real_timing(survey: LoadedFlow) -> DisclosureTiming:
-    assert survey.prompts is not None
-    template = survey.prompts.texts[survey.flow.disclosure]
-    return await disclosure_timing(template, {"company": survey.flow.company}, PiperSynthesizer())
+    return await flow_disclosure_timing(survey, PiperSynthesizer())
 
 
 async def test_disclosure_timing_from_real_speech(

@@ -22,6 +22,7 @@ from dataclasses import dataclass
 from enum import StrEnum
 
 from voicebot.audio import duration_ms
+from voicebot.flow.loader import LoadedFlow
 from voicebot.flow.model import OPT_OUT_DIGIT, VARIABLE_RE
 from voicebot.speech.tts.base import Synthesizer
 
@@ -128,3 +129,18 @@ async def disclosure_timing(
         )
         start = end
     return DisclosureTiming(tuple(sentences), sentences[-1].end_s)
+
+
+async def flow_disclosure_timing(
+    loaded: LoadedFlow, synthesizer: Synthesizer, voice: str | None = None
+) -> DisclosureTiming:
+    """:func:`disclosure_timing` of a loaded flow's disclosure (compute once per campaign).
+
+    Raises:
+        ValueError: the flow's locale has no prompts, or no text for its disclosure.
+    """
+    flow = loaded.flow
+    if loaded.prompts is None or flow.disclosure not in loaded.prompts:
+        raise ValueError(f"{loaded.path}: no text for the disclosure {flow.disclosure!r}")
+    template = loaded.prompts.texts[flow.disclosure]
+    return await disclosure_timing(template, {"company": flow.company}, synthesizer, voice)
