@@ -27,6 +27,7 @@ from voicebot.compliance.qa_timing import (
     Role,
     Sentence,
     flow_disclosure_timing,
+    roles_of,
     split_sentences,
 )
 from voicebot.flow.loader import LoadedFlow, load_flow
@@ -289,6 +290,15 @@ def test_sentences_split_on_western_and_chinese_punctuation() -> None:
         "This call is recorded.",
         "Press 9 to stop",
     ]
+
+
+def test_sentence_roles_in_both_shipped_locales() -> None:
+    zh = "您好，这里是{company}的智能语音助手，本次通话将被录音。"
+    assert roles_of(zh, "星河宽带") == {Role.IDENTITY, Role.RECORDING}
+    assert roles_of("如不想再接到我们的电话，请随时按9。", "星河宽带") == {Role.OPT_OUT}
+    assert roles_of("This call is recorded.", "Northwind") == {Role.RECORDING}
+    assert roles_of("Hello, this is {company}.", "Northwind") == {Role.IDENTITY}
+    assert roles_of("Hi {name9}.", "Northwind") == frozenset()
 
 
 @pytest.fixture

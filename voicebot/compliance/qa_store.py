@@ -3,6 +3,16 @@
 The dialer calls :func:`record_qa` once per answered-or-not attempt, right after
 :func:`~voicebot.compliance.qa.check_call`; ``voicebot qa report`` and the campaign report read
 them with :func:`load_qa`. One row per attempt: recording twice replaces nothing and says so.
+
+Wiring, in the dialer::
+
+    check_approved(loaded, store)                  # before the campaign (flow.approval)
+    timing = await flow_disclosure_timing(loaded, synthesizer)        # once per campaign
+    window = CallWindow.for_call(policy, loaded.flow.purpose, number)  # per contact
+    report = await session.run()                   # per call (attempt_id from the gate)
+    result = check_call(report.log, loaded.flow, timing, window)
+    await record_qa(store, decision.attempt_id, result)
+    CallResult(..., qa_failures=result.failures)   # the campaign report flags them
 """
 
 from __future__ import annotations
