@@ -242,6 +242,25 @@ def test_spoken_opt_out_is_checked_too(survey: LoadedFlow) -> None:
     assert "opt_out_honoured" in result.failures
 
 
+def test_opt_out_through_the_flows_own_path_is_checked(survey: LoadedFlow) -> None:
+    """No 9 and no intent: the transition into the opt-out state marks the request."""
+    entries: list[tuple[float, str, dict[str, Any]]] = [
+        *_good()[:9],
+        (15.5, "transition", {"trigger": "dtmf_3", "source": "ask_rating", "dest": "opt_out"}),
+        (15.6, "state", {"state": "opt_out"}),
+        (15.7, "dnc_committed", {}),
+        (15.71, "action", {"action": "opt_out", "detail": "durable"}),
+        (15.8, "prompt_start", {"prompt": "opt_out_confirm"}),
+        (19.0, "prompt_end", {"prompt": "opt_out_confirm"}),
+    ]
+    result = check_call(_log(*entries), survey.flow, TIMING, WINDOW)
+    assert result.passed, result.as_list()
+    assert result.check(Check.OPT_OUT_HONOURED).times["request"] == pytest.approx(15.5)
+    # Only the action was logged: the commit before it still counts as honoured.
+    bare = [e for e in entries if e[1] != "transition"]
+    assert check_call(_log(*bare), survey.flow, TIMING, WINDOW).passed
+
+
 def test_calls_outside_the_window_fail(survey: LoadedFlow) -> None:
     late = _log(*_good(), at=dt.datetime(2026, 11, 23, 20, 59, 50, tzinfo=NEW_YORK))
     result = check_call(late, survey.flow, TIMING, WINDOW)

@@ -286,13 +286,22 @@ def _opt_out_instructions(f: _Facts, timing: DisclosureTiming | None) -> QaCheck
 
 def _opt_out_honoured(log: EventLog, flow: Flow) -> QaCheck:
     name = Check.OPT_OUT_HONOURED
+    opt_out_states = {n for n, state in flow.states.items() if any(a.opt_out for a in state.do)}
+    # The request: a 9, a spoken opt-out, or (for a flow's own "unsubscribe" path) the
+    # transition into an opt-out state; the action entry itself is logged after the commit,
+    # so it only counts when nothing earlier marks the request.
     requests = [
         e
         for e in log.entries
         if (e.kind is CallEvent.DIGIT and e.data.get("digit") == OPT_OUT_DIGIT)
         or (e.kind is CallEvent.INTENT and e.data.get("intent") == "opt_out")
-        or (e.kind is CallEvent.ACTION and e.data.get("action") == "opt_out")
+        or (e.kind is CallEvent.TRANSITION and e.data.get("dest") in opt_out_states)
     ]
+    if not requests:
+        actions = [e for e in log.of(CallEvent.ACTION) if e.data.get("action") == "opt_out"]
+        requests = [
+            next((d for d in log.of(CallEvent.DNC_COMMITTED) if d.t <= a.t), a) for a in actions
+        ]
     if not requests:
         return QaCheck(name, Status.NOT_APPLICABLE, "the caller did not opt out")
     asked = requests[0]
@@ -316,9 +325,7 @@ def _opt_out_honoured(log: EventLog, flow: Flow) -> QaCheck:
             f"{early[0].data.get('prompt')!r} was said before the do-not-call entry",
             times,
         )
-    allowed = [
-        p for state in flow.states.values() if any(a.opt_out for a in state.do) for p in state.say
-    ]
+    allowed = [p for n in opt_out_states for p in flow.states[n].say]
     extra = [e for e in said_after if e.data.get("prompt") not in allowed]
     repeats = len(said_after) - len({e.data.get("prompt") for e in said_after})
     if extra or repeats:
