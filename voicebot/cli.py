@@ -27,6 +27,7 @@ COMMANDS: dict[str, str] = {
     "review": "voicebot.commands.review:review",
     "serve": "voicebot.commands.serve:serve",
     "users": "voicebot.commands.users:users",
+    "qa": "voicebot.commands.qa:qa",
 }
 
 

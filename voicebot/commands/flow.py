@@ -11,6 +11,7 @@ SUBCOMMANDS = {
     "graph": "voicebot.commands.flow_graph:graph",
     "schema": "voicebot.commands.flow_schema:schema",
     "simulate": "voicebot.commands.flow_simulate:simulate",
+    "approve": "voicebot.commands.flow_approve:approve",
 }
 
 

@@ -158,6 +158,39 @@ class AuditEvent(Base):
     detail: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
 
 
+class FlowApproval(Base):
+    """A reviewer's approval of one flow version: the hash of the flow and its prompts' texts.
+
+    ``parts`` holds the hash of each part (the flow file, each prompt) so a refusal can say what
+    changed since the last approval.
+    """
+
+    __tablename__ = "flow_approvals"
+    __table_args__ = (Index("ix_flow_approvals_name_hash", "flow_name", "flow_hash"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    flow_name: Mapped[str] = mapped_column(String(200))
+    locale: Mapped[str] = mapped_column(String(20))
+    flow_hash: Mapped[str] = mapped_column(String(64))
+    parts: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    reviewer: Mapped[str] = mapped_column(String(100))
+    approved_at: Mapped[dt.datetime] = mapped_column(UTCDateTime())
+
+
+class CallQa(Base):
+    """The per-call QA checklist of one attempt: every check with its evidence."""
+
+    __tablename__ = "call_qa"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    attempt_id: Mapped[int] = mapped_column(ForeignKey("attempts.id"), unique=True)
+    campaign_id: Mapped[int | None] = mapped_column(ForeignKey("campaigns.id"), index=True)
+    checked_at: Mapped[dt.datetime] = mapped_column(UTCDateTime())
+    passed: Mapped[bool] = mapped_column()
+    failures: Mapped[list[str]] = mapped_column(JSON, default=list)
+    checks: Mapped[list[dict[str, Any]]] = mapped_column(JSON, default=list)
+
+
 def _table(model: type[Base]) -> Table:
     table = model.__table__
     assert isinstance(table, Table)
@@ -172,3 +205,5 @@ DNC_ENTRIES = _table(DncEntry)
 FREEZES = _table(Freeze)
 REVIEW_QUEUE = _table(ReviewItem)
 AUDIT_EVENTS = _table(AuditEvent)
+FLOW_APPROVALS = _table(FlowApproval)
+CALL_QA = _table(CallQa)
