@@ -1,7 +1,7 @@
 """Flow approvals (approved scripts only) and per-call QA results.
 
 Revision ID: 0400_approvals
-Revises: 0001
+Revises: 0100
 Create Date: 2026-11-22
 """
 
@@ -11,7 +11,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "0400_approvals"
-down_revision = "0001"
+down_revision = "0100"
 branch_labels = None
 depends_on = None
 
