@@ -9,11 +9,13 @@ from pathlib import Path
 import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
+from alembic.script import ScriptDirectory
 from sqlalchemy import delete, insert, select, text, update
 from sqlalchemy.exc import DBAPIError, StatementError
 
 from voicebot.store import open_store, resolve_db_url
 from voicebot.store.location import ENV_VAR, default_db_path, normalize_url
+from voicebot.store.migrate import alembic_config
 from voicebot.store.models import AUDIT_EVENTS, FREEZES, Base
 
 NOW = dt.datetime(2026, 11, 23, 4, 0, tzinfo=dt.UTC)
@@ -46,7 +48,7 @@ async def test_first_use_migrates_and_schema_matches_models(tmp_path: Path) -> N
             )
             journal = (await conn.execute(text("PRAGMA journal_mode"))).scalar()
             synchronous = (await conn.execute(text("PRAGMA synchronous"))).scalar()
-        assert version == "0001"
+        assert version == ScriptDirectory.from_config(alembic_config()).get_current_head()
         assert diff == []
         assert journal == "wal"
         assert synchronous == 2  # FULL: a committed opt-out survives a crash
@@ -111,7 +113,8 @@ async def test_stores_opened_at_once_on_a_fresh_file_migrate_it_once(tmp_path: P
     try:
         async with stores[0].engine.connect() as conn:
             versions = (await conn.execute(text("SELECT version_num FROM alembic_version"))).all()
-        assert versions == [("0001",)]
+        head = ScriptDirectory.from_config(alembic_config()).get_current_head()
+        assert versions == [(head,)]
     finally:
         for store in stores:
             await store.close()
