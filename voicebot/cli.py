@@ -24,6 +24,9 @@ COMMANDS: dict[str, str] = {
     "compliance": "voicebot.commands.compliance:compliance",
     "dnc": "voicebot.commands.dnc:dnc",
     "review": "voicebot.commands.review:review",
+    "audit": "voicebot.commands.audit:audit",
+    "purge": "voicebot.commands.purge:purge",
+    "erase": "voicebot.commands.erase:erase",
 }
 
 
