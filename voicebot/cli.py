@@ -25,8 +25,8 @@ COMMANDS: dict[str, str] = {
     "dnc": "voicebot.commands.dnc:dnc",
     "review": "voicebot.commands.review:review",
     "audit": "voicebot.commands.audit:audit",
-    "purge": "voicebot.commands.purge:purge",
-    "erase": "voicebot.commands.erase:erase",
+    "purge": "voicebot.commands.purge:purge_command",
+    "erase": "voicebot.commands.erase:erase_command",
 }
 
 

@@ -81,6 +81,7 @@ class ErasureReport:
     dnc_entries: int = 0
     dnc_hash_added: bool = False
     vault_files: list[str] = field(default_factory=list)
+    """Deleted vault names, the number masked where a name spelled it."""
     other: dict[str, int] = field(default_factory=dict)
     compacted: bool = False
     """The database file was compacted so deleted rows cannot be read back from free space."""
@@ -144,7 +145,7 @@ def _erase_rows(
     lock_number_sync(conn, e164)
     if conn.dialect.name == "sqlite":
         conn.exec_driver_sql("PRAGMA secure_delete = ON")
-    ids = [int(i) for i in conn.execute(select(ATTEMPTS.c.id).where(ATTEMPTS.c.number == e164))]
+    ids = [int(i) for i in conn.execute(select(ATTEMPTS.c.id).where(_is(ATTEMPTS, e164))).scalars()]
     for name, eraser in ERASERS.items():
         report.other[name] = eraser(conn, e164, ids)
     report.review_items = _count(conn.execute(delete(REVIEW_QUEUE).where(_is(REVIEW_QUEUE, e164))))
@@ -176,8 +177,15 @@ def _erase_files(vault: Vault, e164: str, attempt_ids: list[int]) -> list[str]:
     for name in vault.names():
         mine = name.startswith(prefixes) or any(form in name for form in national)
         if mine and vault.delete(name):
-            gone.append(name)
+            gone.append(_masked_name(name, national, mask_number(e164)))
     return gone
+
+
+def _masked_name(name: str, forms: tuple[str, ...], masked: str) -> str:
+    # The report must not spell the number a file was named after.
+    for form in sorted(forms, key=len, reverse=True):
+        name = name.replace(form, masked)
+    return name
 
 
 def unmasked_forms(e164: str) -> tuple[str, ...]:
