@@ -180,7 +180,8 @@ def iter_rows(conn: Connection, batch: int = 5000) -> Iterator[dict[str, Any]]:
     """Every audit row in chain order (``seq``, then ``id``), read in batches."""
     columns = [AUDIT_EVENTS.c[name] for name in _COLUMNS]
     query = select(*columns).order_by(AUDIT_EVENTS.c.seq, AUDIT_EVENTS.c.id)
-    result = conn.execution_options(yield_per=batch).execute(query)
+    # On the statement, not the connection: Connection.execution_options changes it in place.
+    result = conn.execute(query.execution_options(yield_per=batch))
     for row in result:
         yield dict(zip(_COLUMNS, row, strict=True))
 
