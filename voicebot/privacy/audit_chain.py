@@ -155,6 +155,7 @@ class Verification:
     """The ``seq`` of the checkpoint the chain starts from, when it does not start at 1."""
     problems: list[Problem] = field(default_factory=list)
     _first_prev: str | None = field(default=None, repr=False)
+    _first_id: int | None = field(default=None, repr=False)
 
     @property
     def ok(self) -> bool:
@@ -230,7 +231,7 @@ def _check_row(
     if entry_hash(seq, prev_hash, row) != row["hash"]:
         _problem(report, position, row, "entry edited: its content does not match its hash")
     if prev is None:
-        report.starts_at, report._first_prev = seq, prev_hash
+        report.starts_at, report._first_prev, report._first_id = seq, prev_hash, row["id"]
         if seq == 1 and prev_hash != GENESIS:
             _problem(report, position, row, "first entry does not link to the genesis hash")
         return
@@ -254,7 +255,7 @@ def _check_start(report: Verification, checkpoints: dict[int, str]) -> None:
         report.problems.insert(
             0,
             Problem(
-                None, report.starts_at, 1,
+                report._first_id, report.starts_at, 1,
                 f"entries 1..{report.starts_at - 1} missing and no checkpoint records their purge",
             ),
         )  # fmt: skip
@@ -262,7 +263,7 @@ def _check_start(report: Verification, checkpoints: dict[int, str]) -> None:
         report.problems.insert(
             0,
             Problem(
-                None, report.starts_at, 1,
+                report._first_id, report.starts_at, 1,
                 f"first kept entry does not link to the checkpoint of seq {report.starts_at - 1}",
             ),
         )  # fmt: skip
