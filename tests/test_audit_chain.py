@@ -21,6 +21,7 @@ from voicebot.compliance.policy import load_policy
 from voicebot.flow.model import Purpose
 from voicebot.privacy.audit_chain import GENESIS, Verification, entry_hash, iter_rows, verify
 from voicebot.store import Store, open_store
+from voicebot.store.migrate import upgrade
 
 NOW = dt.datetime(2026, 11, 23, 2, 0, tzinfo=dt.UTC)  # 10:00 in Beijing, a Monday
 
@@ -227,3 +228,31 @@ def test_cli_verify_names_the_broken_row(tmp_path: Path) -> None:
     assert "seq 2" in broken.output and "id 2" in broken.output and "edited" in broken.output
     listed = runner.invoke(cli, ["audit", "list", "--db", str(db)])
     assert listed.exit_code == 0 and "138****800" in listed.output
+
+
+async def test_migration_chains_rows_written_before_it(tmp_path: Path) -> None:
+    path = tmp_path / "old.db"
+    old = await open_store(str(path), migrate=False)
+    try:
+        await upgrade(old.engine, "0001")
+        async with old.engine.begin() as conn:
+            for i in range(3):
+                await conn.exec_driver_sql(
+                    "INSERT INTO audit_events (at, kind, number_masked, policy_version, reasons,"
+                    " detail) VALUES (?, 'check', '138****8000', 'v1', '[\"dnc\"]', ?)",
+                    (f"2026-11-2{i} 02:00:00.000000", json.dumps({"i": i})),
+                )
+    finally:
+        await old.close()
+    store = await open_store(str(path))
+    try:
+        report = await _verify(store)
+        assert report.ok and report.rows == 3 and report.head_seq == 3
+    finally:
+        await store.close()
+    _tamper(path, "UPDATE audit_events SET reasons = '[]' WHERE id = 1")
+    again = await open_store(str(path))
+    try:
+        assert [p.id for p in (await _verify(again)).problems] == [1]
+    finally:
+        await again.close()

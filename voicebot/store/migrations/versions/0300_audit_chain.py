@@ -95,7 +95,10 @@ def downgrade() -> None:
     op.drop_index("ix_dnc_erased_digest", "dnc_erased")
     op.drop_table("dnc_erased")
     op.drop_index("ix_audit_events_seq", "audit_events")
+    dialect = op.get_bind().dialect.name
     with op.batch_alter_table("audit_events") as batch:
         batch.drop_column("hash")
         batch.drop_column("prev_hash")
         batch.drop_column("seq")
+    if dialect == "sqlite":  # the batch rebuilt the table, and its triggers went with the old one
+        create_append_only(dialect)
