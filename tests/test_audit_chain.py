@@ -11,6 +11,7 @@ from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
+from sqlalchemy import select
 from sqlalchemy.engine import Connection
 
 from voicebot.cli import cli
@@ -19,9 +20,13 @@ from voicebot.compliance.benchmark import bench_numbers, run_processes
 from voicebot.compliance.gate import Gate
 from voicebot.compliance.policy import load_policy
 from voicebot.flow.model import Purpose
+from voicebot.privacy import audit_events
 from voicebot.privacy.audit_chain import GENESIS, Verification, entry_hash, iter_rows, verify
+from voicebot.privacy.audit_events import vault_hook
+from voicebot.privacy.vault import Keyring, MasterKey, Vault
 from voicebot.store import Store, open_store
 from voicebot.store.migrate import upgrade
+from voicebot.store.models import AUDIT_EVENTS
 
 NOW = dt.datetime(2026, 11, 23, 2, 0, tzinfo=dt.UTC)  # 10:00 in Beijing, a Monday
 
@@ -256,3 +261,22 @@ async def test_migration_chains_rows_written_before_it(tmp_path: Path) -> None:
         assert [p.id for p in (await _verify(again)).problems] == [1]
     finally:
         await again.close()
+
+
+async def test_people_events_and_vault_reads_are_chained_with_masked_numbers(
+    store: Store, tmp_path: Path
+) -> None:
+    vault = Vault(tmp_path / "vault", Keyring(MasterKey.generate()), vault_hook(store))
+    vault.write("calls/7/recording.wav", b"RIFF")
+    assert await vault.open_async("calls/7/recording.wav", "qa review", "alice") == b"RIFF"
+    await audit_events.record(store, audit_events.REVEAL, "alice", number="+8613800138000")
+    with pytest.raises(ValueError, match="actor"):
+        await audit_events.record(store, audit_events.EXPORT, " ")
+    async with store.engine.connect() as conn:
+        rows = (await conn.execute(select(AUDIT_EVENTS).order_by(AUDIT_EVENTS.c.seq))).all()
+    assert [(r.kind, r.number_masked, r.detail) for r in rows] == [
+        ("vault.open", "", {"actor": "alice", "object": "calls/7/recording.wav",
+                            "purpose": "qa review"}),
+        ("reveal", "138****8000", {"actor": "alice"}),
+    ]  # fmt: skip
+    assert (await _verify(store)).ok
