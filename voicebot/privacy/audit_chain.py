@@ -68,11 +68,18 @@ def canonical(values: dict[str, Any]) -> str:
     doc = {name: values.get(name) for name in HASHED_FIELDS}
     at = doc["at"]
     if isinstance(at, dt.datetime):
-        doc["at"] = at.astimezone(dt.UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+        utc = at.astimezone(dt.UTC).replace(tzinfo=None)
+        doc["at"] = utc.isoformat(timespec="microseconds") + "Z"
     doc["reasons"] = [str(r) for r in (doc["reasons"] or [])]
     doc["detail"] = doc["detail"] or {}
     doc["allowed"] = None if doc["allowed"] is None else bool(doc["allowed"])
-    return json.dumps(doc, sort_keys=True, separators=(",", ":"), ensure_ascii=False, default=str)
+    return _CANONICAL.encode(doc)
+
+
+# One encoder for every entry: json.dumps with options builds a new one per call.
+_CANONICAL = json.JSONEncoder(
+    sort_keys=True, separators=(",", ":"), ensure_ascii=False, default=str
+)
 
 
 def entry_hash(seq: int, prev_hash: str, values: dict[str, Any]) -> str:
