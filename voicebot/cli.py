@@ -28,6 +28,9 @@ COMMANDS: dict[str, str] = {
     "serve": "voicebot.commands.serve:serve",
     "users": "voicebot.commands.users:users",
     "qa": "voicebot.commands.qa:qa",
+    "audit": "voicebot.commands.audit:audit",
+    "purge": "voicebot.commands.purge:purge_command",
+    "erase": "voicebot.commands.erase:erase_command",
 }
 
 

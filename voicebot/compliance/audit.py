@@ -2,7 +2,9 @@
 
 Rows carry the masked number only, the reasons as codes and the policy version; the table
 refuses updates and deletes (database triggers), so what was decided stays as it was decided.
-The event is written in the caller's transaction, so it commits (or not) with the change.
+The event is written in the caller's transaction, so it commits (or not) with the change, and is
+appended to the hash chain (:mod:`voicebot.privacy.audit_chain`) under that transaction's write
+lock, so edits, deletions and reordering are evident to ``voicebot audit verify``.
 """
 
 from __future__ import annotations
@@ -11,13 +13,10 @@ import datetime as dt
 from collections.abc import Iterable
 from typing import Any
 
-from sqlalchemy import insert
 from sqlalchemy.engine import Connection
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from voicebot.store.models import AUDIT_EVENTS
-
-_INSERT = insert(AUDIT_EVENTS)
+from voicebot.privacy.audit_chain import append_sync
 
 
 def audit_row(
@@ -47,10 +46,11 @@ def audit_row(
 
 
 async def write_audit(conn: AsyncConnection, **event: Any) -> None:
-    """Insert one audit event (fields as :func:`audit_row`) on an async connection."""
-    await conn.execute(_INSERT, audit_row(**event))
+    """Append one audit event (fields as :func:`audit_row`) on an async connection."""
+    row = audit_row(**event)
+    await conn.run_sync(lambda sync: append_sync(sync, row))
 
 
 def write_audit_sync(conn: Connection, **event: Any) -> None:
-    """Insert one audit event (fields as :func:`audit_row`) on a sync connection."""
-    conn.execute(_INSERT, audit_row(**event))
+    """Append one audit event (fields as :func:`audit_row`) on a sync connection."""
+    append_sync(conn, audit_row(**event))

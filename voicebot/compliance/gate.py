@@ -29,6 +29,7 @@ from voicebot.compliance.zones import Callee, InvalidNumber, parse_callee
 from voicebot.flow.model import Purpose
 from voicebot.outcomes import Outcome
 from voicebot.privacy import mask_number
+from voicebot.privacy.dnc_hash import is_erased_sync
 from voicebot.store.campaigns import campaign_id, find_campaign_id
 from voicebot.store.engine import Store, lock_number_sync
 
@@ -192,5 +193,5 @@ class Gate:
             attempt_days=tuple(day for day, _ in rows),
             last_attempt=max(past) if past else None,
             frozen_until=frozen_until,
-            dnc=bool(dnc),
+            dnc=bool(dnc) or is_erased_sync(conn, callee.e164),
         )

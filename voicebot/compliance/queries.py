@@ -20,7 +20,8 @@ from sqlalchemy import select as sa_select
 from sqlalchemy.dialects import sqlite as sqlite_dialect
 from sqlalchemy.engine import Connection
 
-from voicebot.store.models import ATTEMPTS, AUDIT_EVENTS, DNC_ENTRIES, FREEZES, UTCDateTime
+from voicebot.privacy.audit_chain import append_sqlite, append_sync
+from voicebot.store.models import ATTEMPTS, DNC_ENTRIES, FREEZES, UTCDateTime
 
 NOT_COUNTING = "released"
 """The attempt state that does not count toward caps (the dial never reached the network)."""
@@ -70,7 +71,7 @@ class CoreQueries:
         return int(conn.execute(_RESERVE, values).scalar_one())
 
     def audit(self, conn: Connection, values: dict[str, Any]) -> None:
-        conn.execute(_AUDIT, values)
+        append_sync(conn, values)
 
 
 _RECENT = sa_select(ATTEMPTS.c.local_day, ATTEMPTS.c.reserved_at).where(
@@ -100,14 +101,9 @@ _BLOCKS_IN_CAMPAIGN = _blocks(
     or_(DNC_ENTRIES.c.campaign_id.is_(None), DNC_ENTRIES.c.campaign_id == bindparam("campaign_id"))
 )
 _RESERVE = insert(ATTEMPTS).returning(ATTEMPTS.c.id)
-_AUDIT = insert(AUDIT_EVENTS)
 
 _ATTEMPT_COLUMNS = (
     "number", "campaign_id", "purpose", "state", "reserved_at", "local_day", "policy_version",
-)  # fmt: skip
-_AUDIT_COLUMNS = (
-    "at", "kind", "number_masked", "policy_version", "campaign_id", "attempt_id", "allowed",
-    "reasons", "detail",
 )  # fmt: skip
 
 
@@ -159,11 +155,7 @@ class SqliteQueries:
         return int(_raw(conn).execute(_SQL_RESERVE, params).fetchone()[0])
 
     def audit(self, conn: Connection, values: dict[str, Any]) -> None:
-        row = dict(values)
-        row["at"] = self._bind_instant(row["at"])
-        row["reasons"] = self._bind_json(row["reasons"])
-        row["detail"] = self._bind_json(row["detail"])
-        _raw(conn).execute(_SQL_AUDIT, [row[c] for c in _AUDIT_COLUMNS])
+        append_sqlite(_raw(conn), values)
 
 
 def queries_for(conn_dialect: str) -> GateQueries:
@@ -197,8 +189,4 @@ _SQL_BLOCKS_IN_CAMPAIGN = (
 _SQL_RESERVE = (
     f"INSERT INTO attempts ({', '.join(_ATTEMPT_COLUMNS)})"
     f" VALUES ({', '.join('?' * len(_ATTEMPT_COLUMNS))}) RETURNING id"
-)
-_SQL_AUDIT = (
-    f"INSERT INTO audit_events ({', '.join(_AUDIT_COLUMNS)})"
-    f" VALUES ({', '.join('?' * len(_AUDIT_COLUMNS))})"
 )

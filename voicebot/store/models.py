@@ -142,7 +142,10 @@ class ReviewItem(Base):
 
 
 class AuditEvent(Base):
-    """Append-only record of every decision and outcome (database triggers refuse edits)."""
+    """Append-only record of every decision and outcome (database triggers refuse edits).
+
+    Hash-chained (:mod:`voicebot.privacy.audit_chain`): ``seq`` is the entry's position,
+    ``prev_hash`` the previous entry's hash, ``hash`` its own."""
 
     __tablename__ = "audit_events"
 
@@ -156,6 +159,24 @@ class AuditEvent(Base):
     reasons: Mapped[list[str]] = mapped_column(JSON, default=list)
     policy_version: Mapped[str] = mapped_column(String(80))
     detail: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    seq: Mapped[int | None] = mapped_column(Integer, index=True, unique=True)
+    prev_hash: Mapped[str | None] = mapped_column(String(64))
+    hash: Mapped[str | None] = mapped_column(String(64))
+
+
+class ErasedNumber(Base):
+    """A do-not-call entry kept after erasure: a keyed hash of the number, never the number.
+
+    ``digest`` is HMAC-SHA256 under a key derived from master key ``key_id``
+    (:mod:`voicebot.privacy.dnc_hash`), so the list cannot be reversed by hashing every number.
+    """
+
+    __tablename__ = "dnc_erased"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    digest: Mapped[str] = mapped_column(String(64), index=True)
+    key_id: Mapped[str] = mapped_column(String(32))
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime())
 
 
 class FlowApproval(Base):
@@ -207,3 +228,4 @@ REVIEW_QUEUE = _table(ReviewItem)
 AUDIT_EVENTS = _table(AuditEvent)
 FLOW_APPROVALS = _table(FlowApproval)
 CALL_QA = _table(CallQa)
+DNC_ERASED = _table(ErasedNumber)

@@ -1,0 +1,63 @@
+"""Options and helpers shared by ``voicebot purge`` and ``voicebot erase``: the vault to work on,
+opening the store, and turning known errors into clean CLI errors."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Awaitable, Callable
+from pathlib import Path
+from typing import Any, TypeVar
+
+import click
+
+from voicebot.compliance.zones import InvalidNumber
+from voicebot.privacy.audit_events import vault_hook
+from voicebot.privacy.vault import KeyFileError, Vault, VaultError, default_vault_dir, load_keyring
+from voicebot.store import Store, open_store, resolve_db_url
+
+T = TypeVar("T")
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def vault_option(func: F) -> F:
+    """``--vault DIR``: the recordings/transcripts vault (default: $VOICEBOT_VAULT)."""
+    option = click.option(
+        "--vault",
+        "vault_dir",
+        type=click.Path(file_okay=False, path_type=Path),
+        default=None,
+        help="Vault directory of recordings and transcripts (default: $VOICEBOT_VAULT, else the "
+        "user data dir's vault/).",
+    )
+    return option(func)
+
+
+def open_vault(store: Store, vault_dir: Path | None, *, required: bool) -> Vault | None:
+    """The vault at ``vault_dir`` (or the default), its reads audited in ``store``.
+
+    None when there is no vault directory and no key, unless ``required``.
+    """
+    root = vault_dir or default_vault_dir()
+    try:
+        keyring = load_keyring()
+    except KeyFileError:
+        if not required and not root.exists():
+            return None
+        raise
+    return Vault(root, keyring, vault_hook(store))
+
+
+def run_store_work(db: str | None, work: Callable[[Store], Awaitable[T]]) -> T:
+    """Open the store, run ``work``, close it; known errors become clean CLI errors."""
+
+    async def main() -> T:
+        store = await open_store(resolve_db_url(db))
+        try:
+            return await work(store)
+        finally:
+            await store.close()
+
+    try:
+        return asyncio.run(main())
+    except (KeyFileError, VaultError, InvalidNumber, ValueError, RuntimeError) as exc:
+        raise click.ClickException(str(exc)) from None
