@@ -6,6 +6,7 @@ when used, so ``voicebot intent ...`` does not pay for loading WebRTC or the dat
 
 from __future__ import annotations
 
+import os
 import sys
 
 import click
@@ -41,7 +42,17 @@ def cli() -> None:
 
 
 def main() -> None:
-    """Console-script entry point."""
+    """Console-script entry point.
+
+    Logging goes to stderr through the masking chain (no full phone number in any log line):
+    level from ``VOICEBOT_LOG_LEVEL`` (default WARNING), JSON lines if ``VOICEBOT_LOG_JSON=1``.
+    """
+    from voicebot.logging import configure_logging
+
+    configure_logging(
+        os.environ.get("VOICEBOT_LOG_LEVEL", "WARNING").upper(),
+        json=os.environ.get("VOICEBOT_LOG_JSON") == "1",
+    )
     if hasattr(sys.stdout, "reconfigure"):
         sys.stdout.reconfigure(encoding="utf-8")
     cli()
