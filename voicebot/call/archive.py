@@ -1,0 +1,46 @@
+"""Where a finished call's recording and transcript go: encrypted, redacted, named by attempt.
+
+Recordings and transcripts only ever reach the disk through the vault (AES-256-GCM, nothing in
+plaintext, no temp files); transcripts are redacted (card and ID numbers, accounts, emails,
+also spoken as digits) before they are stored. Files are named ``calls/<attempt id>/...`` so
+retention and erasure find every piece of a call.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable
+
+from voicebot.call.recording import RecordingSink
+from voicebot.flow.events import TranscriptLine
+from voicebot.privacy.erasure import call_prefix
+from voicebot.privacy.redact import redact
+from voicebot.privacy.vault.vault import Vault
+
+
+class VaultRecordingSink(RecordingSink):
+    """Stores a call's WAV in the vault as ``calls/<attempt id>/recording.wav``."""
+
+    def __init__(self, vault: Vault, attempt_id: int) -> None:
+        self.vault = vault
+        self.attempt_id = attempt_id
+
+    def store(self, name: str, wav: bytes) -> str:
+        path = call_prefix(self.attempt_id) + "recording.wav"
+        self.vault.write(path, wav, overwrite=True)
+        return f"vault:{path}"
+
+
+def store_transcript(
+    vault: Vault, attempt_id: int, lines: Iterable[TranscriptLine], locale: str
+) -> tuple[str, int]:
+    """Redact and store a call's transcript; return its vault reference and the redactions."""
+    redacted = 0
+    document = []
+    for line in lines:
+        result = redact(line.text, locale)
+        redacted += len(result.findings)
+        document.append({"who": line.who, "text": result.text})
+    path = call_prefix(attempt_id) + "transcript.json"
+    vault.write(path, json.dumps(document, ensure_ascii=False).encode(), overwrite=True)
+    return f"vault:{path}", redacted
