@@ -44,6 +44,7 @@ EXPECTED_ACCESS: dict[tuple[str, str], str] = {
     ("POST", "/api/users"): "admin",
     ("PUT", "/api/users/{name}/roles"): "admin",
     ("POST", "/api/handoffs/{id}/reveal"): "admin",
+    ("POST", "/api/admin/erase"): "admin",
     ("GET", "/api/agent/presence"): "agent",
     ("PUT", "/api/agent/presence"): "agent",
     ("GET", "/api/agent/handoffs"): "agent",

@@ -4,6 +4,7 @@ per role, a controllable clock and helpers to sign in (admins with a real TOTP c
 from __future__ import annotations
 
 import datetime as dt
+import os
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
@@ -15,6 +16,7 @@ import pyotp
 from aiohttp.test_utils import TestServer
 from cryptography.fernet import Fernet
 
+from voicebot.privacy.vault.keys import MasterKey
 from voicebot.store import Store, open_store
 from voicebot.store.users import Role, add_user
 from voicebot.web.app import WebConfig, create_app
@@ -128,9 +130,15 @@ async def running_app(
         clock=clock,
     )
     server = TestServer(create_app(store, config), host="127.0.0.1")
+    saved_key = os.environ.get("VOICEBOT_MASTER_KEY")
+    os.environ["VOICEBOT_MASTER_KEY"] = MasterKey.generate().to_base64()  # erasure needs one
     await server.start_server()
     try:
         yield WebFixture(server, store, clock, queue, secrets)
     finally:
         await server.close()
         await store.close()
+        if saved_key is None:
+            os.environ.pop("VOICEBOT_MASTER_KEY", None)
+        else:
+            os.environ["VOICEBOT_MASTER_KEY"] = saved_key

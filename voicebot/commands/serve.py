@@ -9,14 +9,20 @@ from __future__ import annotations
 
 import ipaddress
 import ssl
+from dataclasses import replace
 from pathlib import Path
 
 import click
 import platformdirs
 from aiohttp import web
 
+from voicebot.privacy.audit_events import vault_hook
+from voicebot.privacy.retention import RetentionPolicy
+from voicebot.privacy.vault.errors import KeyFileError
+from voicebot.privacy.vault.keys import load_keyring
+from voicebot.privacy.vault.vault import Vault, default_vault_dir
 from voicebot.resources import flows_dir
-from voicebot.store import db_option, open_store, resolve_db_url
+from voicebot.store import Store, db_option, open_store, resolve_db_url
 from voicebot.web.app import WebConfig, create_app
 from voicebot.web.auth import load_or_create_session_key
 
@@ -36,6 +42,20 @@ def is_loopback_host(host: str) -> bool:
         return ipaddress.ip_address(host).is_loopback
     except ValueError:
         return False
+
+
+def _vault(store: Store) -> Vault | None:
+    """The recordings vault when a master key is configured (erasure and retention use it)."""
+    try:
+        keyring = load_keyring()
+    except KeyFileError as exc:
+        click.echo(
+            f"note: no master key ({exc}); erasure is refused until one is set "
+            "(voicebot keys init)",
+            err=True,
+        )
+        return None
+    return Vault(default_vault_dir(), keyring, vault_hook(store))
 
 
 @click.command()
@@ -86,7 +106,8 @@ def serve(
 
     async def build() -> web.Application:
         store = await open_store(url)
-        app = create_app(store, config)
+        vault = _vault(store)
+        app = create_app(store, replace(config, vault=vault, retention=RetentionPolicy()))
 
         async def close_store(_: web.Application) -> None:
             await store.close()

@@ -9,8 +9,11 @@ every route of :data:`voicebot.web.rbac.ROUTES`. The call side reaches the hando
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import datetime as dt
 import time
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -19,6 +22,8 @@ from aiohttp.typedefs import Handler as NextHandler
 from aiohttp.typedefs import Middleware
 from aiohttp_session import setup as setup_session
 
+from voicebot.privacy.retention import RetentionPolicy, run_daily
+from voicebot.privacy.vault.vault import Vault
 from voicebot.resources import flows_dir
 from voicebot.store import Store
 from voicebot.web.auth import Passwords, TotpReplayGuard, session_storage
@@ -34,6 +39,7 @@ from voicebot.web.keys import (
     ROUTE_TABLE,
     STORE,
     TOTP_GUARD,
+    VAULT,
     Clock,
 )
 from voicebot.web.metrics import WebMetrics
@@ -65,6 +71,8 @@ class WebConfig:
         handoffs: the queue the call side feeds.
         clock: the current instant (tests drive it).
         routes: the route table (the default is the app's; tests may not change it).
+        vault: encrypted recordings and transcripts (erasure and retention reach into it).
+        retention: if set, the server purges what outlived it now and then daily.
     """
 
     session_key: bytes
@@ -75,6 +83,23 @@ class WebConfig:
     handoffs: HandoffQueue = field(default_factory=MemoryHandoffQueue)
     clock: Clock = _utcnow
     routes: tuple[RouteSpec, ...] = ROUTES
+    vault: Vault | None = None
+    retention: RetentionPolicy | None = None
+
+
+def _daily_retention(
+    policy: RetentionPolicy,
+) -> Callable[[web.Application], AsyncIterator[None]]:
+    """A cleanup context running the retention purge now and daily while the server runs."""
+
+    async def context(app: web.Application) -> AsyncIterator[None]:
+        task = asyncio.create_task(run_daily(app[STORE], app[VAULT], policy))
+        yield
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
+
+    return context
 
 
 def create_app(store: Store, config: WebConfig) -> web.Application:
@@ -91,6 +116,9 @@ def create_app(store: Store, config: WebConfig) -> web.Application:
     app[FLOWS_DIR] = config.flows_dir
     app[CLOCK] = config.clock
     app[ROUTE_TABLE] = config.routes
+    app[VAULT] = config.vault
+    if config.retention is not None:
+        app.cleanup_ctx.append(_daily_retention(config.retention))
     setup_session(app, session_storage(config.session_key, secure=config.tls))
     app.middlewares.append(rbac_middleware(spec_index(config.routes)))
     for spec in config.routes:

@@ -12,6 +12,7 @@ from pathlib import Path
 
 from aiohttp import web
 
+from voicebot.privacy.vault.vault import Vault
 from voicebot.store import Store
 from voicebot.store.users import User
 from voicebot.web.auth import Passwords, TotpReplayGuard
@@ -32,6 +33,7 @@ METRICS = web.AppKey("metrics", WebMetrics)
 FLOWS_DIR = web.AppKey("flows_dir", Path)
 CLOCK: web.AppKey[Clock] = web.AppKey("clock")
 ROUTE_TABLE: web.AppKey[tuple[RouteSpec, ...]] = web.AppKey("route_table")
+VAULT: web.AppKey[Vault | None] = web.AppKey("vault")
 
 # The signed-in user of the current request (set by the RBAC middleware; absent = anonymous).
 USER = web.RequestKey("user", User)

@@ -20,7 +20,7 @@ from voicebot.web.auth import CSRF_HEADER, SESSION_MAX_AGE_S, csrf_ok, session_u
 from voicebot.web.context import error, now
 from voicebot.web.keys import STORE, USER
 from voicebot.web.metrics import is_loopback
-from voicebot.web.routes import agent, audit, flows, me, pages, session, users
+from voicebot.web.routes import agent, audit, flows, me, pages, privacy, session, users
 from voicebot.web.routespec import Open, RouteSpec
 
 ADMIN = frozenset({Role.ADMIN})
@@ -76,6 +76,11 @@ ROUTES: tuple[RouteSpec, ...] = (
         "PUT", "/api/users/{name}/roles", users.update_roles, ADMIN, "Set a user's roles",
         "users", body=users.RolesUpdate, example_path={"name": "new-agent"},
         example_body={"roles": ["agent", "auditor"]},
+    ),
+    RouteSpec(
+        "POST", "/api/admin/erase", privacy.erase_number, ADMIN,
+        "Erase a number's personal data now (keeps a hashed do-not-call entry)", "privacy",
+        body=privacy.ErasureRequest, example_body={"number": "+12025550100"},
     ),
     RouteSpec(
         "POST", "/api/handoffs/{id}/reveal", agent.reveal_number, ADMIN,
