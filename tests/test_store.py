@@ -46,7 +46,7 @@ async def test_first_use_migrates_and_schema_matches_models(tmp_path: Path) -> N
             )
             journal = (await conn.execute(text("PRAGMA journal_mode"))).scalar()
             synchronous = (await conn.execute(text("PRAGMA synchronous"))).scalar()
-        assert version == "0001"
+        assert version == "0200_dialer"
         assert diff == []
         assert journal == "wal"
         assert synchronous == 2  # FULL: a committed opt-out survives a crash
@@ -111,7 +111,7 @@ async def test_stores_opened_at_once_on_a_fresh_file_migrate_it_once(tmp_path: P
     try:
         async with stores[0].engine.connect() as conn:
             versions = (await conn.execute(text("SELECT version_num FROM alembic_version"))).all()
-        assert versions == [("0001",)]
+        assert versions == [("0200_dialer",)]
     finally:
         for store in stores:
             await store.close()

@@ -172,3 +172,33 @@ DNC_ENTRIES = _table(DncEntry)
 FREEZES = _table(Freeze)
 REVIEW_QUEUE = _table(ReviewItem)
 AUDIT_EVENTS = _table(AuditEvent)
+
+
+class DialerEntry(Base):
+    """The dialer's durable plan for one contact of a campaign: when it is due, what is in
+    flight (``phase``: ``reserved`` before the dial, ``dialing`` once it may reach the network),
+    how many retries and callbacks were used, and how it ended. A restart resumes from here."""
+
+    __tablename__ = "dialer_queue"
+    __table_args__ = (
+        Index("ix_dialer_queue_campaign_number", "campaign_id", "number", unique=True),
+        Index("ix_dialer_queue_campaign_status_due", "campaign_id", "status", "due_at"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    campaign_id: Mapped[int] = mapped_column(ForeignKey("campaigns.id"))
+    number: Mapped[str] = mapped_column(String(20))
+    line: Mapped[int] = mapped_column(Integer)
+    fields: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    status: Mapped[str] = mapped_column(String(10))
+    due_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime())
+    attempt_id: Mapped[int | None] = mapped_column(ForeignKey("attempts.id"))
+    phase: Mapped[str | None] = mapped_column(String(10))
+    tries: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    last_outcome: Mapped[str | None] = mapped_column(String(20))
+    last_reasons: Mapped[list[str]] = mapped_column(JSON, default=list)
+    note: Mapped[str | None] = mapped_column(Text)
+    updated_at: Mapped[dt.datetime] = mapped_column(UTCDateTime())
+
+
+DIALER_QUEUE = _table(DialerEntry)
