@@ -24,6 +24,8 @@ COMMANDS: dict[str, str] = {
     "compliance": "voicebot.commands.compliance:compliance",
     "dnc": "voicebot.commands.dnc:dnc",
     "review": "voicebot.commands.review:review",
+    "campaign": "voicebot.commands.campaign:campaign",
+    "demo": "voicebot.commands.demo:demo",
 }
 
 

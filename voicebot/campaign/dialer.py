@@ -145,6 +145,11 @@ class Dialer:
         self._poke()
 
     @property
+    def stopping(self) -> bool:
+        """Whether :meth:`stop` was called."""
+        return self._stopping
+
+    @property
     def paused(self) -> bool:
         """Whether dialling is paused."""
         return self._paused
