@@ -243,8 +243,6 @@ class Dialer:
                 wake_at = now + _IDLE
                 if self._due and not self._paused and len(self._running) < pacing.max_concurrent:
                     wake_at = max(self._due[0][0], next_dial)
-                if until is not None and not self._running and wake_at > until:
-                    break
                 self._wake.clear()
                 await self.clock.sleep_until(wake_at, self._wake)
             if self._running:

@@ -194,7 +194,7 @@ def results_of(
             )
             continue
         reasons, not_before = collector.blocks.get(
-            entry.number, (tuple(entry.last_reasons), entry.due_at)
+            entry.number, (tuple(entry.last_reasons) or ("not_yet_due",), entry.due_at)
         )
         results.calls.append(CallResult(shown, label, started, None, 0.0, reasons, not_before))
     return results

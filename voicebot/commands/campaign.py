@@ -71,7 +71,7 @@ def run(
     file: Path, report: Path | None, until_idle: bool, db: str | None, policy_file: Path | None
 ) -> None:
     """Dial the campaign in FILE until every contact is done (resumes a stopped run)."""
-    console = Console(stderr=True)
+    console = Console(stderr=True, soft_wrap=True)
     try:
         loaded = load_campaign(file)
         prepared = prepare(loaded)
