@@ -76,9 +76,9 @@ CAST = (
     _role(
         "presses_one", "presses 1: handoff, fallback to the callback offer", "callback", "completed"
     ),
-    # No answering-machine detection runs in the call session yet: a machine's greeting is
-    # not an answer the flow understands, so it ends without a usable response.
-    *[_role("voicemail", "answering machine", "voicemail", "no_response")] * 2,
+    # No answering-machine detection runs in the call session yet: the flow talks to the
+    # machine, which either records until the flow gives up or hangs up first.
+    *[_role("voicemail", "answering machine", "voicemail", "no_response", "hung_up")] * 2,
     *[_role("busy", "line busy", "busy")] * 2,
     *[_role("never_answers", "rings out", "no_answer")] * 2,
     *[_role("hangs_up_early", "hangs up after 5 s", "hung_up")] * 2,

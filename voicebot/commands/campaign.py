@@ -120,6 +120,11 @@ def run(
         asyncio.run(main())
     except TransportUnavailable as exc:
         raise click.ClickException(str(exc)) from None
+    except asyncio.CancelledError:
+        raise click.ClickException(
+            "interrupted: calls under way were recorded as failed (interrupted); "
+            "run again to resume"
+        ) from None
 
 
 def _signals(console: Console) -> Any:
