@@ -50,11 +50,14 @@ def test_cast_covers_every_case_with_valid_distinct_numbers() -> None:
     assert sample.verdict(sample.DNC_ROLE, "blocked", ("dnc",))
     assert not sample.verdict(sample.DNC_ROLE, "blocked", ("window",))
     assert not sample.verdict(sample.CAST[0], "completed", ())
+    interested = next(r for r in sample.CAST if r.persona == "interested")
+    assert not sample.verdict(interested, "completed", (), handed_off=False)
+    assert sample.verdict(interested, "completed", (), handed_off=True)
 
 
 def test_a_short_demo_runs_real_calls_and_writes_the_report(tmp_path: Path) -> None:
     result = CliRunner().invoke(
-        cli, ["demo", "--dir", str(tmp_path), "--personas", "presses_nine,busy"]
+        cli, ["demo", "--dir", str(tmp_path), "--personas", "presses_nine,busy,presses_one"]
     )
     assert result.exit_code == 0, result.output
     assert "as expected" in result.output and "every opt-out is on it: yes" in result.output
@@ -71,3 +74,4 @@ def test_a_short_demo_runs_real_calls_and_writes_the_report(tmp_path: Path) -> N
     nine = [line.split(",")[0] for line in contacts if line.endswith(",presses_nine")]
     assert set(nine) < listed  # the 9-pressers, plus the number listed before the run
     assert states == {"completed"}
+    assert "queue=sales accepted=False" in report  # presses 1: no agent, the fallback ran

@@ -55,10 +55,12 @@ class Role:
     persona: str
     expected: frozenset[str]
     why: str
+    handoff: bool = False
+    """The call must have offered the caller to an agent (and, with no agent, fallen back)."""
 
 
-def _role(persona: str, why: str, *expected: str) -> Role:
-    return Role(persona, frozenset(expected), why)
+def _role(persona: str, why: str, *expected: str, handoff: bool = False) -> Role:
+    return Role(persona, frozenset(expected), why, handoff)
 
 
 CAST = (
@@ -70,11 +72,16 @@ CAST = (
             "interested: handoff, no agent yet, so the callback offer",
             "callback",
             "completed",
+            handoff=True,
         )
     ]
     * 2,
     _role(
-        "presses_one", "presses 1: handoff, fallback to the callback offer", "callback", "completed"
+        "presses_one",
+        "presses 1: handoff, fallback to the callback offer",
+        "callback",
+        "completed",
+        handoff=True,
     ),
     # No answering-machine detection runs in the call session yet: the flow talks to the
     # machine, which either records until the flow gives up or hangs up first.
@@ -171,13 +178,14 @@ def write_sample(directory: Path, people: list[DemoContact]) -> Path:
     return campaign
 
 
-def verdict(role: Role, status: str, reasons: tuple[str, ...]) -> bool:
-    """Whether a contact ended as its role should."""
+def verdict(role: Role, status: str, reasons: tuple[str, ...], handed_off: bool = False) -> bool:
+    """Whether a contact ended as its role should (``handed_off``: the call tried an agent)."""
     if status == "blocked":
         return any(f"blocked:{r}" in role.expected for r in reasons)
-    return status in role.expected
+    return status in role.expected and (handed_off or not role.handoff)
 
 
 def expected_text(role: Role) -> str:
     """The role's expected outcomes, for the summary."""
-    return " or ".join(sorted(e.replace("blocked:", "blocked: ") for e in role.expected))
+    text = " or ".join(sorted(e.replace("blocked:", "blocked: ") for e in role.expected))
+    return f"handoff (no agent) -> {text}" if role.handoff else text

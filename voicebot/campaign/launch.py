@@ -115,13 +115,16 @@ class Collector:
     """Keeps what the report needs from the dialer's events (first attempt's timeline, blocks)."""
 
     ends: dict[str, CallEnd] = field(default_factory=dict)
+    dialled_at: dict[str, dt.datetime] = field(default_factory=dict)
     blocks: dict[str, tuple[tuple[str, ...], dt.datetime | None]] = field(default_factory=dict)
     listeners: list[Callable[[DialerEvent], None]] = field(default_factory=list)
 
     def __call__(self, event: DialerEvent) -> None:
         """Record ``event`` and pass it on."""
         number = event.entry.number
-        if event.kind == "ended" and event.end is not None:
+        if event.kind == "dialing":
+            self.dialled_at.setdefault(number, event.at)
+        elif event.kind == "ended" and event.end is not None:
             self.ends.setdefault(number, event.end)
         elif event.kind == "blocked" and number not in self.ends:
             self.blocks[number] = (event.reasons, event.entry.due_at)
@@ -184,7 +187,7 @@ def results_of(
                 CallResult(
                     shown,
                     label,
-                    started,
+                    collector.dialled_at.get(entry.number, started),
                     Outcome(end.outcome),
                     end.talk_seconds,
                     (),

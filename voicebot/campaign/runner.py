@@ -33,6 +33,7 @@ _TIMELINE_KEYS = (
     "reason",
     "cause",
     "queue",
+    "accepted",
 )
 
 

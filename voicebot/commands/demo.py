@@ -155,8 +155,11 @@ async def _run(
     for entry, call in zip(entries, results.calls, strict=True):
         role = roles[entry.number].role
         reasons = call.blocked
+        handed_off = any(t.kind == "handoff" for t in call.timeline)
         shown = call.status + (f" ({', '.join(reasons)})" if reasons else "")
-        ok = sample.verdict(role, call.status, reasons)
+        if handed_off:
+            shown = f"handoff (no agent) -> {shown}"
+        ok = sample.verdict(role, call.status, reasons, handed_off)
         good += ok
         table.add_row(call.number, role.persona, shown, sample.expected_text(role),
                       "[green]yes[/]" if ok else "[red]NO[/]")  # fmt: skip
