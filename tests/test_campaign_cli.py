@@ -45,7 +45,7 @@ def test_run_status_and_results(tmp_path: Path) -> None:
     ran = runner.invoke(
         cli,
         ["campaign", "run", str(camp), "--until-idle", "--policy", str(tmp_path / "policy.yaml"),
-         "--report", str(tmp_path / "r.html"), *db],
+         "--report", str(tmp_path / "r.html"), "--max-concurrent", "2", *db],
     )  # fmt: skip
     assert ran.exit_code == 0, ran.output
     assert "contacts.csv:5" in ran.output and "contacts.csv:4: same number as line 2" in ran.output

@@ -65,15 +65,38 @@ def campaign() -> None:
     is_flag=True,
     help="Return once nothing is due now (retries and callbacks stay planned for a later run).",
 )
+@click.option(
+    "--max-concurrent", type=click.IntRange(1, 500), default=None, help="Override pacing."
+)
+@click.option(
+    "--calls-per-second", type=click.FloatRange(0.01, 100), default=None, help="Override pacing."
+)
 @db_option
 @policy_option
 def run(
-    file: Path, report: Path | None, until_idle: bool, db: str | None, policy_file: Path | None
+    file: Path,
+    report: Path | None,
+    until_idle: bool,
+    max_concurrent: int | None,
+    calls_per_second: float | None,
+    db: str | None,
+    policy_file: Path | None,
 ) -> None:
     """Dial the campaign in FILE until every contact is done (resumes a stopped run)."""
     console = Console(stderr=True, soft_wrap=True)
     try:
         loaded = load_campaign(file)
+        pacing = loaded.pacing.model_copy(
+            update={
+                k: v
+                for k, v in (
+                    ("max_concurrent", max_concurrent),
+                    ("calls_per_second", calls_per_second),
+                )
+                if v is not None
+            }
+        )
+        loaded = loaded.model_copy(update={"pacing": pacing})
         prepared = prepare(loaded)
         policy = load_policy(user_policy_path(policy_file))
         url = resolve_db_url(db)
