@@ -32,6 +32,8 @@ COMMANDS: dict[str, str] = {
     "audit": "voicebot.commands.audit:audit",
     "purge": "voicebot.commands.purge:purge_command",
     "erase": "voicebot.commands.erase:erase_command",
+    "campaign": "voicebot.commands.campaign:campaign",
+    "demo": "voicebot.commands.demo:demo",
 }
 
 

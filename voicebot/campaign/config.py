@@ -6,12 +6,13 @@ is reported as file:line:col before a single number is dialled.
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Annotated
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, field_validator
 
+from voicebot.flow.model import Purpose
 from voicebot.outcomes import Outcome
 from voicebot.yamlsource import SourceErrors, load_yaml
 
@@ -51,6 +52,33 @@ class Pacing(BaseModel):
     calls_per_second: float = Field(default=2.0, gt=0, le=100)
 
 
+class Schedule(BaseModel):
+    """When the campaign may dial at all (the policy's windows and caps apply on top)."""
+
+    model_config = _STRICT
+
+    start: datetime | None = Field(default=None, description="Not before (ISO 8601 with zone).")
+    end: datetime | None = Field(default=None, description="Nothing is dialled from this instant.")
+
+    @field_validator("start", "end")
+    @classmethod
+    def _aware(cls, value: datetime | None) -> datetime | None:
+        if value is not None and (value.tzinfo is None or value.utcoffset() is None):
+            raise ValueError("give a time zone, e.g. 2026-11-23T09:00:00+08:00")
+        return value
+
+
+class Callbacks(BaseModel):
+    """Callbacks a callee asks for: at the time they name, else after ``default_delay``."""
+
+    model_config = _STRICT
+
+    default_delay: float = Field(
+        default=24 * 3600, ge=60, le=30 * 86400, description="Seconds, when no time was named."
+    )
+    max: int = Field(default=2, ge=0, le=10, description="Callbacks per contact at most.")
+
+
 class Campaign(BaseModel):
     """One campaign: a flow run over a contact list."""
 
@@ -61,10 +89,21 @@ class Campaign(BaseModel):
     contacts: Path = Field(description="The contacts CSV, relative to the campaign file.")
     caller_id: Annotated[str, StringConstraints(pattern=r"^\+[1-9][0-9]{6,14}$")]
     default_region: Annotated[str, StringConstraints(pattern=r"^[A-Z]{2}$")] = "CN"
-    transport: Annotated[str, StringConstraints(pattern=r"^(loopback|janus)$")] = "loopback"
+    purpose: Purpose | None = Field(default=None, description="Default: the flow's purpose.")
+    transport: Annotated[str, StringConstraints(pattern=r"^(loopback|janus|simulated)$")] = (
+        "loopback"
+    )
+    persona_column: str = Field(
+        default="persona", description="Loopback: the contacts column naming who answers."
+    )
+    simulated_call_seconds: float = Field(
+        default=0.5, ge=0, le=60, description="Simulated transport: how long each call lasts."
+    )
     ring_timeout: float = Field(default=30, ge=5, le=120)
     pacing: Pacing = Field(default_factory=Pacing)
+    schedule: Schedule = Field(default_factory=Schedule)
     retry: dict[Outcome, Retry] = Field(default_factory=_default_retries)
+    callbacks: Callbacks = Field(default_factory=Callbacks)
 
     @field_validator("retry")
     @classmethod

@@ -212,6 +212,33 @@ class CallQa(Base):
     checks: Mapped[list[dict[str, Any]]] = mapped_column(JSON, default=list)
 
 
+class DialerEntry(Base):
+    """The dialer's durable plan for one contact of a campaign: when it is due, what is in
+    flight (``phase``: ``reserved`` before the dial, ``dialing`` once it may reach the network),
+    how many retries and callbacks were used, and how it ended. A restart resumes from here."""
+
+    __tablename__ = "dialer_queue"
+    __table_args__ = (
+        Index("ix_dialer_queue_campaign_number", "campaign_id", "number", unique=True),
+        Index("ix_dialer_queue_campaign_status_due", "campaign_id", "status", "due_at"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    campaign_id: Mapped[int] = mapped_column(ForeignKey("campaigns.id"))
+    number: Mapped[str] = mapped_column(String(20))
+    line: Mapped[int] = mapped_column(Integer)
+    fields: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    status: Mapped[str] = mapped_column(String(10))
+    due_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime())
+    attempt_id: Mapped[int | None] = mapped_column(ForeignKey("attempts.id"))
+    phase: Mapped[str | None] = mapped_column(String(10))
+    tries: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    last_outcome: Mapped[str | None] = mapped_column(String(20))
+    last_reasons: Mapped[list[str]] = mapped_column(JSON, default=list)
+    note: Mapped[str | None] = mapped_column(Text)
+    updated_at: Mapped[dt.datetime] = mapped_column(UTCDateTime())
+
+
 def _table(model: type[Base]) -> Table:
     table = model.__table__
     assert isinstance(table, Table)
@@ -229,3 +256,4 @@ AUDIT_EVENTS = _table(AuditEvent)
 FLOW_APPROVALS = _table(FlowApproval)
 CALL_QA = _table(CallQa)
 DNC_ERASED = _table(ErasedNumber)
+DIALER_QUEUE = _table(DialerEntry)

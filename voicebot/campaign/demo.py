@@ -1,0 +1,191 @@
+"""``voicebot demo``: a whole campaign against simulated people, in a few minutes, offline.
+
+The demo writes a sample campaign (the English upgrade-offer flow, 20-odd fictional numbers, a
+persona per number in a ``persona`` column), dials it over the loopback transport with real
+TTS, real speech recognition and the real compliance gate, and checks each persona's outcome
+against what it should be: 9-pressers end on the do-not-call list, a number already on it is
+skipped, a number where it is night now is blocked by the calling window.
+
+Calling windows are local, so which fictional numbers may be called depends on when the demo
+runs: it picks a zone where it is daytime now for the cast and one where it is night for the
+"outside window" case, asking the gate itself (what-if checks, nothing reserved).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+from pathlib import Path
+
+from voicebot.compliance.decision import Reason
+from voicebot.compliance.gate import Gate
+from voicebot.flow.model import Purpose
+
+FLOW = Path(__file__).resolve().parents[2] / "flows" / "upgrade_offer.yaml"
+NAME = "demo"
+
+
+@dataclass(frozen=True)
+class Region:
+    """A fictional numbering range (reserved for drama and tests) and how to number within it."""
+
+    label: str
+    prefix: str
+    first: int
+    width: int
+
+    def number(self, i: int) -> str:
+        """The ``i``-th fictional number of the range."""
+        return f"{self.prefix}{self.first + i:0{self.width}d}"
+
+
+REGIONS = (
+    Region("China (Shanghai time)", "+861380013", 8000, 4),
+    Region("UK (London)", "+4420794", 60100, 5),
+    Region("US East (New York)", "+1202555", 100, 4),
+    Region("US West (Los Angeles)", "+1213555", 100, 4),
+    Region("US Hawaii (Honolulu)", "+1808555", 100, 4),
+)
+
+
+@dataclass(frozen=True)
+class Role:
+    """One demo contact: who answers, and the outcomes that count as right for them."""
+
+    persona: str
+    expected: frozenset[str]
+    why: str
+    handoff: bool = False
+    """The call must have offered the caller to an agent (and, with no agent, fallen back)."""
+
+
+def _role(persona: str, why: str, *expected: str, handoff: bool = False) -> Role:
+    return Role(persona, frozenset(expected), why, handoff)
+
+
+CAST = (
+    *[_role("presses_nine", "presses 9 during the disclosure", "opted_out")] * 4,
+    *[_role("not_interested", "spoken refusal", "refused")] * 3,
+    *[
+        _role(
+            "interested",
+            "interested: handoff, no agent yet, so the callback offer",
+            "callback",
+            "completed",
+            handoff=True,
+        )
+    ]
+    * 2,
+    _role(
+        "presses_one",
+        "presses 1: handoff, fallback to the callback offer",
+        "callback",
+        "completed",
+        handoff=True,
+    ),
+    # No answering-machine detection runs in the call session yet: the flow talks to the
+    # machine, which either records until the flow gives up or hangs up first.
+    *[_role("voicemail", "answering machine", "voicemail", "no_response", "hung_up")] * 2,
+    *[_role("busy", "line busy", "busy")] * 2,
+    *[_role("never_answers", "rings out", "no_answer")] * 2,
+    *[_role("hangs_up_early", "hangs up after 5 s", "hung_up")] * 2,
+    _role("silent", "answers, says nothing", "no_response"),
+    _role("rejects", "declines the call", "rejected"),
+)
+DNC_ROLE = _role("presses_one", "already on the do-not-call list", "blocked:dnc")
+NIGHT_ROLE = _role("presses_one", "where it is night now", "blocked:window")
+
+
+@dataclass(frozen=True)
+class DemoContact:
+    """A row of the sample contacts file."""
+
+    number: str
+    name: str
+    role: Role
+
+
+async def pick_regions(gate: Gate, now: dt.datetime) -> tuple[Region, Region | None]:
+    """A region where the gate allows a marketing call now, and one where it is night.
+
+    Raises:
+        RuntimeError: no region may be called now (then the demo cannot show calls).
+    """
+    day: Region | None = None
+    night: Region | None = None
+    for region in REGIONS:
+        decision = await gate.check(region.number(99), Purpose.MARKETING, now)
+        local_hour = _local_hour(region, now)
+        if decision.allowed and day is None and 8.5 <= local_hour < 20.0:
+            day = region
+        elif Reason.WINDOW in decision.reasons and night is None:
+            night = region
+    if day is None:
+        raise RuntimeError("no fictional range is inside its calling window right now")
+    return day, night
+
+
+def _local_hour(region: Region, now: dt.datetime) -> float:
+    from voicebot.compliance.zones import parse_callee
+
+    zone = parse_callee(region.number(0)).home_zone
+    local = now.astimezone(zone) if zone is not None else now
+    return local.hour + local.minute / 60
+
+
+def cast(
+    day: Region, night: Region | None, personas: frozenset[str] | None = None
+) -> list[DemoContact]:
+    """The sample contacts: the cast in ``day``, the do-not-call one, the night one.
+
+    Args:
+        day: where the cast lives.
+        night: where the "outside the window" contact lives (None: left out).
+        personas: keep only these personas of the cast (default: all).
+    """
+    names = ["Alex", "Sam", "Robin", "Kim", "Jo", "Lee", "Max", "Pat", "Chris", "Dana"]
+    roles = [r for r in CAST if personas is None or r.persona in personas]
+    people = [
+        DemoContact(day.number(i), names[i % len(names)], role) for i, role in enumerate(roles)
+    ]
+    people.append(DemoContact(day.number(len(CAST) + 1), "Taylor", DNC_ROLE))
+    if night is not None:
+        people.append(DemoContact(night.number(0), "Morgan", NIGHT_ROLE))
+    return people
+
+
+def write_sample(directory: Path, people: list[DemoContact]) -> Path:
+    """Write contacts.csv and campaign.yaml into ``directory``; returns the campaign file."""
+    directory.mkdir(parents=True, exist_ok=True)
+    rows = ["number,name,offer,persona"]
+    for person in people:
+        rows.append(f"{person.number},{person.name},double data for the same price,"
+                    f"{person.role.persona}")  # fmt: skip
+    (directory / "contacts.csv").write_text("\n".join(rows) + "\n", encoding="utf-8")
+    campaign = directory / "campaign.yaml"
+    campaign.write_text(
+        "# Written by `voicebot demo`: a marketing campaign over fictional numbers (loopback).\n"
+        f"name: {NAME}\n"
+        f"flow: {FLOW.as_posix()}\n"
+        "contacts: contacts.csv\n"
+        'caller_id: "+12025550100"\n'
+        "default_region: US\n"
+        "transport: loopback\n"
+        "ring_timeout: 8\n"
+        "pacing: {max_concurrent: 9, calls_per_second: 4}\n",
+        encoding="utf-8",
+    )
+    return campaign
+
+
+def verdict(role: Role, status: str, reasons: tuple[str, ...], handed_off: bool = False) -> bool:
+    """Whether a contact ended as its role should (``handed_off``: the call tried an agent)."""
+    if status == "blocked":
+        return any(f"blocked:{r}" in role.expected for r in reasons)
+    return status in role.expected and (handed_off or not role.handoff)
+
+
+def expected_text(role: Role) -> str:
+    """The role's expected outcomes, for the summary."""
+    text = " or ".join(sorted(e.replace("blocked:", "blocked: ") for e in role.expected))
+    return f"handoff (no agent) -> {text}" if role.handoff else text

@@ -1,0 +1,203 @@
+"""Run a campaign file end to end: import contacts, pick the media, dial, collect the results.
+
+Shared by ``voicebot campaign run`` and ``voicebot demo``: both load a :class:`Campaign`, build
+the runner its ``transport`` names (loopback calls to personas, or the simulated media layer for
+tests), run the :class:`~voicebot.campaign.dialer.Dialer` on a store and a gate, and turn what
+happened into :class:`~voicebot.campaign.results.CampaignResults` (numbers masked unless asked).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import datetime as dt
+from collections.abc import AsyncIterator, Callable
+from dataclasses import dataclass, field
+
+from voicebot.campaign.clock import Clock
+from voicebot.campaign.config import Campaign
+from voicebot.campaign.contacts import ImportReport, read_contacts
+from voicebot.campaign.dialer import Dialer, DialerEvent, DialPlan
+from voicebot.campaign.queue import Entry
+from voicebot.campaign.results import CallResult, CampaignResults, TimelineEntry
+from voicebot.campaign.runner import CallEnd, CallRunner, SessionRunner
+from voicebot.campaign.simulated import SimulatedRunner
+from voicebot.compliance.gate import Gate
+from voicebot.flow.loader import LoadedFlow, load_flow
+from voicebot.flow.model import Purpose
+from voicebot.outcomes import Outcome
+from voicebot.privacy import mask_number
+from voicebot.speech.asr.base import RecognizerUnavailable
+
+
+class TransportUnavailable(RuntimeError):
+    """The campaign names a transport this installation cannot use."""
+
+
+@dataclass
+class Prepared:
+    """A campaign ready to dial: its flow, contacts, and purpose."""
+
+    campaign: Campaign
+    loaded: LoadedFlow
+    contacts: ImportReport
+    purpose: Purpose
+
+    @property
+    def import_problems(self) -> list[str]:
+        """Every row not imported (line and reason) and every merged duplicate."""
+        source = self.contacts.source
+        problems = [
+            f"{source}:{r.line}: {mask_number(r.raw_number) if r.raw_number else '(empty)'}: "
+            f"{r.reason}"
+            for r in self.contacts.rejected
+        ]
+        problems += [
+            f"{source}:{line}: same number as line {first}, merged"
+            for line, first in self.contacts.duplicates
+        ]
+        return problems
+
+
+def prepare(campaign: Campaign) -> Prepared:
+    """Load the flow and import the contacts (raises SourceErrors / ContactFileError)."""
+    loaded = load_flow(campaign.flow)
+    contacts = read_contacts(campaign.contacts, campaign.default_region)
+    purpose = campaign.purpose or loaded.flow.purpose
+    return Prepared(campaign, loaded, contacts, Purpose(purpose))
+
+
+@contextlib.asynccontextmanager
+async def runner_for(
+    prepared: Prepared, note: Callable[[str], None] = lambda _: None
+) -> AsyncIterator[CallRunner]:
+    """The runner the campaign's ``transport`` names, closed afterwards.
+
+    Args:
+        prepared: the campaign.
+        note: told once of anything the user should know (e.g. keys-only calls).
+    """
+    campaign = prepared.campaign
+    if campaign.transport == "simulated":
+        yield SimulatedRunner(call_seconds=campaign.simulated_call_seconds)
+        return
+    if campaign.transport != "loopback":
+        raise TransportUnavailable(
+            f"transport {campaign.transport!r} is not available here; use loopback or simulated"
+        )
+    from voicebot.personas.book import load_personas
+    from voicebot.personas.callee import PersonaDirectory
+    from voicebot.speech.asr.select import recognizer_for
+    from voicebot.speech.tts.select import synthesizer_for
+    from voicebot.telephony.loopback import LoopbackTransport
+
+    locale = prepared.loaded.flow.locale
+    synthesizer = await synthesizer_for(locale)
+    try:
+        recognizer = recognizer_for(locale)
+    except RecognizerUnavailable as exc:
+        recognizer = None
+        note(f"{exc}; calls run on keys only (spoken answers are not heard)")
+    voice = await synthesizer_for("en-US")
+    directory = PersonaDirectory(load_personas(), voice)
+    for contact in prepared.contacts.contacts:
+        persona = contact.variables.get(campaign.persona_column)
+        if persona:
+            directory.assign(contact.number, persona)
+    transport = LoopbackTransport(directory)
+    try:
+        yield SessionRunner(transport, prepared.loaded, synthesizer, recognizer)
+    finally:
+        await transport.close()
+
+
+@dataclass
+class Collector:
+    """Keeps what the report needs from the dialer's events (first attempt's timeline, blocks)."""
+
+    ends: dict[str, CallEnd] = field(default_factory=dict)
+    dialled_at: dict[str, dt.datetime] = field(default_factory=dict)
+    blocks: dict[str, tuple[tuple[str, ...], dt.datetime | None]] = field(default_factory=dict)
+    listeners: list[Callable[[DialerEvent], None]] = field(default_factory=list)
+
+    def __call__(self, event: DialerEvent) -> None:
+        """Record ``event`` and pass it on."""
+        number = event.entry.number
+        if event.kind == "dialing":
+            self.dialled_at.setdefault(number, event.at)
+        elif event.kind == "ended" and event.end is not None:
+            self.ends.setdefault(number, event.end)
+        elif event.kind == "blocked" and number not in self.ends:
+            self.blocks[number] = (event.reasons, event.entry.due_at)
+        for listener in self.listeners:
+            listener(event)
+
+
+async def dial(
+    prepared: Prepared,
+    gate: Gate,
+    runner: CallRunner,
+    clock: Clock,
+    collector: Collector,
+    *,
+    until_idle: bool = False,
+    control: Callable[[Dialer], None] = lambda _: None,
+) -> list[Entry]:
+    """Plan the contacts and dial until done.
+
+    Args:
+        until_idle: return once nothing is due any more at the start (later retries,
+            callbacks and blocked contacts stay planned).
+        control: given the dialer before it runs (signal handlers: pause, stop).
+    """
+    plan = DialPlan.of(prepared.campaign, prepared.purpose)
+    dialer = Dialer(gate.store, gate, plan, runner, clock, collector)
+    await dialer.prepare(prepared.contacts.contacts)
+    control(dialer)
+    return await dialer.run(until=clock.now() if until_idle else None)
+
+
+def results_of(
+    prepared: Prepared,
+    entries: list[Entry],
+    collector: Collector,
+    started: dt.datetime,
+    finished: dt.datetime,
+    *,
+    show_numbers: bool = False,
+    label_column: str = "name",
+) -> CampaignResults:
+    """The run as report values; numbers masked unless ``show_numbers``."""
+    results = CampaignResults(
+        name=prepared.campaign.name,
+        flow=prepared.loaded.name,
+        purpose=prepared.purpose.value,
+        started_at=started,
+        finished_at=finished,
+        import_problems=prepared.import_problems,
+    )
+    for entry in entries:
+        shown = entry.number if show_numbers else mask_number(entry.number)
+        label = entry.fields.get(label_column) or entry.fields.get("name") or f"line {entry.line}"
+        end = collector.ends.get(entry.number)
+        if end is not None:
+            timeline: tuple[TimelineEntry, ...] = end.timeline
+            if end.reason:
+                timeline += (TimelineEntry(end.talk_seconds, "reason", end.reason),)
+            results.calls.append(
+                CallResult(
+                    shown,
+                    label,
+                    collector.dialled_at.get(entry.number, started),
+                    Outcome(end.outcome),
+                    end.talk_seconds,
+                    (),
+                    None,
+                    timeline,
+                )
+            )
+            continue
+        reasons, not_before = collector.blocks.get(
+            entry.number, (tuple(entry.last_reasons) or ("not_yet_due",), entry.due_at)
+        )
+        results.calls.append(CallResult(shown, label, started, None, 0.0, reasons, not_before))
+    return results

@@ -1,0 +1,124 @@
+"""How the dialer places one call: a :class:`CallRunner` turns a dial request into how it ended.
+
+For real campaigns the runner is :class:`SessionRunner`: the transport dials and a
+:class:`~voicebot.call.session.CallSession` runs the flow with real speech. The dialer knows only
+the small :class:`CallRunner` protocol, so a test can put an instant simulated media layer
+(:mod:`voicebot.campaign.simulated`) under the real dialer, gate, store and clock.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Protocol
+
+from voicebot.call.eventlog import EventLog
+from voicebot.call.recording import RecordingSink
+from voicebot.call.session import CallHooks, CallSession
+from voicebot.campaign.results import TimelineEntry
+from voicebot.flow.loader import LoadedFlow
+from voicebot.flow.machine import FlowSpec, compile_flow
+from voicebot.outcomes import Outcome
+from voicebot.speech.asr.base import Recognizer
+from voicebot.speech.tts.base import Synthesizer
+from voicebot.telephony.leg import Transport
+
+_TIMELINE_KEYS = (
+    "prompt",
+    "digit",
+    "text",
+    "intent",
+    "state",
+    "outcome",
+    "reason",
+    "cause",
+    "queue",
+    "accepted",
+)
+
+
+@dataclass(frozen=True)
+class CallRequest:
+    """One dial the gate allowed: who, from which caller id, with which flow variables."""
+
+    number: str
+    caller_id: str
+    variables: Mapping[str, str]
+    attempt_id: int
+    ring_timeout: float
+
+
+@dataclass(frozen=True)
+class CallEnd:
+    """How one call ended, as the dialer records it."""
+
+    outcome: Outcome
+    talk_seconds: float = 0.0
+    reason: str | None = None
+    timeline: tuple[TimelineEntry, ...] = field(default_factory=tuple)
+
+
+class CallRunner(Protocol):
+    """Places one call and runs it to its end; never raises for a call that went wrong."""
+
+    async def __call__(self, request: CallRequest, hooks: CallHooks) -> CallEnd:
+        """Dial ``request.number`` and run the call; ``hooks`` reach the store."""
+        ...
+
+
+def timeline_of(log: EventLog) -> tuple[TimelineEntry, ...]:
+    """A call's event log as short report lines (no numbers: the log holds none)."""
+    entries = []
+    for entry in log.entries:
+        text = " ".join(
+            f"{key}={entry.data[key]}" for key in _TIMELINE_KEYS if entry.data.get(key) is not None
+        )
+        entries.append(TimelineEntry(round(entry.t, 2), entry.kind.value, text))
+    return tuple(entries)
+
+
+class SessionRunner:
+    """Real calls: dial on ``transport``, run ``loaded`` with real TTS and ASR.
+
+    Args:
+        transport: places the calls (loopback, Janus, ...).
+        loaded: the campaign's flow with its prompts.
+        synthesizer: speaks the prompts (pre-render the disclosure before the campaign).
+        recognizer: hears the callee; None runs the flow on keys only.
+        recording: where recordings go; None records nothing.
+    """
+
+    def __init__(
+        self,
+        transport: Transport,
+        loaded: LoadedFlow,
+        synthesizer: Synthesizer,
+        recognizer: Recognizer | None,
+        recording: RecordingSink | None = None,
+    ) -> None:
+        self.transport = transport
+        self.loaded = loaded
+        self.spec: FlowSpec = compile_flow(loaded.flow)
+        self.synthesizer = synthesizer
+        self.recognizer = recognizer
+        self.recording = recording
+
+    async def __call__(self, request: CallRequest, hooks: CallHooks) -> CallEnd:
+        """Dial, run the session, and report; a dial that fails is ``failed`` with the reason."""
+        try:
+            leg = await self.transport.dial(request.number, request.caller_id, request.ring_timeout)
+        except Exception as exc:  # the network refused the dial: a failed attempt, say why
+            return CallEnd(Outcome.FAILED, 0.0, f"dial failed: {type(exc).__name__}: {exc}")
+        session = CallSession(
+            leg,
+            self.loaded,
+            self.synthesizer,
+            self.recognizer,
+            hooks,
+            variables=dict(request.variables),
+            spec=self.spec,
+            recording=self.recording,
+            recording_name=f"attempt-{request.attempt_id}",
+        )
+        report = await session.run()
+        return CallEnd(report.outcome, report.talk_seconds, report.reason, timeline_of(report.log))

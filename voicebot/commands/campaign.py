@@ -1,0 +1,287 @@
+"""``voicebot campaign run|status|results``: dial a campaign file, see where it stands, export it.
+
+``run`` resumes where a previous run stopped (even after kill -9): the plan lives in the store.
+Ctrl-C stops cleanly (no new dials; calls under way end and are recorded); a second Ctrl-C
+interrupts those calls too (they are recorded as failed, "interrupted"). Numbers are masked in
+every output unless ``--show-numbers`` is given.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import csv
+import datetime as dt
+import json
+import signal
+import sys
+from pathlib import Path
+from typing import Any
+
+import click
+from rich.console import Console
+from rich.table import Table
+from sqlalchemy import select
+
+from voicebot.campaign.clock import RealClock
+from voicebot.campaign.config import load_campaign
+from voicebot.campaign.contacts import ContactFileError
+from voicebot.campaign.dialer import Dialer, DialerEvent
+from voicebot.campaign.launch import (
+    Collector,
+    TransportUnavailable,
+    dial,
+    prepare,
+    results_of,
+    runner_for,
+)
+from voicebot.campaign.report import write_report
+from voicebot.commands.compliance import policy_option, show
+from voicebot.compliance.gate import Gate
+from voicebot.compliance.policy import load_policy, user_policy_path
+from voicebot.store import db_option, open_store, resolve_db_url
+from voicebot.store.models import ATTEMPTS, CAMPAIGNS, DIALER_QUEUE
+from voicebot.yamlsource import SourceErrors
+
+_show_numbers = click.option(
+    "--show-numbers", is_flag=True, help="Print numbers unmasked (you must be allowed to see them)."
+)
+
+
+@click.group()
+def campaign() -> None:
+    """Run a campaign, see its status, export its results."""
+
+
+@campaign.command()
+@click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option(
+    "--report",
+    type=click.Path(dir_okay=False, path_type=Path),
+    default=None,
+    help="Where to write the HTML report (default: <name>-report.html beside FILE).",
+)
+@click.option(
+    "--until-idle",
+    is_flag=True,
+    help="Return once nothing is due now (retries and callbacks stay planned for a later run).",
+)
+@click.option(
+    "--max-concurrent", type=click.IntRange(1, 500), default=None, help="Override pacing."
+)
+@click.option(
+    "--calls-per-second", type=click.FloatRange(0.01, 100), default=None, help="Override pacing."
+)
+@db_option
+@policy_option
+def run(
+    file: Path,
+    report: Path | None,
+    until_idle: bool,
+    max_concurrent: int | None,
+    calls_per_second: float | None,
+    db: str | None,
+    policy_file: Path | None,
+) -> None:
+    """Dial the campaign in FILE until every contact is done (resumes a stopped run)."""
+    console = Console(stderr=True, soft_wrap=True)
+    try:
+        loaded = load_campaign(file)
+        pacing = loaded.pacing.model_copy(
+            update={
+                k: v
+                for k, v in (
+                    ("max_concurrent", max_concurrent),
+                    ("calls_per_second", calls_per_second),
+                )
+                if v is not None
+            }
+        )
+        loaded = loaded.model_copy(update={"pacing": pacing})
+        prepared = prepare(loaded)
+        policy = load_policy(user_policy_path(policy_file))
+        url = resolve_db_url(db)
+    except (SourceErrors, ContactFileError, ValueError) as exc:
+        raise click.ClickException(str(exc)) from None
+    for problem in prepared.import_problems:
+        console.print(f"[yellow]not imported:[/] {problem}")
+
+    def progress(event: DialerEvent) -> None:
+        if event.kind == "ended" and event.outcome is not None:
+            console.print(f"{event.masked}: {event.outcome.value}")
+        elif event.kind == "blocked":
+            console.print(f"{event.masked}: blocked ({', '.join(event.reasons)})")
+        elif event.kind == "recovered":
+            console.print(f"{event.masked}: closed an interrupted attempt after a restart")
+
+    async def main() -> None:
+        store = await open_store(url)
+        clock = RealClock()
+        started = clock.now()
+        collector = Collector(listeners=[progress])
+        try:
+            gate = Gate(store, policy)
+            async with runner_for(prepared, lambda note: console.print(note)) as runner:
+                entries = await dial(
+                    prepared,
+                    gate,
+                    runner,
+                    clock,
+                    collector,
+                    until_idle=until_idle,
+                    control=_signals(console),
+                )
+            results = results_of(prepared, entries, collector, started, clock.now())
+        finally:
+            await store.close()
+        target = report or file.with_name(f"{loaded.name}-report.html")
+        write_report(results, target)
+        counts = results.outcome_counts()
+        console.print(", ".join(f"{k}: {v}" for k, v in sorted(counts.items())))
+        console.print(f"report: {target}")
+
+    try:
+        asyncio.run(main())
+    except TransportUnavailable as exc:
+        raise click.ClickException(str(exc)) from None
+    except asyncio.CancelledError:
+        raise click.ClickException(
+            "interrupted: calls under way were recorded as failed (interrupted); "
+            "run again to resume"
+        ) from None
+
+
+def _signals(console: Console) -> Any:
+    """Ctrl-C / SIGTERM: first stop cleanly, then interrupt the calls under way."""
+
+    def control(dialer: Dialer) -> None:
+        loop = asyncio.get_running_loop()
+        main = asyncio.current_task()
+
+        def on_signal() -> None:
+            if not dialer.stopping:
+                console.print("stopping: no new calls; waiting for calls under way (Ctrl-C again "
+                              "to interrupt them)")  # fmt: skip
+                dialer.stop()
+            elif main is not None:
+                main.cancel()
+
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            loop.add_signal_handler(sig, on_signal)
+
+    return control
+
+
+@campaign.command()
+@click.argument("name")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+@db_option
+def status(name: str, as_json: bool, db: str | None) -> None:
+    """Where campaign NAME stands: contacts per state and last outcome, attempts made."""
+    rows, attempts = _load(name, db)
+    by_state: dict[str, int] = {}
+    by_outcome: dict[str, int] = {}
+    for r in rows:
+        by_state[r["status"]] = by_state.get(r["status"], 0) + 1
+        key = r["last_outcome"] or "not yet"
+        by_outcome[key] = by_outcome.get(key, 0) + 1
+    due = [r["due_at"] for r in rows if r["status"] == "waiting" and r["due_at"]]
+    summary = {
+        "campaign": name,
+        "contacts": len(rows),
+        "states": by_state,
+        "last_outcomes": by_outcome,
+        "attempts": len(attempts),
+        "open_attempts": sum(1 for a in attempts if a.state == "reserved"),
+        "next_due": min(due) if due else None,
+    }
+    if as_json:
+        click.echo(json.dumps(summary, indent=2))
+        return
+    table = Table(title=f"campaign {name}")
+    table.add_column("what")
+    table.add_column("count", justify="right")
+    for key, value in sorted(by_state.items()):
+        table.add_row(f"contacts {key}", str(value))
+    for key, value in sorted(by_outcome.items()):
+        table.add_row(f"last outcome {key}", str(value))
+    table.add_row("attempts", str(summary["attempts"]))
+    table.add_row("next due", str(summary["next_due"] or "-"))
+    Console().print(table)
+
+
+@campaign.command()
+@click.argument("name")
+@click.option("--format", "fmt", type=click.Choice(["csv", "json"]), default="csv")
+@click.option(
+    "-o",
+    "--output",
+    type=click.Path(dir_okay=False, path_type=Path),
+    default=None,
+    help="Write to this file (default: standard output).",
+)
+@_show_numbers
+@db_option
+def results(name: str, fmt: str, output: Path | None, show_numbers: bool, db: str | None) -> None:
+    """Export campaign NAME: one row per contact (numbers masked unless --show-numbers)."""
+    rows, attempts = _load(name, db)
+    per_number: dict[str, int] = {}
+    for a in attempts:
+        per_number[a.number] = per_number.get(a.number, 0) + 1
+    records = [
+        {
+            "line": r["line"],
+            "number": show(r["number"], show_numbers),
+            "status": r["status"],
+            "last_outcome": r["last_outcome"] or "",
+            "reasons": ";".join(r["last_reasons"] or []),
+            "attempts": per_number.get(r["number"], 0),
+            "next_due": r["due_at"] or "",
+            "note": r["note"] or "",
+        }
+        for r in rows
+    ]
+    handle = output.open("w", newline="", encoding="utf-8") if output else sys.stdout
+    try:
+        if fmt == "json":
+            json.dump(records, handle, indent=2)
+            handle.write("\n")
+        else:
+            writer = csv.DictWriter(handle, fieldnames=list(records[0]) if records else ["line"])
+            writer.writeheader()
+            writer.writerows(records)
+    finally:
+        if output:
+            handle.close()
+
+
+def _load(name: str, db: str | None) -> tuple[list[dict[str, Any]], list[Any]]:
+    async def main() -> tuple[list[dict[str, Any]], list[Any]]:
+        store = await open_store(resolve_db_url(db))
+        try:
+            async with store.engine.connect() as conn:
+                cid = (
+                    await conn.execute(select(CAMPAIGNS.c.id).where(CAMPAIGNS.c.name == name))
+                ).scalar()
+                if cid is None:
+                    raise click.ClickException(f"no campaign named {name!r} in this database")
+                queue_rows = (
+                    await conn.execute(
+                        select(DIALER_QUEUE)
+                        .where(DIALER_QUEUE.c.campaign_id == cid)
+                        .order_by(DIALER_QUEUE.c.line)
+                    )
+                ).all()
+                attempt_rows = (
+                    await conn.execute(select(ATTEMPTS).where(ATTEMPTS.c.campaign_id == cid))
+                ).all()
+        finally:
+            await store.close()
+        rows = []
+        for r in queue_rows:
+            row = dict(r._mapping)
+            due = row.get("due_at")
+            row["due_at"] = due.isoformat() if isinstance(due, dt.datetime) else None
+            rows.append(row)
+        return rows, list(attempt_rows)
+
+    return asyncio.run(main())

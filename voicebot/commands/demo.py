@@ -1,0 +1,186 @@
+"""``voicebot demo``: the whole engine in one command, offline, in a few minutes.
+
+Writes a sample campaign of fictional numbers, pre-renders the prompts, dials every persona over
+the loopback transport with live progress, prints who ended how (and whether that is what the
+persona should get), and writes a self-contained HTML report. Each run uses a fresh database of
+its own (unless ``--db``), so a second run is not blocked by the first one's caps.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+from pathlib import Path
+
+import click
+import platformdirs
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.table import Table
+from sqlalchemy import select
+
+from voicebot.campaign import demo as sample
+from voicebot.campaign.clock import RealClock
+from voicebot.campaign.config import load_campaign
+from voicebot.campaign.dialer import DialerEvent
+from voicebot.campaign.launch import Collector, dial, prepare, results_of, runner_for
+from voicebot.campaign.report import write_report
+from voicebot.commands.compliance import policy_option
+from voicebot.commands.prompts import render_flow
+from voicebot.compliance import dnc
+from voicebot.compliance.gate import Gate
+from voicebot.compliance.policy import Policy, load_policy, user_policy_path
+from voicebot.privacy import mask_number
+from voicebot.speech.tts import synthesizer_for
+from voicebot.store import open_store, resolve_db_url
+from voicebot.store.models import DNC_ENTRIES
+
+
+@click.command()
+@click.option(
+    "--dir",
+    "directory",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=None,
+    help="Where to write the sample campaign, database and report (default: a new folder in "
+    "the user data dir).",
+)
+@click.option(
+    "--db", default=None, metavar="URL", help="Database (default: a fresh file in --dir)."
+)
+@click.option(
+    "--personas",
+    default=None,
+    metavar="NAME,...",
+    help="Only these personas of the cast (the do-not-call and night contacts always run).",
+)
+@policy_option
+def demo(
+    directory: Path | None, db: str | None, personas: str | None, policy_file: Path | None
+) -> None:
+    """Run a sample campaign against simulated people and write its report."""
+    stamp = dt.datetime.now(dt.UTC).strftime("%Y%m%d-%H%M%S")
+    folder = (
+        directory or Path(platformdirs.user_data_dir("voicebot", appauthor=False)) / "demo" / stamp
+    )
+    folder.mkdir(parents=True, exist_ok=True)
+    url = resolve_db_url(db or str(folder / "demo.db"))
+    policy = load_policy(user_policy_path(policy_file))
+    console = Console()
+    try:
+        chosen = frozenset(p.strip() for p in personas.split(",")) if personas else None
+        known = {r.persona for r in sample.CAST}
+        if chosen is not None and not chosen <= known:
+            unknown = ", ".join(sorted(chosen - known))
+            raise click.BadParameter(
+                f"{unknown}: not in the cast ({', '.join(sorted(known))})", param_hint="--personas"
+            )
+        ok = asyncio.run(_run(folder, url, policy, console, chosen))
+    except RuntimeError as exc:
+        raise click.ClickException(str(exc)) from None
+    if not ok:
+        raise SystemExit(1)
+
+
+async def _run(
+    folder: Path, url: str, policy: Policy, console: Console, personas: frozenset[str] | None
+) -> bool:
+    clock = RealClock()
+    store = await open_store(url)
+    try:
+        gate = Gate(store, policy)
+        day, night = await sample.pick_regions(gate, clock.now())
+        people = sample.cast(day, night, personas)
+        roles = {p.number: p for p in people}
+        campaign_file = sample.write_sample(folder, people)
+        dnc_person = next(p for p in people if p.role is sample.DNC_ROLE)
+        await dnc.add(store, policy, dnc_person.number, None, "demo: listed before", clock.now())
+        console.print(
+            f"[bold]voicebot demo[/]: {len(people)} fictional numbers in {day.label}"
+            + (f", one in {night.label} (night there now)" if night else "")
+        )
+        prepared = prepare(load_campaign(campaign_file))
+        for problem in prepared.import_problems:
+            console.print(f"[yellow]not imported:[/] {problem}")
+
+        progress = Progress(
+            TextColumn("{task.description}"),
+            BarColumn(),
+            MofNCompleteColumn(),
+            TimeElapsedColumn(),
+            console=console,
+        )
+        with progress:
+            synth = await synthesizer_for(prepared.loaded.flow.locale)
+            await render_flow(prepared.loaded, synth, {}, progress)
+            calls = progress.add_task("calls", total=len(people))
+            counts: dict[str, int] = {}
+
+            def on_event(event: DialerEvent) -> None:
+                role = roles[event.entry.number].role
+                if event.kind == "ended" and event.outcome is not None:
+                    counts[event.outcome.value] = counts.get(event.outcome.value, 0) + 1
+                    progress.console.print(
+                        f"  {event.masked:<14} {role.persona:<15} -> {event.outcome.value}"
+                    )
+                    progress.advance(calls)
+                elif event.kind == "blocked":
+                    progress.console.print(
+                        f"  {event.masked:<14} {role.persona:<15} -> blocked "
+                        f"({', '.join(event.reasons)})"
+                    )
+                    progress.advance(calls)
+                summary = ", ".join(f"{k} {v}" for k, v in sorted(counts.items()))
+                progress.update(calls, description=f"calls ({summary})" if summary else "calls")
+
+            collector = Collector(listeners=[on_event])
+            started = clock.now()
+            notes: list[str] = []
+            async with runner_for(prepared, notes.append) as runner:
+                for note in notes:
+                    progress.console.print(f"[yellow]{note}[/]")
+                entries = await dial(prepared, gate, runner, clock, collector, until_idle=True)
+        results = results_of(
+            prepared, entries, collector, started, clock.now(), label_column="persona"
+        )
+        async with store.engine.connect() as conn:
+            listed = {r.number for r in await conn.execute(select(DNC_ENTRIES.c.number))}
+    finally:
+        await store.close()
+
+    table = Table(title="demo: each persona and how its call ended")
+    for column in ("number", "persona", "outcome", "expected", ""):
+        table.add_column(column)
+    good = 0
+    for entry, call in zip(entries, results.calls, strict=True):
+        role = roles[entry.number].role
+        reasons = call.blocked
+        handed_off = any(t.kind == "handoff" for t in call.timeline)
+        shown = call.status + (f" ({', '.join(reasons)})" if reasons else "")
+        if handed_off:
+            shown = f"handoff (no agent) -> {shown}"
+        ok = sample.verdict(role, call.status, reasons, handed_off)
+        good += ok
+        table.add_row(call.number, role.persona, shown, sample.expected_text(role),
+                      "[green]yes[/]" if ok else "[red]NO[/]")  # fmt: skip
+    console.print(table)
+    opted = [e.number for e in entries if e.last_outcome == "opted_out"]
+    missing = [n for n in opted if n not in listed]
+    console.print(
+        f"do-not-call list: {len(listed)} numbers; every opt-out is on it: "
+        + (
+            "[green]yes[/]"
+            if not missing
+            else f"[red]NO ({', '.join(map(mask_number, missing))})[/]"
+        )
+    )
+    reasons_count = results.block_reasons()
+    if reasons_count:
+        console.print(
+            "blocked by the gate: "
+            + ", ".join(f"{k} {v}" for k, v in sorted(reasons_count.items()))
+        )
+    report = folder / "report.html"
+    write_report(results, report)
+    console.print(f"{good} of {len(entries)} as expected. Report: {report}")
+    return good == len(entries) and not missing
