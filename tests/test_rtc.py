@@ -72,7 +72,8 @@ async def test_answer_without_a_common_codec_is_a_clear_error() -> None:
     caller = RtcPeer(RtcSettings(codec=Codec.PCMU), OutboundTrack())
     callee = RtcPeer(RtcSettings(codec=Codec.OPUS), OutboundTrack())
     try:
-        with pytest.raises(ValueError, match="codec mismatch: we use opus, the far end.s offer has pcmu"):
+        mismatch = r"codec mismatch: we use opus, the far end's offer has pcmu"
+        with pytest.raises(ValueError, match=mismatch):
             await callee.answer(await caller.offer())
     finally:
         await caller.close()

@@ -1,7 +1,7 @@
 """The dialer's durable queue: one row per contact of a campaign (due time, phase, retries).
 
 Revision ID: 0200_dialer
-Revises: 0300_audit_chain
+Revises: 0300
 Create Date: 2026-11-22
 """
 
@@ -11,7 +11,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "0200_dialer"
-down_revision = "0300_audit_chain"
+down_revision = "0300"
 branch_labels = None
 depends_on = None
 
