@@ -66,6 +66,7 @@ def _role(persona: str, why: str, *expected: str, handoff: bool = False) -> Role
 CAST = (
     *[_role("presses_nine", "presses 9 during the disclosure", "opted_out")] * 4,
     *[_role("not_interested", "spoken refusal", "refused")] * 3,
+    *[_role("asks_to_stop", "says 'do not call me again'", "opted_out")] * 2,
     *[
         _role(
             "interested",
@@ -83,9 +84,9 @@ CAST = (
         "completed",
         handoff=True,
     ),
-    # No answering-machine detection runs in the call session yet: the flow talks to the
-    # machine, which either records until the flow gives up or hangs up first.
-    *[_role("voicemail", "answering machine", "voicemail", "no_response", "hung_up")] * 2,
+    # Answering-machine detection stops the flow; the bot waits for the beep and hangs up
+    # (this flow leaves no voicemail message).
+    *[_role("voicemail", "answering machine", "voicemail")] * 2,
     *[_role("busy", "line busy", "busy")] * 2,
     *[_role("never_answers", "rings out", "no_answer")] * 2,
     *[_role("hangs_up_early", "hangs up after 5 s", "hung_up")] * 2,
