@@ -75,3 +75,13 @@ def test_a_short_demo_runs_real_calls_and_writes_the_report(tmp_path: Path) -> N
     assert set(nine) < listed  # the 9-pressers, plus the number listed before the run
     assert states == {"completed"}
     assert "queue=sales accepted=False" in report  # presses 1: no agent, the fallback ran
+    # Recordings and transcripts exist only encrypted; no WAV or transcript text lies around.
+    stored = sorted(p.relative_to(tmp_path).as_posix() for p in (tmp_path / "vault").rglob("*.vbv"))
+    assert any(name.endswith("recording.wav.vbv") for name in stored), stored
+    for path in tmp_path.rglob("*"):
+        if path.is_file() and path.suffix != ".db":
+            data = path.read_bytes()
+            assert b"RIFF" not in data and b"WAVEfmt" not in data, path
+    with sqlite3.connect(tmp_path / "demo.db") as conn:
+        qa = {passed for (passed,) in conn.execute("SELECT passed FROM call_qa")}
+    assert qa == {1}, "every answered demo call passes its QA checklist"

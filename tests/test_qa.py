@@ -498,3 +498,19 @@ def test_status_names_are_stable() -> None:
         "recording_notice",
     ]
     assert Status.FAIL.value == "fail"
+
+
+def test_an_answering_machine_cut_is_not_a_disclosure_failure() -> None:
+    ticks = iter([0.0, 1.0, 1.05, 3.0, 3.0, 3.2, 9.0, 9.5])
+    log = EventLog(clock=lambda: next(ticks))
+    log.add(CallEvent.ANSWER)  # 1.0
+    log.add(CallEvent.PROMPT_START, prompt="disclosure")  # 1.05
+    log.add(CallEvent.AMD, verdict="machine", reason="greeting longer than 1500 ms")  # 3.0
+    log.add(CallEvent.PROMPT_INTERRUPTED, prompt="disclosure", by="cancelled")  # 3.0
+    log.add(CallEvent.AMD, verdict="beep", end_ms=7900)  # 3.2
+    log.add(CallEvent.HANGUP, cause="local")  # 9.0
+    flow = load_flow(FLOWS / "satisfaction_survey.yaml").flow
+    result = check_call(log, flow, None, WINDOW)
+    statuses = {c.name: c.status for c in result.checks}
+    assert statuses[Check.DISCLOSURE_HEARD] is Status.NOT_APPLICABLE
+    assert statuses[Check.RECORDING_NOTICE] is not Status.PASS  # no timing given: not proven

@@ -19,13 +19,15 @@ from voicebot.campaign.contacts import ImportReport, read_contacts
 from voicebot.campaign.dialer import Dialer, DialerEvent, DialPlan
 from voicebot.campaign.queue import Entry
 from voicebot.campaign.results import CallResult, CampaignResults, TimelineEntry
-from voicebot.campaign.runner import CallEnd, CallRunner, SessionRunner
+from voicebot.campaign.runner import CallChecks, CallEnd, CallRunner, SessionRunner
 from voicebot.campaign.simulated import SimulatedRunner
 from voicebot.compliance.gate import Gate
+from voicebot.compliance.qa_timing import flow_disclosure_timing
 from voicebot.flow.loader import LoadedFlow, load_flow
 from voicebot.flow.model import Purpose
 from voicebot.outcomes import Outcome
 from voicebot.privacy import mask_number
+from voicebot.privacy.vault.vault import Vault
 from voicebot.speech.asr.base import RecognizerUnavailable
 
 
@@ -68,13 +70,19 @@ def prepare(campaign: Campaign) -> Prepared:
 
 @contextlib.asynccontextmanager
 async def runner_for(
-    prepared: Prepared, note: Callable[[str], None] = lambda _: None
+    prepared: Prepared,
+    note: Callable[[str], None] = lambda _: None,
+    *,
+    gate: Gate | None = None,
+    vault: Vault | None = None,
 ) -> AsyncIterator[CallRunner]:
     """The runner the campaign's ``transport`` names, closed afterwards.
 
     Args:
         prepared: the campaign.
         note: told once of anything the user should know (e.g. keys-only calls).
+        gate: when given, every answered call's QA checklist is computed and stored.
+        vault: when given, recordings and redacted transcripts are kept there, encrypted.
     """
     campaign = prepared.campaign
     if campaign.transport == "simulated":
@@ -103,9 +111,15 @@ async def runner_for(
         persona = contact.variables.get(campaign.persona_column)
         if persona:
             directory.assign(contact.number, persona)
+    checks = None
+    if gate is not None:
+        timing = await flow_disclosure_timing(prepared.loaded, synthesizer)
+        checks = CallChecks(gate.store, gate.policy, prepared.purpose, timing)
     transport = LoopbackTransport(directory)
     try:
-        yield SessionRunner(transport, prepared.loaded, synthesizer, recognizer)
+        yield SessionRunner(
+            transport, prepared.loaded, synthesizer, recognizer, vault=vault, checks=checks
+        )
     finally:
         await transport.close()
 
@@ -193,6 +207,7 @@ def results_of(
                     (),
                     None,
                     timeline,
+                    end.qa_failures,
                 )
             )
             continue

@@ -12,15 +12,23 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Protocol
 
+from voicebot.call.archive import VaultRecordingSink, store_transcript
 from voicebot.call.eventlog import EventLog
 from voicebot.call.recording import RecordingSink
 from voicebot.call.session import CallHooks, CallSession
 from voicebot.campaign.results import TimelineEntry
+from voicebot.compliance.policy import Policy
+from voicebot.compliance.qa import CallWindow, check_call
+from voicebot.compliance.qa_store import record_qa
+from voicebot.compliance.qa_timing import DisclosureTiming
 from voicebot.flow.loader import LoadedFlow
 from voicebot.flow.machine import FlowSpec, compile_flow
+from voicebot.flow.model import Purpose
 from voicebot.outcomes import Outcome
+from voicebot.privacy.vault.vault import Vault
 from voicebot.speech.asr.base import Recognizer
 from voicebot.speech.tts.base import Synthesizer
+from voicebot.store import Store
 from voicebot.telephony.leg import Transport
 
 _TIMELINE_KEYS = (
@@ -56,6 +64,8 @@ class CallEnd:
     talk_seconds: float = 0.0
     reason: str | None = None
     timeline: tuple[TimelineEntry, ...] = field(default_factory=tuple)
+    qa_failures: tuple[str, ...] = ()
+    """Per-call QA checks the call failed (empty: passed, or QA not run)."""
 
 
 class CallRunner(Protocol):
@@ -77,6 +87,17 @@ def timeline_of(log: EventLog) -> tuple[TimelineEntry, ...]:
     return tuple(entries)
 
 
+@dataclass(frozen=True)
+class CallChecks:
+    """What per-call QA needs besides the call: where results go, the policy (calling
+    window), the purpose, and when the disclosure's sentences are heard."""
+
+    store: Store
+    policy: Policy
+    purpose: Purpose
+    timing: DisclosureTiming | None
+
+
 class SessionRunner:
     """Real calls: dial on ``transport``, run ``loaded`` with real TTS and ASR.
 
@@ -85,7 +106,9 @@ class SessionRunner:
         loaded: the campaign's flow with its prompts.
         synthesizer: speaks the prompts (pre-render the disclosure before the campaign).
         recognizer: hears the callee; None runs the flow on keys only.
-        recording: where recordings go; None records nothing.
+        recording: where recordings go; None records nothing (ignored when ``vault`` is set).
+        vault: encrypted storage for each call's recording and redacted transcript.
+        checks: run and store the per-call QA checklist after each call.
     """
 
     def __init__(
@@ -95,6 +118,8 @@ class SessionRunner:
         synthesizer: Synthesizer,
         recognizer: Recognizer | None,
         recording: RecordingSink | None = None,
+        vault: Vault | None = None,
+        checks: CallChecks | None = None,
     ) -> None:
         self.transport = transport
         self.loaded = loaded
@@ -102,6 +127,8 @@ class SessionRunner:
         self.synthesizer = synthesizer
         self.recognizer = recognizer
         self.recording = recording
+        self.vault = vault
+        self.checks = checks
 
     async def __call__(self, request: CallRequest, hooks: CallHooks) -> CallEnd:
         """Dial, run the session, and report; a dial that fails is ``failed`` with the reason."""
@@ -117,8 +144,24 @@ class SessionRunner:
             hooks,
             variables=dict(request.variables),
             spec=self.spec,
-            recording=self.recording,
+            recording=(
+                VaultRecordingSink(self.vault, request.attempt_id)
+                if self.vault is not None
+                else self.recording
+            ),
             recording_name=f"attempt-{request.attempt_id}",
         )
         report = await session.run()
-        return CallEnd(report.outcome, report.talk_seconds, report.reason, timeline_of(report.log))
+        if self.vault is not None and report.transcript:
+            store_transcript(
+                self.vault, request.attempt_id, report.transcript, self.loaded.flow.locale
+            )
+        failures: tuple[str, ...] = ()
+        if self.checks is not None and report.answered:
+            window = CallWindow.for_call(self.checks.policy, self.checks.purpose, request.number)
+            result = check_call(report.log, self.loaded.flow, self.checks.timing, window)
+            await record_qa(self.checks.store, request.attempt_id, result)
+            failures = tuple(result.failures)
+        return CallEnd(
+            report.outcome, report.talk_seconds, report.reason, timeline_of(report.log), failures
+        )

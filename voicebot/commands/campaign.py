@@ -14,6 +14,7 @@ import datetime as dt
 import json
 import signal
 import sys
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -38,13 +39,28 @@ from voicebot.campaign.report import write_report
 from voicebot.commands.compliance import policy_option, show
 from voicebot.compliance.gate import Gate
 from voicebot.compliance.policy import load_policy, user_policy_path
-from voicebot.store import db_option, open_store, resolve_db_url
+from voicebot.privacy.audit_events import vault_hook
+from voicebot.privacy.vault.errors import KeyFileError
+from voicebot.privacy.vault.keys import load_keyring
+from voicebot.privacy.vault.vault import Vault, default_vault_dir
+from voicebot.store import Store, db_option, open_store, resolve_db_url
 from voicebot.store.models import ATTEMPTS, CAMPAIGNS, DIALER_QUEUE
 from voicebot.yamlsource import SourceErrors
 
 _show_numbers = click.option(
     "--show-numbers", is_flag=True, help="Print numbers unmasked (you must be allowed to see them)."
 )
+
+
+def campaign_vault(store: Store, note: Callable[[str], None]) -> Vault | None:
+    """Where the campaign's recordings and transcripts go: the vault under the configured
+    master key, or nowhere (said once) when no key is set."""
+    try:
+        keyring = load_keyring()
+    except KeyFileError as exc:
+        note(f"recordings are not kept: {exc} (create a key with `voicebot keys init`)")
+        return None
+    return Vault(default_vault_dir(), keyring, vault_hook(store))
 
 
 @click.group()
@@ -120,7 +136,10 @@ def run(
         collector = Collector(listeners=[progress])
         try:
             gate = Gate(store, policy)
-            async with runner_for(prepared, lambda note: console.print(note)) as runner:
+            vault = campaign_vault(store, lambda note: console.print(note))
+            async with runner_for(
+                prepared, lambda note: console.print(note), gate=gate, vault=vault
+            ) as runner:
                 entries = await dial(
                     prepared,
                     gate,

@@ -31,9 +31,23 @@ from voicebot.compliance import dnc
 from voicebot.compliance.gate import Gate
 from voicebot.compliance.policy import Policy, load_policy, user_policy_path
 from voicebot.privacy import mask_number
+from voicebot.privacy.vault.keys import Keyring, MasterKey, read_key_file, write_key_file
+from voicebot.privacy.vault.vault import Vault
 from voicebot.speech.tts import synthesizer_for
 from voicebot.store import open_store, resolve_db_url
 from voicebot.store.models import DNC_ENTRIES
+
+
+def demo_vault(folder: Path) -> Vault:
+    """The demo's own encrypted store for recordings and transcripts, under its own master key
+    (``master.key``, mode 0600, in the demo folder): the demo never touches the user's keys."""
+    key_file = folder / "master.key"
+    if key_file.exists():
+        keyring = read_key_file(key_file)
+    else:
+        keyring = Keyring(MasterKey.generate(), source=str(key_file))
+        write_key_file(key_file, keyring)
+    return Vault(folder / "vault", keyring, lambda *_: None)
 
 
 @click.command()
@@ -136,7 +150,8 @@ async def _run(
             collector = Collector(listeners=[on_event])
             started = clock.now()
             notes: list[str] = []
-            async with runner_for(prepared, notes.append) as runner:
+            vault = demo_vault(folder)
+            async with runner_for(prepared, notes.append, gate=gate, vault=vault) as runner:
                 for note in notes:
                     progress.console.print(f"[yellow]{note}[/]")
                 entries = await dial(prepared, gate, runner, clock, collector, until_idle=True)

@@ -156,6 +156,8 @@ class _Facts:
     cut: LogEntry | None
     opt_out_digit: LogEntry | None
     """A "9" pressed while the disclosure played (what cut it)."""
+    machine: bool = False
+    """Answering-machine detection stopped the call's flow: nobody was there to hear it."""
 
     @classmethod
     def of(cls, log: EventLog, disclosure: str) -> _Facts:
@@ -174,7 +176,8 @@ class _Facts:
                 ),
                 None,
             )
-        return cls(answer, first_prompt, start, end, cut, digit)
+        machine = any(e.data.get("verdict") == "machine" for e in log.of(CallEvent.AMD))
+        return cls(answer, first_prompt, start, end, cut, digit, machine)
 
     @property
     def hung_up(self) -> bool:
@@ -185,6 +188,9 @@ class _Facts:
     def played_s(self) -> float | None:
         """How much of the disclosure was played, if it was cut."""
         return None if self.cut is None else float(self.cut.data.get("played_ms", 0)) / 1000
+
+
+_MACHINE = "an answering machine answered: the flow stopped for its beep"
 
 
 def _first_prompt(log: EventLog, kind: CallEvent, prompt: str) -> LogEntry | None:
@@ -238,6 +244,8 @@ def _disclosure_heard(f: _Facts) -> QaCheck:
         )
     if f.hung_up:
         return QaCheck(name, Status.NOT_APPLICABLE, "the caller hung up during it", times)
+    if f.machine:
+        return QaCheck(name, Status.NOT_APPLICABLE, _MACHINE, times)
     return QaCheck(
         name, Status.FAIL, f"cut by {f.cut.data.get('by')} after {times['played']:.2f} s", times
     )
@@ -276,6 +284,8 @@ def _opt_out_instructions(f: _Facts, timing: DisclosureTiming | None) -> QaCheck
         return QaCheck(
             name, Status.NOT_APPLICABLE, "the caller hung up before the instructions ended", times
         )
+    if f.machine:
+        return QaCheck(name, Status.NOT_APPLICABLE, _MACHINE, times)
     return QaCheck(
         name,
         Status.FAIL,
@@ -400,6 +410,8 @@ def _recording_notice(f: _Facts, timing: DisclosureTiming | None) -> QaCheck:
         return QaCheck(
             name, Status.NOT_APPLICABLE, "the caller hung up before the notice ended", times
         )
+    if f.machine:
+        return QaCheck(name, Status.NOT_APPLICABLE, _MACHINE, times)
     return QaCheck(
         name,
         Status.FAIL,
