@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+import sqlite3
 from pathlib import Path
 
 from click.testing import CliRunner
@@ -42,6 +43,12 @@ def test_run_status_and_results(tmp_path: Path) -> None:
     camp, numbers = _files(tmp_path)
     db = ["--db", str(tmp_path / "c.db")]
     runner = CliRunner()
+    flow = str(ROOT / "flows" / "payment_reminder.yaml")
+    refused = runner.invoke(cli, ["campaign", "run", str(camp), "--until-idle", *db])
+    assert refused.exit_code != 0 and "not approved" in refused.output.lower(), refused.output
+    assert "voicebot flow approve" in refused.output
+    approved = runner.invoke(cli, ["flow", "approve", flow, "--reviewer", "Dana", *db])
+    assert approved.exit_code == 0, approved.output
     ran = runner.invoke(
         cli,
         ["campaign", "run", str(camp), "--until-idle", "--policy", str(tmp_path / "policy.yaml"),
@@ -70,8 +77,26 @@ def test_run_status_and_results(tmp_path: Path) -> None:
     )
     assert [r["number"] for r in json.loads(shown.output)] == numbers
 
+    assert "--dev" not in (tmp_path / "r.html").read_text(encoding="utf-8")
+
     unknown = runner.invoke(cli, ["campaign", "status", "nope", *db])
     assert unknown.exit_code != 0 and "no campaign named 'nope'" in unknown.output
+
+
+def test_dev_runs_an_unapproved_flow_and_says_so(tmp_path: Path) -> None:
+    camp, _ = _files(tmp_path)
+    report = tmp_path / "dev.html"
+    ran = CliRunner().invoke(
+        cli,
+        ["campaign", "run", str(camp), "--until-idle", "--dev", "--report", str(report),
+         "--db", str(tmp_path / "d.db")],
+    )  # fmt: skip
+    assert ran.exit_code == 0, ran.output
+    assert "--dev: running an unapproved flow" in ran.output
+    assert "--dev" in report.read_text(encoding="utf-8")
+    with sqlite3.connect(tmp_path / "d.db") as conn:
+        kinds = {k for (k,) in conn.execute("SELECT kind FROM audit_events")}
+    assert "flow_unapproved_dev" in kinds
 
 
 def test_a_broken_campaign_file_is_reported_with_its_position(tmp_path: Path) -> None:

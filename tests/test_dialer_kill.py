@@ -41,7 +41,7 @@ def _campaign(tmp: Path) -> Path:
 
 def _run(tmp: Path, camp: Path) -> subprocess.Popen[bytes]:
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
-    cmd = [sys.executable, "-m", "voicebot", "campaign", "run", str(camp), "--until-idle",
+    cmd = [sys.executable, "-m", "voicebot", "campaign", "run", str(camp), "--until-idle", "--dev",
            "--db", str(tmp / "k.db"), "--policy", str(tmp / "policy.yaml")]  # fmt: skip
     return subprocess.Popen(cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
 

@@ -29,6 +29,7 @@ from voicebot.campaign.contacts import ContactFileError
 from voicebot.campaign.dialer import Dialer, DialerEvent
 from voicebot.campaign.launch import (
     Collector,
+    Prepared,
     TransportUnavailable,
     dial,
     prepare,
@@ -39,6 +40,7 @@ from voicebot.campaign.report import write_report
 from voicebot.commands.compliance import policy_option, show
 from voicebot.compliance.gate import Gate
 from voicebot.compliance.policy import load_policy, user_policy_path
+from voicebot.flow.approval import NotApproved, check_approved, record_dev_override
 from voicebot.privacy.audit_events import vault_hook
 from voicebot.privacy.vault.errors import KeyFileError
 from voicebot.privacy.vault.keys import load_keyring
@@ -61,6 +63,23 @@ def campaign_vault(store: Store, note: Callable[[str], None]) -> Vault | None:
         note(f"recordings are not kept: {exc} (create a key with `voicebot keys init`)")
         return None
     return Vault(default_vault_dir(), keyring, vault_hook(store))
+
+
+async def _approved_or_dev(store: Store, prepared: Prepared, dev: bool, console: Console) -> bool:
+    """Only approved scripts run; ``--dev`` runs anyway, audited. True when overridden.
+
+    Raises:
+        NotApproved: the flow (or a prompt it uses) is not as a reviewer approved it.
+    """
+    try:
+        await check_approved(prepared.loaded, store)
+        return False
+    except NotApproved as exc:
+        if not dev:
+            raise
+        await record_dev_override(store, prepared.loaded, exc)
+        console.print(f"[yellow]--dev: running an unapproved flow:[/] {exc}")
+        return True
 
 
 @click.group()
@@ -87,6 +106,11 @@ def campaign() -> None:
 @click.option(
     "--calls-per-second", type=click.FloatRange(0.01, 100), default=None, help="Override pacing."
 )
+@click.option(
+    "--dev",
+    is_flag=True,
+    help="Run even if the flow is not approved (audited, and shown in the report).",
+)
 @db_option
 @policy_option
 def run(
@@ -95,6 +119,7 @@ def run(
     until_idle: bool,
     max_concurrent: int | None,
     calls_per_second: float | None,
+    dev: bool,
     db: str | None,
     policy_file: Path | None,
 ) -> None:
@@ -135,6 +160,7 @@ def run(
         started = clock.now()
         collector = Collector(listeners=[progress])
         try:
+            dev_override = await _approved_or_dev(store, prepared, dev, console)
             gate = Gate(store, policy)
             vault = campaign_vault(store, lambda note: console.print(note))
             async with runner_for(
@@ -150,6 +176,7 @@ def run(
                     control=_signals(console),
                 )
             results = results_of(prepared, entries, collector, started, clock.now())
+            results.dev_override = dev_override
         finally:
             await store.close()
         target = report or file.with_name(f"{loaded.name}-report.html")
@@ -160,6 +187,11 @@ def run(
 
     try:
         asyncio.run(main())
+    except NotApproved as exc:
+        raise click.ClickException(
+            f"{exc}\napprove it with `voicebot flow approve {prepared.loaded.path} --reviewer NAME`"
+            " (or run with --dev while developing)"
+        ) from None
     except TransportUnavailable as exc:
         raise click.ClickException(str(exc)) from None
     except asyncio.CancelledError:

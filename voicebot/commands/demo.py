@@ -30,6 +30,7 @@ from voicebot.commands.prompts import render_flow
 from voicebot.compliance import dnc
 from voicebot.compliance.gate import Gate
 from voicebot.compliance.policy import Policy, load_policy, user_policy_path
+from voicebot.flow.approval import approve, check_approved
 from voicebot.privacy import mask_number
 from voicebot.privacy.vault.keys import Keyring, MasterKey, read_key_file, write_key_file
 from voicebot.privacy.vault.vault import Vault
@@ -114,6 +115,9 @@ async def _run(
             + (f", one in {night.label} (night there now)" if night else "")
         )
         prepared = prepare(load_campaign(campaign_file))
+        # Only approved scripts run: the demo approves its example flow, as a reviewer would.
+        await approve(store, prepared.loaded, "voicebot demo")
+        await check_approved(prepared.loaded, store)
         for problem in prepared.import_problems:
             console.print(f"[yellow]not imported:[/] {problem}")
 
