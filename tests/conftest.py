@@ -4,10 +4,14 @@ test reaches a speech service on the internet."""
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator
+import uuid
+from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
+import asyncpg  # type: ignore[import-untyped]
 import pytest
+
+from voicebot.store import Store, open_store
 
 
 @pytest.fixture(autouse=True, scope="session")
@@ -32,6 +36,31 @@ def _isolated_user_dirs(tmp_path_factory: pytest.TempPathFactory) -> Iterator[No
 
 
 _ENV = ("XDG_DATA_HOME", "XDG_CACHE_HOME", "XDG_CONFIG_HOME", "VOICEBOT_TTS", "VOICEBOT_DB")
+
+
+POSTGRES = "postgresql://postgres@127.0.0.1:5432"
+"""PostgreSQL of the multi-worker tests (trust auth); they fail, never skip, without it."""
+
+
+@pytest.fixture
+async def pg_store() -> AsyncIterator[Store]:
+    """A store on a fresh PostgreSQL database of its own, dropped afterwards."""
+    name = f"voicebot_test_{uuid.uuid4().hex[:12]}"
+    admin = await asyncpg.connect(f"{POSTGRES}/postgres", timeout=10)
+    try:
+        await admin.execute(f'CREATE DATABASE "{name}"')
+    finally:
+        await admin.close()
+    store = await open_store(f"{POSTGRES}/{name}")
+    try:
+        yield store
+    finally:
+        await store.close()
+        admin = await asyncpg.connect(f"{POSTGRES}/postgres", timeout=10)
+        try:
+            await admin.execute(f'DROP DATABASE "{name}" WITH (FORCE)')
+        finally:
+            await admin.close()
 
 
 @pytest.fixture

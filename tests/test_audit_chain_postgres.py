@@ -9,10 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
-import uuid
-from collections.abc import AsyncIterator
 
-import asyncpg  # type: ignore[import-untyped]
 import pytest
 from sqlalchemy import text
 from sqlalchemy.exc import DBAPIError
@@ -27,32 +24,11 @@ from voicebot.privacy.dnc_hash import reset_key_cache
 from voicebot.privacy.erasure import erase
 from voicebot.privacy.retention import RetentionPolicy, purge
 from voicebot.privacy.vault import MasterKey
-from voicebot.store import Store, open_store
+from voicebot.store import Store
 
 pytestmark = pytest.mark.integration
 
-SERVER = "postgresql://postgres@127.0.0.1:5432"
 MON = dt.datetime.fromisoformat("2026-11-23T10:00:00+08:00")
-
-
-@pytest.fixture
-async def pg_store() -> AsyncIterator[Store]:
-    name = f"voicebot_test_{uuid.uuid4().hex[:12]}"
-    admin = await asyncpg.connect(f"{SERVER}/test", timeout=10)
-    try:
-        await admin.execute(f'CREATE DATABASE "{name}"')
-    finally:
-        await admin.close()
-    store = await open_store(f"{SERVER}/{name}")
-    try:
-        yield store
-    finally:
-        await store.close()
-        admin = await asyncpg.connect(f"{SERVER}/test", timeout=10)
-        try:
-            await admin.execute(f'DROP DATABASE "{name}" WITH (FORCE)')
-        finally:
-            await admin.close()
 
 
 async def _verify(store: Store) -> Verification:

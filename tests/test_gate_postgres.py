@@ -8,10 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
-import uuid
-from collections.abc import AsyncIterator
 
-import asyncpg  # type: ignore[import-untyped]
 import pytest
 from sqlalchemy import func, select, update
 from sqlalchemy.exc import DBAPIError
@@ -22,34 +19,13 @@ from voicebot.compliance.gate import Gate
 from voicebot.compliance.policy import load_policy
 from voicebot.flow.model import Purpose
 from voicebot.outcomes import Outcome
-from voicebot.store import Store, open_store
+from voicebot.store import Store
 from voicebot.store.models import ATTEMPTS, AUDIT_EVENTS
 
 pytestmark = pytest.mark.integration
 
-SERVER = "postgresql://postgres@127.0.0.1:5432"
 MON = dt.datetime.fromisoformat("2026-11-23T10:00:00+08:00")
 M = Purpose.MARKETING
-
-
-@pytest.fixture
-async def pg_store() -> AsyncIterator[Store]:
-    name = f"voicebot_test_{uuid.uuid4().hex[:12]}"
-    admin = await asyncpg.connect(f"{SERVER}/test", timeout=10)
-    try:
-        await admin.execute(f'CREATE DATABASE "{name}"')
-    finally:
-        await admin.close()
-    store = await open_store(f"{SERVER}/{name}")
-    try:
-        yield store
-    finally:
-        await store.close()
-        admin = await asyncpg.connect(f"{SERVER}/test", timeout=10)
-        try:
-            await admin.execute(f'DROP DATABASE "{name}" WITH (FORCE)')
-        finally:
-            await admin.close()
 
 
 async def test_concurrent_tasks_on_postgres_never_exceed_the_cap(pg_store: Store) -> None:
