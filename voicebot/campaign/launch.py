@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 
 from voicebot.campaign.clock import Clock
 from voicebot.campaign.config import Campaign
-from voicebot.campaign.contacts import ImportReport, read_contacts
+from voicebot.campaign.contacts import ImportReport, RejectedRow, read_contacts
 from voicebot.campaign.dialer import Dialer, DialerEvent, DialPlan
 from voicebot.campaign.queue import Entry
 from voicebot.campaign.results import CallResult, CampaignResults, TimelineEntry
@@ -29,6 +29,7 @@ from voicebot.outcomes import Outcome
 from voicebot.privacy import mask_number
 from voicebot.privacy.vault.vault import Vault
 from voicebot.speech.asr.base import RecognizerUnavailable
+from voicebot.telephony.leg import Transport
 
 
 class TransportUnavailable(RuntimeError):
@@ -60,10 +61,32 @@ class Prepared:
         return problems
 
 
+def require_flow_variables(report: ImportReport, variables: list[str]) -> ImportReport:
+    """Move contacts without a value for every variable the flow declares to the rejected
+    rows: a call must never reach a person and then fail for want of their name or amount."""
+    kept = []
+    for contact in report.contacts:
+        missing = [v for v in variables if not contact.variables.get(v, "").strip()]
+        if missing:
+            report.rejected.append(
+                RejectedRow(
+                    contact.line,
+                    contact.number,
+                    f"no value for {', '.join(missing)} (the flow's prompts need it)",
+                )
+            )
+        else:
+            kept.append(contact)
+    report.contacts = kept
+    return report
+
+
 def prepare(campaign: Campaign) -> Prepared:
     """Load the flow and import the contacts (raises SourceErrors / ContactFileError)."""
     loaded = load_flow(campaign.flow)
     contacts = read_contacts(campaign.contacts, campaign.default_region)
+    if campaign.transport != "simulated":  # the simulated carrier runs no flow
+        contacts = require_flow_variables(contacts, loaded.flow.variables)
     purpose = campaign.purpose or loaded.flow.purpose
     return Prepared(campaign, loaded, contacts, Purpose(purpose))
 
@@ -88,15 +111,8 @@ async def runner_for(
     if campaign.transport == "simulated":
         yield SimulatedRunner(call_seconds=campaign.simulated_call_seconds)
         return
-    if campaign.transport != "loopback":
-        raise TransportUnavailable(
-            f"transport {campaign.transport!r} is not available here; use loopback or simulated"
-        )
-    from voicebot.personas.book import load_personas
-    from voicebot.personas.callee import PersonaDirectory
     from voicebot.speech.asr.select import recognizer_for
     from voicebot.speech.tts.select import synthesizer_for
-    from voicebot.telephony.loopback import LoopbackTransport
 
     locale = prepared.loaded.flow.locale
     synthesizer = await synthesizer_for(locale)
@@ -105,23 +121,45 @@ async def runner_for(
     except RecognizerUnavailable as exc:
         recognizer = None
         note(f"{exc}; calls run on keys only (spoken answers are not heard)")
-    voice = await synthesizer_for("en-US")
-    directory = PersonaDirectory(load_personas(), voice)
-    for contact in prepared.contacts.contacts:
-        persona = contact.variables.get(campaign.persona_column)
-        if persona:
-            directory.assign(contact.number, persona)
     checks = None
     if gate is not None:
         timing = await flow_disclosure_timing(prepared.loaded, synthesizer)
         checks = CallChecks(gate.store, gate.policy, prepared.purpose, timing)
-    transport = LoopbackTransport(directory)
+    transport = await _transport(prepared)
     try:
         yield SessionRunner(
             transport, prepared.loaded, synthesizer, recognizer, vault=vault, checks=checks
         )
     finally:
         await transport.close()
+
+
+async def _transport(prepared: Prepared) -> Transport:
+    """The campaign's carrier: loopback personas, or real phones through Janus."""
+    campaign = prepared.campaign
+    if campaign.transport == "janus":
+        from voicebot.telephony.janus import JanusConfig, JanusTransport
+
+        try:
+            return JanusTransport(JanusConfig.from_env())
+        except ValueError as exc:
+            raise TransportUnavailable(
+                f"the Janus gateway is not configured: {exc} (set VOICEBOT_JANUS_URL, "
+                "VOICEBOT_JANUS_TRUNK, VOICEBOT_JANUS_ACCOUNT; see docker/janus/README.md)"
+            ) from None
+    if campaign.transport != "loopback":
+        raise TransportUnavailable(f"unknown transport {campaign.transport!r}")
+    from voicebot.personas.book import load_personas
+    from voicebot.personas.callee import PersonaDirectory
+    from voicebot.speech.tts.select import synthesizer_for
+    from voicebot.telephony.loopback import LoopbackTransport
+
+    directory = PersonaDirectory(load_personas(), await synthesizer_for("en-US"))
+    for contact in prepared.contacts.contacts:
+        persona = contact.variables.get(campaign.persona_column)
+        if persona:
+            directory.assign(contact.number, persona)
+    return LoopbackTransport(directory)
 
 
 @dataclass

@@ -131,8 +131,9 @@ class JanusConfig(BaseModel):
     def from_env(cls, **overrides: object) -> JanusConfig:
         """Settings from the environment, then ``overrides``.
 
-        Reads ``VOICEBOT_JANUS_URL``, ``_ACCOUNT``, ``_TRUNK``, ``_HOST`` (the bot's media address)
-        and ``_REGISTRAR`` (which makes the account ``registered``).
+        Reads ``VOICEBOT_JANUS_URL``, ``_ACCOUNT``, ``_TRUNK``, ``_HOST`` (the bot's media address),
+        ``_CODEC`` (pcmu, pcma or opus) and ``_REGISTRAR`` (which makes the account
+        ``registered``).
         """
         env = {
             "url": "VOICEBOT_JANUS_URL",
@@ -140,6 +141,7 @@ class JanusConfig(BaseModel):
             "trunk": "VOICEBOT_JANUS_TRUNK",
             "registrar": "VOICEBOT_JANUS_REGISTRAR",
             "host": "VOICEBOT_JANUS_HOST",
+            "codec": "VOICEBOT_JANUS_CODEC",
         }
         values: dict[str, object] = {k: os.environ[v] for k, v in env.items() if os.environ.get(v)}
         if "registrar" in values:
