@@ -211,7 +211,11 @@ class CallSession:
         cause = await self.leg.wait_ended()
         talk = self.log.clock() - self._answered_at
         await self.ears.stop()
-        if result is None:
+        dropped = outcome is Outcome.HUNG_UP and cause is HangupCause.FAILED
+        if dropped:  # the line dropped (a gateway died, the media failed): nobody hung up
+            outcome = Outcome.FAILED
+            reason = getattr(self.leg, "reason", None) or "the line failed during the call"
+        if result is None or dropped:
             self.log.add(CallEvent.OUTCOME, outcome=outcome.value, reason=reason)
         recording = self._finish_recording()
         return CallReport(
