@@ -19,6 +19,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Protocol
 
 from voicebot.call.eventlog import CallEvent, EventLog
 from voicebot.call.placement import CallPlan, place_call, prerender_disclosure
@@ -30,6 +31,7 @@ from voicebot.personas.callee import PersonaDirectory
 from voicebot.resources import flows_dir
 from voicebot.speech.asr.select import recognizer_for
 from voicebot.speech.tts.select import synthesizer_for
+from voicebot.telephony.leg import Transport
 from voicebot.telephony.loadtest import rss_mb
 from voicebot.telephony.loopback import LoopbackTransport
 
@@ -50,6 +52,8 @@ class CallFigures:
     answer_to_disclosure: list[float] = field(default_factory=list)
     speech_end_to_bot_audio: list[float] = field(default_factory=list)
     digit_to_dnc: list[float] = field(default_factory=list)
+    gateway_cpu_percent_per_call: float | None = None
+    """The SIP gateway's own CPU (Janus), when calls go through one."""
 
 
 def percentile(values: list[float], q: float) -> float | None:
@@ -78,39 +82,81 @@ def latencies(log: EventLog, figures: CallFigures) -> None:
         figures.digit_to_dnc.append(1000 * (committed.t - nine.t))
 
 
+class Carrier(Protocol):
+    """Where the bench's calls go: something that gives each call number a transport."""
+
+    async def prepare(self) -> None:
+        """Get ready (render the far ends' lines, start gateways)."""
+
+    def transport_for(self, number: str, index: int) -> Transport:
+        """The transport that reaches ``number`` (the ``index``-th call)."""
+
+    def gateway_cpu_seconds(self) -> float | None:
+        """CPU the gateway process has used so far (None: no gateway)."""
+
+    async def close(self) -> None:
+        """Hang up what is left and release everything."""
+
+
+class LoopbackCarrier:
+    """Personas from :data:`PERSONA_MIX` answer, over aiortc on loopback in this process."""
+
+    def __init__(self) -> None:
+        self.directory: PersonaDirectory | None = None
+        self.transport: LoopbackTransport | None = None
+
+    async def prepare(self) -> None:
+        voice = await synthesizer_for("en-US")
+        self.directory = PersonaDirectory(load_personas(), voice)
+        self.transport = LoopbackTransport(self.directory)
+        for persona in PERSONA_MIX:  # their lines too: the first calls measure calls, not TTS
+            for step in self.directory.personas[persona].script:
+                if step.say:
+                    await voice.render(step.say)
+
+    def transport_for(self, number: str, index: int) -> Transport:
+        assert self.directory is not None and self.transport is not None
+        self.directory.assign(number, PERSONA_MIX[index % len(PERSONA_MIX)])
+        return self.transport
+
+    def gateway_cpu_seconds(self) -> float | None:
+        return None
+
+    async def close(self) -> None:
+        if self.transport is not None:
+            await self.transport.close()
+
+
 async def run_calls(
     concurrency: int,
     seconds: float,
     flow_file: Path | None = None,
     on_call: Callable[[CallReport], None] | None = None,
+    carrier: Carrier | None = None,
 ) -> CallFigures:
-    """Keep ``concurrency`` loopback calls going for ``seconds``; measure them."""
+    """Keep ``concurrency`` calls going for ``seconds`` on ``carrier`` (default: loopback
+    personas); measure them."""
+    carrier = carrier or LoopbackCarrier()
     loaded = load_flow(flow_file or flows_dir() / "satisfaction_survey.yaml")
     spec = compile_flow(loaded.flow)
-    voice = await synthesizer_for("en-US")
     synthesizer = await synthesizer_for(loaded.flow.locale)
     recognizer = recognizer_for(loaded.flow.locale)
-    directory = PersonaDirectory(load_personas(), voice)
-    transport = LoopbackTransport(directory)
     figures = CallFigures(concurrency, seconds)
     await prerender_disclosure(loaded, synthesizer)
-    for persona in PERSONA_MIX:  # callee lines too, so the first calls measure calls, not TTS
-        for step in directory.personas[persona].script:
-            if step.say:
-                await voice.render(step.say)
+    await carrier.prepare()
     figures.rss_mb_before = rss_mb()
     deadline = time.monotonic() + seconds
     cpu_start, wall_start = os.times(), time.monotonic()
+    gateway_start = carrier.gateway_cpu_seconds()
     peak_rss = figures.rss_mb_before
     counter = 0
 
-    async def worker(slot: int) -> None:
+    async def worker() -> None:
         nonlocal counter, peak_rss
         while time.monotonic() < deadline:
             counter += 1
             number = f"+1202555{counter % 10000:04d}"
-            persona = PERSONA_MIX[counter % len(PERSONA_MIX)]
-            directory.assign(number, persona)
+            transport = carrier.transport_for(number, counter)
             plan = CallPlan(number, loaded, "bench", "+12025550100", {"name": "Alex"}, spec=spec)
             placed = await place_call(plan, transport, synthesizer, recognizer, gate=None)
             report = placed.report
@@ -125,11 +171,16 @@ async def run_calls(
                 on_call(report)
 
     try:
-        await asyncio.gather(*(worker(i) for i in range(concurrency)))
+        await asyncio.gather(*(worker() for _ in range(concurrency)))
+        gateway_end = carrier.gateway_cpu_seconds()
     finally:
-        await transport.close()
+        await carrier.close()
     cpu_end, wall = os.times(), time.monotonic() - wall_start
     cpu = (cpu_end.user - cpu_start.user) + (cpu_end.system - cpu_start.system)
     figures.cpu_percent_per_call = 100 * cpu / wall / concurrency
     figures.rss_mb_per_call = (peak_rss - figures.rss_mb_before) / concurrency
+    if gateway_start is not None and gateway_end is not None:
+        figures.gateway_cpu_percent_per_call = (
+            100 * (gateway_end - gateway_start) / wall / concurrency
+        )
     return figures

@@ -26,7 +26,14 @@ from rich.table import Table
     default=None,
     help="Flow to run (default: the example survey, en-US).",
 )
-@click.option("--transport", type=click.Choice(["loopback"]), default="loopback", show_default=True)
+@click.option(
+    "--transport",
+    type=click.Choice(["loopback", "janus"]),
+    default="loopback",
+    show_default=True,
+    help="janus: through a real Janus to SIPp phones in a private network namespace the bench "
+    "creates (root; installs Debian's janus and sip-tester if missing).",
+)
 def bench_calls(concurrency: int, seconds: float, flow_file: Path | None, transport: str) -> None:
     """Run CONCURRENCY loopback calls to personas for SECONDS; print cost and latencies."""
     from voicebot.call.bench import percentile, run_calls
@@ -43,7 +50,12 @@ def bench_calls(concurrency: int, seconds: float, flow_file: Path | None, transp
                 f"{concurrency} concurrent calls: {done} finished (last: {report.outcome.value})"
             )
 
-        figures = asyncio.run(run_calls(concurrency, seconds, flow_file, progress))
+        carrier = None
+        if transport == "janus":
+            from voicebot.call.bench_janus import JanusCarrier
+
+            carrier = JanusCarrier()
+        figures = asyncio.run(run_calls(concurrency, seconds, flow_file, progress, carrier))
 
     def ms(values: list[float], q: float) -> str:
         value = percentile(values, q)
@@ -52,7 +64,8 @@ def bench_calls(concurrency: int, seconds: float, flow_file: Path | None, transp
     table = Table(title=f"{figures.calls} calls, {concurrency} at a time, {transport}")
     table.add_column("figure")
     table.add_column("value", justify="right")
-    table.add_row("CPU per call (bot + simulated callee)", f"{figures.cpu_percent_per_call:.1f} %")
+    who = "bot + simulated callee" if transport == "loopback" else "bot"
+    table.add_row(f"CPU per call ({who})", f"{figures.cpu_percent_per_call:.1f} %")
     table.add_row(
         "RSS before / per call",
         f"{figures.rss_mb_before:.0f} MB / {figures.rss_mb_per_call:.1f} MB",
@@ -63,6 +76,8 @@ def bench_calls(concurrency: int, seconds: float, flow_file: Path | None, transp
     table.add_row("end of caller speech -> bot audio p50 / p95", f"{ms(s, 50)} / {ms(s, 95)}")
     d = figures.digit_to_dnc
     table.add_row("9 heard -> do-not-call committed p50 / p99", f"{ms(d, 50)} / {ms(d, 99)}")
+    if figures.gateway_cpu_percent_per_call is not None:
+        table.add_row("Janus CPU per call", f"{figures.gateway_cpu_percent_per_call:.2f} %")
     table.add_row("outcomes", ", ".join(f"{k} {v}" for k, v in sorted(figures.outcomes.items())))
     console.print(table)
     console.print("[dim]Machines are shared and noisy: compare ratios within one run.[/]")
