@@ -45,6 +45,7 @@ REGIONS = (
     Region("US East (New York)", "+1202555", 100, 4),
     Region("US West (Los Angeles)", "+1213555", 100, 4),
     Region("US Hawaii (Honolulu)", "+1808555", 100, 4),
+    Region("Australia (Sydney)", "+6125550", 100, 4),
 )
 
 
