@@ -17,7 +17,7 @@ from collections.abc import Callable
 
 import numpy as np
 
-from voicebot.audio import FRAME_MS, Pcm
+from voicebot.audio import SAMPLE_RATE, Pcm
 from voicebot.call.eventlog import CallEvent, EventLog
 from voicebot.call.recording import DualTrackRecorder, Track
 from voicebot.flow.events import CallerEvent, Dtmf, Hangup, Utterance
@@ -70,17 +70,25 @@ class CallerEars:
         self._digit_in_utterance = False
         self._last_digit: tuple[str, float] = ("", 0.0)
         self._tasks: list[asyncio.Task[None]] = []
+        self._to_transcribe: asyncio.Queue[Pcm] = asyncio.Queue()
+        self._transcribing = False
 
     @property
     def in_speech(self) -> bool:
         """Whether the caller is talking right now."""
         return self._vad.in_speech
 
+    @property
+    def hearing(self) -> bool:
+        """Whether words are on their way: the caller is talking, or being transcribed."""
+        return self._vad.in_speech or self._transcribing or not self._to_transcribe.empty()
+
     def start(self) -> None:
         """Start listening (call once the leg is answered)."""
         self._tasks = [
             asyncio.create_task(self._hear_audio(), name="ears-audio"),
             asyncio.create_task(self._hear_keys(), name="ears-keys"),
+            asyncio.create_task(self._transcribe_utterances(), name="ears-asr"),
         ]
 
     async def stop(self) -> None:
@@ -100,8 +108,8 @@ class CallerEars:
                 listener(frame)
             for press in self._dtmf.feed(frame):
                 self._digit(press.digit, "inband")
-            await self._speech(frame)
-        await self._end_of_speech()
+            self._speech(frame)
+        self._end_of_speech()
         self.log.add(CallEvent.HANGUP, cause=str(self.leg.cause))
         self.events.put_nowait(Hangup())
 
@@ -119,7 +127,7 @@ class CallerEars:
         self.log.add(CallEvent.DIGIT, digit=digit, source=source)
         self.events.put_nowait(Dtmf(digit))
 
-    async def _speech(self, frame: Pcm) -> None:
+    def _speech(self, frame: Pcm) -> None:
         for event in self._vad.feed(frame):
             if event.kind is VadEventKind.START:
                 self._utterance = list(self._pre_roll)
@@ -128,38 +136,49 @@ class CallerEars:
                 self.speech_started.set()
             else:
                 self.log.add(CallEvent.SPEECH_END)
-                await self._end_of_speech()
+                self._end_of_speech()
         if self._vad.in_speech:
             self._utterance.append(frame)
         else:
             self._pre_roll.append(frame)
 
-    async def _end_of_speech(self) -> None:
+    def _end_of_speech(self) -> None:
+        """Hand a finished utterance to the transcriber; never wait for it here, so the audio
+        loop keeps up (a key pressed while words are being transcribed must not be lost)."""
         if not self._utterance:
             return
         audio, self._utterance = np.concatenate(self._utterance), []
-        seconds = len(audio) * FRAME_MS / 1000 / 160
         if self._digit_in_utterance:  # a key tone, already heard as a digit
             return
-        if self.recognizer is None:
-            self.log.add(
-                CallEvent.UTTERANCE,
-                text="",
-                seconds=round(seconds, 2),
-                note="no speech recognizer for this locale",
-            )
-            return
-        try:
-            text = await asyncio.to_thread(self.recognizer.transcribe, audio)
-        except Exception as exc:  # one bad utterance must not deafen the bot for the call
-            log.exception("speech recognition failed")
-            self.log.add(
-                CallEvent.UTTERANCE,
-                text="",
-                seconds=round(seconds, 2),
-                error=f"{type(exc).__name__}: {exc}",
-            )
-            return
-        self.log.add(CallEvent.UTTERANCE, text=text, seconds=round(seconds, 2))
-        if text.strip():
-            self.events.put_nowait(Utterance(text.strip()))
+        self._to_transcribe.put_nowait(audio)
+
+    async def _transcribe_utterances(self) -> None:
+        """Transcribe utterances one at a time, in order, and queue their words."""
+        while True:
+            audio = await self._to_transcribe.get()
+            seconds = round(len(audio) / SAMPLE_RATE, 2)
+            if self.recognizer is None:
+                self.log.add(
+                    CallEvent.UTTERANCE,
+                    text="",
+                    seconds=seconds,
+                    note="no speech recognizer for this locale",
+                )
+                continue
+            self._transcribing = True
+            try:
+                text = await asyncio.to_thread(self.recognizer.transcribe, audio)
+            except Exception as exc:  # one bad utterance must not deafen the bot for the call
+                log.exception("speech recognition failed")
+                self.log.add(
+                    CallEvent.UTTERANCE,
+                    text="",
+                    seconds=seconds,
+                    error=f"{type(exc).__name__}: {exc}",
+                )
+                continue
+            finally:
+                self._transcribing = False
+            self.log.add(CallEvent.UTTERANCE, text=text, seconds=seconds)
+            if text.strip():
+                self.events.put_nowait(Utterance(text.strip()))

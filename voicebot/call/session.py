@@ -400,9 +400,12 @@ class CallSession:
             return await asyncio.wait_for(self.ears.events.get(), spec.timeout)
         except TimeoutError:
             pass
-        if self.ears.in_speech:  # still talking at the timeout: let them finish
+        # Still talking (or being transcribed) at the timeout: wait for the words, as long as
+        # words are on their way (an utterance of noise yields none) and at most the grace.
+        deadline = asyncio.get_running_loop().time() + SPEAKING_GRACE_S
+        while self.ears.hearing and asyncio.get_running_loop().time() < deadline:
             with contextlib.suppress(TimeoutError):
-                return await asyncio.wait_for(self.ears.events.get(), SPEAKING_GRACE_S)
+                return await asyncio.wait_for(self.ears.events.get(), 0.2)
         self.log.add(CallEvent.NO_INPUT, state=spec.state, timeout=spec.timeout)
         return NoInput()
 
