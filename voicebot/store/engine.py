@@ -12,6 +12,7 @@ it form one serialized unit across processes. Hot write paths (the gate) go thro
 from __future__ import annotations
 
 import asyncio
+import time
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
@@ -151,14 +152,30 @@ def _sqlite_on_connect(dbapi_connection: Any, _record: Any) -> None:
     # Let SQLAlchemy's "begin" event issue BEGIN itself (pysqlite would defer it otherwise).
     dbapi_connection.isolation_level = None
     cursor = dbapi_connection.cursor()
-    for pragma in (
-        "PRAGMA journal_mode=WAL",
-        "PRAGMA synchronous=FULL",
-        f"PRAGMA busy_timeout={int(BUSY_TIMEOUT_S * 1000)}",
-        "PRAGMA foreign_keys=ON",
-    ):
-        cursor.execute(pragma)
-    cursor.close()
+    try:
+        cursor.execute(f"PRAGMA busy_timeout={int(BUSY_TIMEOUT_S * 1000)}")
+        # Switching a fresh file to WAL needs an exclusive lock and SQLite answers "locked" at
+        # once, without its busy handler, when several connections race for it: retry.
+        _retry_while_locked(lambda: cursor.execute("PRAGMA journal_mode=WAL"))
+        cursor.execute("PRAGMA synchronous=FULL")
+        cursor.execute("PRAGMA foreign_keys=ON")
+    finally:
+        cursor.close()
+
+
+def _retry_while_locked(run: Callable[[], object], seconds: float = BUSY_TIMEOUT_S) -> None:
+    """Run ``run`` until it does not fail with "database is locked" (at most ``seconds``)."""
+    deadline = time.monotonic() + seconds
+    delay = 0.01
+    while True:
+        try:
+            run()
+            return
+        except Exception as exc:  # the DB-API's OperationalError, whichever driver wraps it
+            if "locked" not in str(exc) or time.monotonic() > deadline:
+                raise
+        time.sleep(delay)
+        delay = min(delay * 2, 0.25)
 
 
 def _sqlite_on_begin(conn: Connection) -> None:
