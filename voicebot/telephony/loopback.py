@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Protocol
 
+from voicebot.privacy.masking import mask_number
 from voicebot.telephony.leg import HangupCause, Leg, Transport
 from voicebot.telephony.peerleg import PeerLeg
 from voicebot.telephony.rtc import ConnectError, RtcPeer, RtcSettings
@@ -27,11 +28,6 @@ from voicebot.telephony.tracks import OutboundTrack
 log = logging.getLogger(__name__)
 
 _NUMBER = re.compile(r"\+?[0-9]{3,15}")
-
-
-def _mask(number: str) -> str:
-    """``+8613800138000`` → ``+86138****8000``: enough to tell calls apart in a log."""
-    return "*" * len(number) if len(number) <= 8 else f"{number[:-8]}****{number[-4:]}"
 
 
 class RingAction(StrEnum):
@@ -128,7 +124,7 @@ class LoopbackTransport(Transport):
             ValueError: ``number`` is not a phone number, or ``timeout`` is not positive.
         """
         if not _NUMBER.fullmatch(number):
-            raise ValueError(f"number {_mask(number)!r}: expected E.164 digits")
+            raise ValueError(f"number {mask_number(number)!r}: expected E.164 digits")
         if timeout <= 0:
             raise ValueError(f"timeout {timeout}: expected a ring timeout > 0 seconds")
         track = OutboundTrack()
@@ -140,7 +136,7 @@ class LoopbackTransport(Transport):
             raise
         callee = self.directory.lookup(number)
         if callee is None:
-            log.info("loopback: no callee at %s", _mask(number))
+            log.info("loopback: no callee at %s", mask_number(number))
             await leg.end(HangupCause.FAILED)
             return leg
         leg.set_ringing()
@@ -195,7 +191,7 @@ class _Call:
             await self._end_far(HangupCause.REMOTE)
             raise
         except Exception:
-            log.exception("loopback call to %s broke", _mask(self.incoming.number))
+            log.exception("loopback call to %s broke", mask_number(self.incoming.number))
             await self.bot.end(HangupCause.FAILED)
             await self._end_far(HangupCause.FAILED)
 
@@ -221,7 +217,7 @@ class _Call:
             async with asyncio.timeout(self.transport.callee_settings.connect_timeout):
                 await asyncio.gather(self.bot.peer.connected(), far.peer.connected())
         except (ConnectError, TimeoutError) as exc:
-            log.warning("loopback media to %s: %s", _mask(self.incoming.number), exc)
+            log.warning("loopback media to %s: %s", mask_number(self.incoming.number), exc)
             await self.bot.end(HangupCause.FAILED)
             await self._end_far(HangupCause.FAILED)
             return
@@ -240,7 +236,7 @@ class _Call:
             answer = await far.peer.answer(self.offer)
             await self.bot.peer.accept(answer)
         except ValueError as exc:  # no common codec: the gateway would answer 488
-            log.warning("loopback call to %s: %s", _mask(self.incoming.number), exc)
+            log.warning("loopback call to %s: %s", mask_number(self.incoming.number), exc)
             await self.bot.end(HangupCause.FAILED)
             await self._end_far(HangupCause.FAILED)
             return None
@@ -275,7 +271,7 @@ class _Call:
         except asyncio.CancelledError:
             raise
         except Exception:
-            log.exception("simulated callee at %s failed", _mask(self.incoming.number))
+            log.exception("simulated callee at %s failed", mask_number(self.incoming.number))
         await far.hangup()
 
     async def _end_far(self, cause: HangupCause) -> None:
