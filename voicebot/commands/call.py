@@ -17,17 +17,8 @@ from rich.console import Console
 
 from voicebot.call.eventlog import LogEntry
 from voicebot.commands.compliance import policy_option
+from voicebot.commands.pairs import key_values
 from voicebot.store import db_option
-
-
-def _pairs(values: tuple[str, ...]) -> dict[str, object]:
-    out: dict[str, object] = {}
-    for value in values:
-        key, sep, text = value.partition("=")
-        if not sep or not key:
-            raise click.BadParameter(f"{value!r}: expected KEY=VALUE", param_hint="--contact")
-        out[key] = text
-    return out
 
 
 @click.command()
@@ -112,7 +103,7 @@ def call(
                 flow_file,
                 persona,
                 persona_file,
-                _pairs(contact),
+                dict[str, object](key_values(contact, "--contact")),
                 caller_id,
                 campaign,
                 ring_timeout,

@@ -18,6 +18,7 @@ from rich.console import Console
 from rich.markup import escape
 from rich.prompt import Prompt
 
+from voicebot.commands.pairs import key_values
 from voicebot.flow.events import CallerEvent
 from voicebot.flow.loader import load_flow
 from voicebot.flow.machine import compile_flow
@@ -36,16 +37,6 @@ from voicebot.flow.simulate import (
     simulate as run_simulation,
 )
 from voicebot.yamlsource import SourceErrors
-
-
-def _contact(pairs: tuple[str, ...]) -> dict[str, str]:
-    values: dict[str, str] = {}
-    for pair in pairs:
-        key, sep, value = pair.partition("=")
-        if not sep or not key.strip():
-            raise click.BadParameter(f"{pair!r}: expected key=value", param_hint="--contact")
-        values[key.strip()] = value
-    return values
 
 
 def _inputs(texts: tuple[str, ...]) -> list[CallerEvent]:
@@ -121,7 +112,7 @@ def simulate(
     Scripted:    voicebot flow simulate flows/marketing_offer.yaml --input dtmf:9 --json
     Interactive: voicebot flow simulate flows/satisfaction_survey.yaml
     """
-    contact = _contact(contact_pairs)
+    contact = key_values(contact_pairs, "--contact")
     inputs = _inputs(input_texts)
     err = Console(stderr=True, highlight=False)
     try:

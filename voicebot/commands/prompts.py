@@ -18,6 +18,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
 from rich.table import Table
 
 from voicebot.audio import duration_ms
+from voicebot.commands.pairs import key_values
 from voicebot.flow.loader import LoadedFlow, load_flow
 from voicebot.flow.model import Flow
 from voicebot.speech.tts import Synthesizer, TtsCache, TtsError, synthesizer_for
@@ -53,16 +54,6 @@ def _label(synth: Synthesizer) -> str:
     if isinstance(synth, FallbackSynthesizer):
         return f"{_label(synth.primary)}, else {_label(synth.secondary)}"
     return f"{synth.engine}/{synth.voice}"
-
-
-def _parse_vars(pairs: tuple[str, ...]) -> dict[str, str]:
-    values: dict[str, str] = {}
-    for pair in pairs:
-        name, sep, value = pair.partition("=")
-        if not sep or not name.isidentifier():
-            raise click.BadParameter(f"{pair!r}: expected NAME=VALUE", param_hint="--var")
-        values[name] = value
-    return values
 
 
 async def render_flow(
@@ -131,7 +122,7 @@ def render(
     pairs: tuple[str, ...],
 ) -> None:
     """Render every prompt of FLOW_FILE (the disclosure must succeed)."""
-    variables = _parse_vars(pairs)
+    variables = key_values(pairs, "--var")
     try:
         loaded = load_flow(flow_file)
     except SourceErrors as exc:
