@@ -16,7 +16,7 @@ import pytest
 from playwright.async_api import async_playwright, expect
 
 from tests.web_support import PASSWORD, running_app
-from voicebot.web.handoffs import HandoffOffer, Presence
+from voicebot.handoff import HandoffOffer, Presence
 from voicebot.web.keys import PRESENCE
 
 CHROMIUM = "/usr/bin/chromium"

@@ -7,7 +7,7 @@ import datetime as dt
 
 import pytest
 
-from voicebot.web.handoffs import (
+from voicebot.handoff import (
     HandoffOffer,
     MemoryHandoffQueue,
     Presence,

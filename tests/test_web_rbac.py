@@ -48,6 +48,10 @@ EXPECTED_ACCESS: dict[tuple[str, str], str] = {
     ("GET", "/api/agent/presence"): "agent",
     ("PUT", "/api/agent/presence"): "agent",
     ("GET", "/api/agent/handoffs"): "agent",
+    ("POST", "/api/agent/handoffs/{id}/accept"): "agent",
+    ("POST", "/api/agent/handoffs/{id}/decline"): "agent",
+    ("POST", "/api/agent/calls/{id}/hangup"): "agent",
+    ("POST", "/api/agent/calls/{id}/disposition"): "agent",
 }
 
 

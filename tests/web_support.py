@@ -16,12 +16,12 @@ import pyotp
 from aiohttp.test_utils import TestServer
 from cryptography.fernet import Fernet
 
+from voicebot.handoff import AgentDesk, HandoffOffer, MemoryHandoffQueue
 from voicebot.privacy.vault.keys import MasterKey
 from voicebot.store import Store, open_store
 from voicebot.store.users import Role, add_user
 from voicebot.web.app import WebConfig, create_app
 from voicebot.web.auth import Passwords, new_totp_secret
-from voicebot.web.handoffs import HandoffOffer, MemoryHandoffQueue
 from voicebot.web.ratelimit import LoginLimiter
 
 START = dt.datetime(2026, 11, 23, 2, 0, tzinfo=dt.UTC)
@@ -126,7 +126,7 @@ async def running_app(
         flows_dir=flows_dir,
         passwords=passwords,
         limiter=limiter or LoginLimiter(),
-        handoffs=queue,
+        desk=AgentDesk(queue, clock=clock),
         clock=clock,
     )
     server = TestServer(create_app(store, config), host="127.0.0.1")

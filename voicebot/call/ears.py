@@ -72,6 +72,7 @@ class CallerEars:
         self._tasks: list[asyncio.Task[None]] = []
         self._to_transcribe: asyncio.Queue[Pcm] = asyncio.Queue()
         self._transcribing = False
+        self._aside = False
 
     @property
     def in_speech(self) -> bool:
@@ -82,6 +83,11 @@ class CallerEars:
     def hearing(self) -> bool:
         """Whether words are on their way: the caller is talking, or being transcribed."""
         return self._vad.in_speech or self._transcribing or not self._to_transcribe.empty()
+
+    def step_aside(self) -> None:
+        """The bot leaves the audio path (a person took the call): keep recording the caller,
+        stop hearing digits and words."""
+        self._aside = True
 
     def start(self) -> None:
         """Start listening (call once the leg is answered)."""
@@ -104,6 +110,8 @@ class CallerEars:
             self.slot += 1
             if self.recorder is not None:
                 self.recorder.add(Track.CALLER, self.slot, frame)
+            if self._aside:
+                continue
             for listener in self.frame_listeners:
                 listener(frame)
             for press in self._dtmf.feed(frame):

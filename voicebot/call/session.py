@@ -22,6 +22,7 @@ from voicebot.call.ears import CallerEars
 from voicebot.call.eventlog import CallEvent, EventLog
 from voicebot.call.prompt_audio import PromptAudio
 from voicebot.call.recording import DualTrackRecorder, RecordingInfo, RecordingSink, Track
+from voicebot.call.transfer import ConnectedAgent, HandoffHook, TransferAsk, bridge, hold_music
 from voicebot.flow.events import (
     ActionRun,
     CallerEvent,
@@ -50,7 +51,7 @@ from voicebot.outcomes import Outcome
 from voicebot.speech.asr.base import Recognizer
 from voicebot.speech.intent import recognize
 from voicebot.speech.tts.base import Synthesizer
-from voicebot.telephony.leg import CallState, HangupCause, Leg, outcome_for
+from voicebot.telephony.leg import CallState, HangupCause, Leg, LegStateError, outcome_for
 
 log = logging.getLogger(__name__)
 
@@ -83,7 +84,8 @@ class CallHooks:
     """
 
     opt_out: Callable[[], Awaitable[None]]
-    handoff: Callable[[Handoff, HandoffContext], Awaitable[bool]] | None = None
+    handoff: HandoffHook | None = None
+    """Finds an agent (a desk); None: no agents, every handoff takes its fallback."""
     callback: Callable[[str | None], Awaitable[None]] | None = None
 
 
@@ -163,6 +165,8 @@ class CallSession:
         self._audio = PromptAudio(loaded, synthesizer)
         self._held: list[CallerEvent] = []
         """Spoken opt-outs heard over the disclosure, for the next listen."""
+        self._last_intent: str | None = None
+        self._bridge: asyncio.Task[None] | None = None
 
     # ---- the call ------------------------------------------------------------------------
 
@@ -206,9 +210,11 @@ class CallSession:
                 await flow_run
             flow_run = asyncio.create_task(self._voicemail())
         result, outcome, reason = await flow_run
-        if outcome is not Outcome.HANDOFF:
+        if outcome is not Outcome.HANDOFF or self._bridge is None:
             await self.leg.hangup()
         cause = await self.leg.wait_ended()
+        if self._bridge is not None:
+            await self._bridge
         talk = self.log.clock() - self._answered_at
         await self.ears.stop()
         dropped = outcome is Outcome.HUNG_UP and cause is HangupCause.FAILED
@@ -287,6 +293,7 @@ class CallSession:
                 sensitive = self.flow.states[event.state].sensitive
                 (self._recorder.pause if sensitive else self._recorder.resume)()
         elif isinstance(event, IntentRecognized):
+            self._last_intent = event.intent
             self.log.add(
                 CallEvent.INTENT, text=event.text, intent=event.intent, score=round(event.score, 3)
             )
@@ -305,6 +312,8 @@ class CallSession:
         """Play a prompt; return the caller event that cut it (see :class:`BargeIn`)."""
         if self.leg.state is not CallState.ANSWERED:
             return Hangup()
+        if self._held and isinstance(self._held[0], Dtmf):  # a "9" pressed while on hold
+            return self._held.pop(0)
         pcm = await self._audio.get(prompt_id, text)
         self.ears.speech_started.clear()
         slot = self.ears.slot
@@ -415,7 +424,8 @@ class CallSession:
         self.log.add(CallEvent.DNC_COMMITTED)
 
     async def handoff(self, handoff: Handoff, context: HandoffContext) -> bool:
-        """Offer the caller to an agent queue; False when nobody can take it."""
+        """Wait for an agent with hold audio; once one is connected, whisper to them and
+        bridge the caller. False when nobody accepted, the caller opted out or hung up."""
         if self.hooks.handoff is None:
             self.log.add(
                 CallEvent.HANDOFF,
@@ -424,9 +434,74 @@ class CallSession:
                 reason="no agent console connected",
             )
             return False
-        accepted = await self.hooks.handoff(handoff, context)
-        self.log.add(CallEvent.HANDOFF, queue=handoff.queue, accepted=accepted)
-        return accepted
+        asking = asyncio.create_task(
+            self.hooks.handoff(TransferAsk(handoff, context, self._last_intent))
+        )
+        holding = asyncio.create_task(self._hold(handoff, context))
+        try:
+            agent = await self._wait_for_agent(asking)
+        finally:
+            holding.cancel()
+            self.leg.interrupt()
+            with contextlib.suppress(asyncio.CancelledError, LegStateError):
+                await holding
+        if agent is None:
+            self.log.add(CallEvent.HANDOFF, queue=handoff.queue, accepted=False)
+            return False
+        self.log.add(CallEvent.HANDOFF, queue=handoff.queue, accepted=True, agent=agent.agent)
+        if handoff.whisper is not None and context.whisper:
+            pcm = await self._audio.get(handoff.whisper, context.whisper)
+            with contextlib.suppress(Exception):  # the agent hung up during the whisper
+                await agent.leg.play(pcm, interruptible=False)
+        self.ears.step_aside()
+        self._bridge = asyncio.create_task(bridge(self.leg, agent, self._record_agent))
+        return True
+
+    async def _wait_for_agent(
+        self, asking: asyncio.Task[ConnectedAgent | None]
+    ) -> ConnectedAgent | None:
+        """The desk's answer, unless the caller opts out or hangs up first (then the request
+        is cancelled and the event kept for the flow)."""
+        while not asking.done():
+            heard = asyncio.create_task(self.ears.events.get())
+            await asyncio.wait({asking, heard}, return_when=asyncio.FIRST_COMPLETED)
+            if not heard.done():
+                heard.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await heard
+                continue
+            event = heard.result()
+            opting_out = (isinstance(event, Dtmf) and event.is_opt_out) or (
+                isinstance(event, Utterance)
+                and recognize(event.text, self.flow.locale, ("opt_out",)).intent == "opt_out"
+            )
+            if isinstance(event, Hangup) or opting_out:
+                asking.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await asking
+                if opting_out:
+                    self._held.insert(0, Dtmf("9") if isinstance(event, Dtmf) else event)
+                return None
+            self.log.add(CallEvent.ACTION, action="ignored", detail=f"{event} while on hold")
+        return asking.result()
+
+    async def _hold(self, handoff: Handoff, context: HandoffContext) -> None:
+        """Hold audio until cancelled: chimes, and the hold prompt again every round."""
+        music = hold_music()
+        while self.leg.state is CallState.ANSWERED:
+            slot = self.ears.slot
+            played = await self.leg.play(music, interruptible=True)
+            self._record_bot(music, slot, played.played_ms)
+            if handoff.hold is not None and context.hold:
+                pcm = await self._audio.get(handoff.hold, context.hold)
+                slot = self.ears.slot
+                played = await self.leg.play(pcm, interruptible=True)
+                self._record_bot(pcm, slot, played.played_ms)
+
+    def _record_agent(self, frame: Pcm) -> None:
+        """The agent's voice, recorded on the bot's track while the caller is bridged."""
+        if self._recorder is not None:
+            self._recorder.add(Track.BOT, self.ears.slot, frame)
 
     async def callback(self, when: str | None) -> None:
         """Ask the dialer for a callback."""

@@ -23,6 +23,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 
 from voicebot.call.session import CallHooks
+from voicebot.call.transfer import ConnectedAgent, HandoffHook, TransferAsk
 from voicebot.campaign import queue
 from voicebot.campaign.callbacks import callback_time
 from voicebot.campaign.clock import Clock
@@ -32,8 +33,11 @@ from voicebot.campaign.queue import Entry
 from voicebot.campaign.runner import CallEnd, CallRequest, CallRunner
 from voicebot.compliance import dnc
 from voicebot.compliance.decision import Reason
+from voicebot.compliance.dispositions import Disposition, record_disposition
 from voicebot.compliance.gate import Gate
 from voicebot.flow.model import Purpose
+from voicebot.handoff.desk import AgentDesk, DispositionRecord
+from voicebot.handoff.offers import offer_for
 from voicebot.outcomes import Outcome
 from voicebot.privacy import mask_number
 from voicebot.store.engine import Store
@@ -56,9 +60,11 @@ class DialPlan:
     retry: dict[Outcome, Retry] = field(default_factory=dict)
     callbacks: Callbacks = field(default_factory=Callbacks)
     schedule: Schedule = field(default_factory=Schedule)
+    locale: str = "zh-CN"
+    """The flow's locale (how handoff context is redacted)."""
 
     @classmethod
-    def of(cls, campaign: Campaign, purpose: Purpose) -> DialPlan:
+    def of(cls, campaign: Campaign, purpose: Purpose, locale: str = "zh-CN") -> DialPlan:
         """The plan of a loaded campaign; ``purpose`` is the campaign's or its flow's."""
         return cls(
             campaign.name,
@@ -69,6 +75,7 @@ class DialPlan:
             dict(campaign.retry),
             campaign.callbacks,
             campaign.schedule,
+            locale,
         )
 
 
@@ -112,8 +119,10 @@ class Dialer:
         runner: CallRunner,
         clock: Clock,
         listener: Listener | None = None,
+        desk: AgentDesk | None = None,
     ) -> None:
         self.store = store
+        self.desk = desk
         self.gate = gate
         self.plan = plan
         self.runner = runner
@@ -363,7 +372,43 @@ class Dialer:
             entry.due_at = callback_time(when, entry.number, now, default)
             await queue.save(self.store, entry, now)
 
-        return CallHooks(opt_out=opt_out, handoff=None, callback=callback)
+        return CallHooks(opt_out=opt_out, handoff=self._handoff_hook(entry), callback=callback)
+
+    def _handoff_hook(self, entry: Entry) -> HandoffHook | None:
+        """Hand the caller to the desk's agents; their disposition feeds the compliance rules
+        (and a ``callback`` plans the contact again)."""
+        desk = self.desk
+        if desk is None:
+            return None
+        attempt_id = entry.attempt_id
+        assert attempt_id is not None
+
+        async def on_disposition(record: DispositionRecord) -> None:
+            await record_disposition(
+                self.store, self.gate.policy, attempt_id, record.disposition, record.agent,
+                record.at, note=record.note, callback_at=record.callback_at,
+            )  # fmt: skip
+            if record.disposition is Disposition.CALLBACK and entry.status == queue.DONE:
+                default = record.at + dt.timedelta(seconds=self.plan.callbacks.default_delay)
+                entry.status, entry.due_at = queue.WAITING, record.callback_at or default
+                entry.last_outcome = Outcome.CALLBACK.value
+                await queue.save(self.store, entry, record.at)
+                heapq.heappush(self._due, (entry.due_at, entry.line, entry.id))
+                self._poke()
+
+        async def handoff(ask: TransferAsk) -> ConnectedAgent | None:
+            offer = offer_for(
+                ask,
+                offer_id=f"{self.plan.name}-{attempt_id}",
+                number=entry.number,
+                locale=self.plan.locale,
+                created_at=self.clock.now(),
+                campaign=self.plan.name,
+                contact=entry.fields.get("name"),
+            )
+            return await desk.request(offer, ask.handoff.timeout, on_disposition)
+
+        return handoff
 
     def _poke(self) -> None:
         self._wake.set()

@@ -25,6 +25,7 @@ from voicebot.compliance.gate import Gate
 from voicebot.compliance.qa_timing import flow_disclosure_timing
 from voicebot.flow.loader import LoadedFlow, load_flow
 from voicebot.flow.model import Purpose
+from voicebot.handoff.desk import AgentDesk
 from voicebot.outcomes import Outcome
 from voicebot.privacy import mask_number
 from voicebot.privacy.vault.vault import Vault
@@ -193,6 +194,7 @@ async def dial(
     *,
     until_idle: bool = False,
     control: Callable[[Dialer], None] = lambda _: None,
+    desk: AgentDesk | None = None,
 ) -> list[Entry]:
     """Plan the contacts and dial until done.
 
@@ -200,9 +202,10 @@ async def dial(
         until_idle: return once nothing is due any more at the start (later retries,
             callbacks and blocked contacts stay planned).
         control: given the dialer before it runs (signal handlers: pause, stop).
+        desk: the agents that take handoffs; without one every handoff takes its fallback.
     """
-    plan = DialPlan.of(prepared.campaign, prepared.purpose)
-    dialer = Dialer(gate.store, gate, plan, runner, clock, collector)
+    plan = DialPlan.of(prepared.campaign, prepared.purpose, prepared.loaded.flow.locale)
+    dialer = Dialer(gate.store, gate, plan, runner, clock, collector, desk=desk)
     await dialer.prepare(prepared.contacts.contacts)
     control(dialer)
     return await dialer.run(until=clock.now() if until_idle else None)

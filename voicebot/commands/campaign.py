@@ -14,7 +14,6 @@ import datetime as dt
 import json
 import signal
 import sys
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -23,63 +22,25 @@ from rich.console import Console
 from rich.table import Table
 from sqlalchemy import select
 
-from voicebot.campaign.clock import RealClock
 from voicebot.campaign.config import load_campaign
 from voicebot.campaign.contacts import ContactFileError
 from voicebot.campaign.dialer import Dialer, DialerEvent
+from voicebot.campaign.execute import run_campaign
 from voicebot.campaign.launch import (
-    Collector,
-    Prepared,
     TransportUnavailable,
-    dial,
     prepare,
-    results_of,
-    runner_for,
 )
 from voicebot.campaign.report import write_report
 from voicebot.commands.compliance import policy_option, show
-from voicebot.compliance.gate import Gate
 from voicebot.compliance.policy import load_policy, user_policy_path
-from voicebot.flow.approval import NotApproved, check_approved, record_dev_override
-from voicebot.privacy.audit_events import vault_hook
-from voicebot.privacy.vault.errors import KeyFileError
-from voicebot.privacy.vault.keys import load_keyring
-from voicebot.privacy.vault.vault import Vault, default_vault_dir
-from voicebot.store import Store, db_option, open_store, resolve_db_url
+from voicebot.flow.approval import NotApproved
+from voicebot.store import db_option, open_store, resolve_db_url
 from voicebot.store.models import ATTEMPTS, CAMPAIGNS, DIALER_QUEUE
 from voicebot.yamlsource import SourceErrors
 
 _show_numbers = click.option(
     "--show-numbers", is_flag=True, help="Print numbers unmasked (you must be allowed to see them)."
 )
-
-
-def campaign_vault(store: Store, note: Callable[[str], None]) -> Vault | None:
-    """Where the campaign's recordings and transcripts go: the vault under the configured
-    master key, or nowhere (said once) when no key is set."""
-    try:
-        keyring = load_keyring()
-    except KeyFileError as exc:
-        note(f"recordings are not kept: {exc} (create a key with `voicebot keys init`)")
-        return None
-    return Vault(default_vault_dir(), keyring, vault_hook(store))
-
-
-async def _approved_or_dev(store: Store, prepared: Prepared, dev: bool, console: Console) -> bool:
-    """Only approved scripts run; ``--dev`` runs anyway, audited. True when overridden.
-
-    Raises:
-        NotApproved: the flow (or a prompt it uses) is not as a reviewer approved it.
-    """
-    try:
-        await check_approved(prepared.loaded, store)
-        return False
-    except NotApproved as exc:
-        if not dev:
-            raise
-        await record_dev_override(store, prepared.loaded, exc)
-        console.print(f"[yellow]--dev: running an unapproved flow:[/] {exc}")
-        return True
 
 
 @click.group()
@@ -156,27 +117,11 @@ def run(
 
     async def main() -> None:
         store = await open_store(url)
-        clock = RealClock()
-        started = clock.now()
-        collector = Collector(listeners=[progress])
         try:
-            dev_override = await _approved_or_dev(store, prepared, dev, console)
-            gate = Gate(store, policy)
-            vault = campaign_vault(store, lambda note: console.print(note))
-            async with runner_for(
-                prepared, lambda note: console.print(note), gate=gate, vault=vault
-            ) as runner:
-                entries = await dial(
-                    prepared,
-                    gate,
-                    runner,
-                    clock,
-                    collector,
-                    until_idle=until_idle,
-                    control=_signals(console),
-                )
-            results = results_of(prepared, entries, collector, started, clock.now())
-            results.dev_override = dev_override
+            results = await run_campaign(
+                prepared, store, policy, dev=dev, note=lambda note: console.print(note),
+                listeners=[progress], control=_signals(console), until_idle=until_idle,
+            )  # fmt: skip
         finally:
             await store.close()
         target = report or file.with_name(f"{loaded.name}-report.html")

@@ -4,8 +4,8 @@ Build the app with :func:`create_app`; the call side feeds :class:`HandoffQueue`
 ``app[HANDOFF_QUEUE]``) and reads the :class:`PresenceBoard` (``app[PRESENCE]``).
 """
 
+from voicebot.handoff import HandoffOffer, HandoffQueue, MemoryHandoffQueue, PresenceBoard
 from voicebot.web.app import WebConfig, create_app
-from voicebot.web.handoffs import HandoffOffer, HandoffQueue, MemoryHandoffQueue, PresenceBoard
 from voicebot.web.keys import HANDOFF_QUEUE, PRESENCE
 
 __all__ = [

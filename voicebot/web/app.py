@@ -22,14 +22,15 @@ from aiohttp.typedefs import Handler as NextHandler
 from aiohttp.typedefs import Middleware
 from aiohttp_session import setup as setup_session
 
+from voicebot.handoff import AgentDesk
 from voicebot.privacy.retention import RetentionPolicy, run_daily
 from voicebot.privacy.vault.vault import Vault
 from voicebot.resources import flows_dir
 from voicebot.store import Store
 from voicebot.web.auth import Passwords, TotpReplayGuard, session_storage
-from voicebot.web.handoffs import HandoffQueue, MemoryHandoffQueue, PresenceBoard
 from voicebot.web.keys import (
     CLOCK,
+    DESK,
     FLOWS_DIR,
     HANDOFF_QUEUE,
     LIMITER,
@@ -68,7 +69,7 @@ class WebConfig:
         flows_dir: where the flows listed to designers live.
         passwords: the hasher (tests pass :meth:`Passwords.fast_for_tests`).
         limiter: login rate limiter.
-        handoffs: the queue the call side feeds.
+        desk: the agent desk: its queue the call side feeds, its presence the console sets.
         clock: the current instant (tests drive it).
         routes: the route table (the default is the app's; tests may not change it).
         vault: encrypted recordings and transcripts (erasure and retention reach into it).
@@ -80,7 +81,7 @@ class WebConfig:
     flows_dir: Path = field(default_factory=flows_dir)
     passwords: Passwords = field(default_factory=Passwords)
     limiter: LoginLimiter = field(default_factory=LoginLimiter)
-    handoffs: HandoffQueue = field(default_factory=MemoryHandoffQueue)
+    desk: AgentDesk = field(default_factory=AgentDesk)
     clock: Clock = _utcnow
     routes: tuple[RouteSpec, ...] = ROUTES
     vault: Vault | None = None
@@ -110,8 +111,9 @@ def create_app(store: Store, config: WebConfig) -> web.Application:
     app[PASSWORDS] = config.passwords
     app[LIMITER] = config.limiter
     app[TOTP_GUARD] = TotpReplayGuard()
-    app[HANDOFF_QUEUE] = config.handoffs
-    app[PRESENCE] = PresenceBoard()
+    app[DESK] = config.desk
+    app[HANDOFF_QUEUE] = config.desk.queue
+    app[PRESENCE] = config.desk.presence
     app[METRICS] = metrics
     app[FLOWS_DIR] = config.flows_dir
     app[CLOCK] = config.clock

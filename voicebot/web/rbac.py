@@ -97,6 +97,25 @@ ROUTES: tuple[RouteSpec, ...] = (
         "Waiting calls, masked (long-poll with since and wait)", "agent",
         example_query={"since": "0", "wait": "0"},
     ),
+    RouteSpec(
+        "POST", "/api/agent/handoffs/{id}/accept", agent.accept_handoff, AGENTS,
+        "Take the call ringing here: send the browser's WebRTC offer, get the answer", "agent",
+        body=agent.AudioOffer, example_path={"id": "h1"},
+        example_body={"type": "offer", "sdp": "v=0 (the browser's offer)"},
+    ),
+    RouteSpec(
+        "POST", "/api/agent/handoffs/{id}/decline", agent.decline_handoff, AGENTS,
+        "Pass the call ringing here to the next agent", "agent", example_path={"id": "h1"},
+    ),
+    RouteSpec(
+        "POST", "/api/agent/calls/{id}/hangup", agent.hang_up, AGENTS,
+        "End the call with the caller", "agent", example_path={"id": "h1"},
+    ),
+    RouteSpec(
+        "POST", "/api/agent/calls/{id}/disposition", agent.wrap_up, AGENTS,
+        "Wrap up: the call's disposition (feeds the compliance rules)", "agent",
+        body=agent.WrapUp, example_path={"id": "h1"}, example_body={"disposition": "sale"},
+    ),
 )  # fmt: skip
 
 

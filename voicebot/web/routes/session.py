@@ -14,11 +14,11 @@ from aiohttp import web
 from aiohttp_session import get_session, new_session
 from pydantic import BaseModel, Field
 
+from voicebot.handoff import Presence
 from voicebot.store.users import Role, User, get_user, set_password_hash
 from voicebot.web.auth import csrf_token, start_session, totp_step
 from voicebot.web.context import audit, client_address, error, now, read_body
-from voicebot.web.handoffs import Presence
-from voicebot.web.keys import LIMITER, METRICS, PASSWORDS, PRESENCE, STORE, TOTP_GUARD, USER
+from voicebot.web.keys import DESK, LIMITER, METRICS, PASSWORDS, STORE, TOTP_GUARD, USER
 
 
 class LoginRequest(BaseModel):
@@ -125,6 +125,6 @@ async def logout(request: web.Request) -> web.Response:
     session.invalidate()
     user = request.get(USER)
     if user is not None and Role.AGENT in user.roles:
-        request.app[PRESENCE].set(user.name, Presence.AWAY, now(request))  # no calls after sign-out
+        request.app[DESK].set_presence(user.name, Presence.AWAY)  # no calls after sign-out
     await audit(request, "logout", actor=user.name if user else None)
     return web.json_response({"authenticated": False})

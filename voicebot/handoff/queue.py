@@ -1,11 +1,8 @@
-"""What the console shows agents: a queue of calls waiting for a person, and who is available.
+"""Calls waiting for a person: the offer an agent is shown, and the queue the console polls.
 
-This is the seam between the call side and the web side. The call side (a later module that
-bridges a caller to an agent) puts a :class:`HandoffOffer` on the :class:`HandoffQueue` found at
-``app[HANDOFF_QUEUE]`` and withdraws it when the caller hangs up or an agent takes it; it asks the
-:class:`PresenceBoard` who is available. The console long-polls the queue's version. An offer
-holds the full number because the call side needs it; only :func:`agent_view` leaves this module
-towards an agent, and it carries the masked number alone.
+An offer holds the full number because the call side needs it; only :func:`agent_view` leaves
+this module towards an agent, and it carries the number masked, and every other text (summary,
+transcript, variables) with any phone number in it masked too.
 """
 
 from __future__ import annotations
@@ -14,10 +11,10 @@ import abc
 import asyncio
 import contextlib
 import datetime as dt
-import enum
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from typing import Any
 
+from voicebot.logging import mask_text
 from voicebot.privacy.masking import mask_number
 
 
@@ -34,6 +31,13 @@ class HandoffOffer:
     campaign: str | None = None
     summary: str = ""
     context: dict[str, str] = field(default_factory=dict)
+    """The flow's variables at the handoff (already redacted)."""
+    contact: str | None = None
+    """The contact's name, from the campaign's contact list."""
+    intent: str | None = None
+    """The last intent the bot recognised (e.g. ``interested``)."""
+    transcript: tuple[tuple[str, str], ...] = ()
+    """(speaker, redacted text) of the call so far, oldest first."""
 
 
 def agent_view(offer: HandoffOffer) -> dict[str, Any]:
@@ -45,8 +49,11 @@ def agent_view(offer: HandoffOffer) -> dict[str, Any]:
         "queue": offer.queue,
         "reason": offer.reason,
         "campaign": offer.campaign,
-        "summary": offer.summary,
-        "context": dict(offer.context),
+        "summary": mask_text(offer.summary),
+        "context": {k: mask_text(v) for k, v in offer.context.items()},
+        "contact": offer.contact,
+        "intent": offer.intent,
+        "transcript": [{"speaker": s, "text": mask_text(t)} for s, t in offer.transcript],
         "created_at": offer.created_at.isoformat(),
     }
 
@@ -76,12 +83,16 @@ class HandoffQueue(abc.ABC):
         """One waiting call by id."""
 
     @abc.abstractmethod
+    async def touch(self) -> None:
+        """Bump the version without changing the offers (an agent's call changed state)."""
+
+    @abc.abstractmethod
     async def wait_changed(self, since: int, timeout: float) -> int:
         """Return the version once it differs from ``since``, or after ``timeout`` seconds."""
 
 
 class MemoryHandoffQueue(HandoffQueue):
-    """The queue of a single ``voicebot serve`` process (calls and console in one process)."""
+    """The queue of one process: ``voicebot serve`` runs its campaigns and the console together."""
 
     def __init__(self) -> None:
         self._offers: dict[str, HandoffOffer] = {}
@@ -110,6 +121,9 @@ class MemoryHandoffQueue(HandoffQueue):
     async def get(self, offer_id: str) -> HandoffOffer | None:
         return self._offers.get(offer_id)
 
+    async def touch(self) -> None:
+        await self._bump()
+
     async def wait_changed(self, since: int, timeout: float) -> int:
         async with self._changed:
             with contextlib.suppress(TimeoutError):
@@ -121,61 +135,3 @@ class MemoryHandoffQueue(HandoffQueue):
         async with self._changed:
             self._version += 1
             self._changed.notify_all()
-
-
-class Presence(enum.StrEnum):
-    """An agent's availability for new handoffs."""
-
-    AVAILABLE = "available"
-    AWAY = "away"
-
-
-STALE_AFTER = dt.timedelta(seconds=60)  # the console polls at least every ~20 s
-
-
-@dataclass(frozen=True)
-class PresenceEntry:
-    """An agent's status, when it was set, and when their console was last heard from."""
-
-    status: Presence
-    since: dt.datetime
-    seen: dt.datetime
-
-
-class PresenceBoard:
-    """Who is available. Agents start ``away``; the console sets ``available`` explicitly.
-
-    An available agent whose console has not polled for :data:`STALE_AFTER` (tab closed, network
-    gone) is not offered calls: :meth:`available` leaves them out.
-    """
-
-    def __init__(self, stale_after: dt.timedelta = STALE_AFTER) -> None:
-        self._entries: dict[str, PresenceEntry] = {}
-        self._stale_after = stale_after
-
-    def get(self, agent: str) -> PresenceEntry | None:
-        """The agent's entry, or ``None`` if they never set one (counts as away)."""
-        return self._entries.get(agent)
-
-    def set(self, agent: str, status: Presence, at: dt.datetime) -> PresenceEntry:
-        """Record a status change (same status keeps its original ``since``)."""
-        current = self._entries.get(agent)
-        since = current.since if current is not None and current.status == status else at
-        entry = PresenceEntry(status, since, at)
-        self._entries[agent] = entry
-        return entry
-
-    def seen(self, agent: str, at: dt.datetime) -> None:
-        """The agent's console polled: they are still there."""
-        current = self._entries.get(agent)
-        if current is not None:
-            self._entries[agent] = replace(current, seen=max(current.seen, at))
-
-    def available(self, at: dt.datetime) -> list[str]:
-        """Agents who can take a handoff at ``at``, longest-waiting first."""
-        ready = [
-            (e.since, a)
-            for a, e in self._entries.items()
-            if e.status is Presence.AVAILABLE and at - e.seen <= self._stale_after
-        ]
-        return [agent for _, agent in sorted(ready)]
