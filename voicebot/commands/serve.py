@@ -7,8 +7,11 @@ The session key is kept in a file (created 0600 on first use) so restarts keep p
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import ipaddress
 import ssl
+from collections.abc import AsyncIterator, Callable
 from dataclasses import replace
 from pathlib import Path
 
@@ -16,6 +19,15 @@ import click
 import platformdirs
 from aiohttp import web
 
+from voicebot.campaign.config import load_campaign
+from voicebot.campaign.contacts import ContactFileError
+from voicebot.campaign.dialer import DialerEvent
+from voicebot.campaign.execute import run_campaign
+from voicebot.campaign.launch import Prepared, TransportUnavailable, prepare
+from voicebot.campaign.report import write_report
+from voicebot.commands.compliance import policy_option
+from voicebot.compliance.policy import Policy, load_policy, user_policy_path
+from voicebot.flow.approval import NotApproved
 from voicebot.privacy.audit_events import vault_hook
 from voicebot.privacy.retention import RetentionPolicy
 from voicebot.privacy.vault.errors import KeyFileError
@@ -25,6 +37,8 @@ from voicebot.resources import flows_dir
 from voicebot.store import Store, db_option, open_store, resolve_db_url
 from voicebot.web.app import WebConfig, create_app
 from voicebot.web.auth import load_or_create_session_key
+from voicebot.web.keys import DESK, STORE
+from voicebot.yamlsource import SourceErrors
 
 _FILE = click.Path(dir_okay=False, exists=True, path_type=Path)
 
@@ -58,6 +72,44 @@ def _vault(store: Store) -> Vault | None:
     return Vault(default_vault_dir(), keyring, vault_hook(store))
 
 
+def campaign_in_server(
+    prepared: Prepared, policy: Policy, dev: bool, report: Path
+) -> Callable[[web.Application], AsyncIterator[None]]:
+    """A cleanup context that runs ``prepared`` while the server runs, handoffs to its desk."""
+
+    async def context(app: web.Application) -> AsyncIterator[None]:
+        name = prepared.campaign.name
+
+        def note(text: str) -> None:
+            click.echo(f"[{name}] {text}", err=True)
+
+        def progress(event: DialerEvent) -> None:
+            if event.kind == "ended" and event.outcome is not None:
+                note(f"{event.masked}: {event.outcome.value}")
+            elif event.kind == "blocked":
+                note(f"{event.masked}: blocked ({', '.join(event.reasons)})")
+
+        async def run() -> None:
+            try:
+                results = await run_campaign(
+                    prepared, app[STORE], policy, dev=dev, note=note, listeners=[progress],
+                    desk=app[DESK],
+                )  # fmt: skip
+            except (NotApproved, TransportUnavailable) as exc:
+                note(f"not run: {exc}")
+                return
+            write_report(results, report)
+            note(f"finished; report: {report}")
+
+        task = asyncio.create_task(run(), name=f"campaign-{name}")
+        yield
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
+
+    return context
+
+
 @click.command()
 @click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on.")
 @click.option("--port", default=8080, show_default=True, type=click.IntRange(0, 65535))
@@ -72,9 +124,22 @@ def _vault(store: Store) -> Vault | None:
 @click.option("--tls-cert", type=_FILE, default=None, help="PEM certificate (enables HTTPS).")
 @click.option("--tls-key", type=_FILE, default=None, help="PEM private key for --tls-cert.")
 @click.option(
-    "--session-key", "session_key", type=click.Path(dir_okay=False, path_type=Path),
-    default=None, help="File holding the session cookie key (default: in the user data dir).",
-)  # fmt: skip
+    "--session-key",
+    "session_key",
+    type=click.Path(dir_okay=False, path_type=Path),
+    default=None,
+    help="File holding the session cookie key (default: in the user data dir).",
+)
+@click.option(
+    "--campaign",
+    "campaigns",
+    multiple=True,
+    type=_FILE,
+    help="Run this campaign in the server, its handoffs going to the console's agents "
+    "(repeatable). Its report is written beside the file when it finishes.",
+)
+@click.option("--dev", is_flag=True, help="Let --campaign run unapproved flows (audited).")
+@policy_option
 def serve(
     host: str,
     port: int,
@@ -83,8 +148,15 @@ def serve(
     tls_cert: Path | None,
     tls_key: Path | None,
     session_key: Path | None,
+    campaigns: tuple[Path, ...],
+    dev: bool,
+    policy_file: Path | None,
 ) -> None:
-    """Serve the web console and its JSON API (OpenAPI at /api/openapi.json)."""
+    """Serve the web console and its JSON API (OpenAPI at /api/openapi.json).
+
+    With --campaign, the server also dials: a call that asks for a person rings an available
+    agent's console (calls and consoles must share one process to share the audio).
+    """  # fmt: skip
     if (tls_cert is None) != (tls_key is None):
         raise click.UsageError("--tls-cert and --tls-key go together")
     ssl_context = None
@@ -103,11 +175,19 @@ def serve(
         flows_dir=flows or flows_dir(),
     )
     url = resolve_db_url(db)
+    try:
+        prepared = [(path, prepare(load_campaign(path))) for path in campaigns]
+        policy = load_policy(user_policy_path(policy_file))
+    except (SourceErrors, ContactFileError, ValueError) as exc:
+        raise click.ClickException(str(exc)) from None
 
     async def build() -> web.Application:
         store = await open_store(url)
         vault = _vault(store)
         app = create_app(store, replace(config, vault=vault, retention=RetentionPolicy()))
+        for path, campaign in prepared:
+            report = path.with_name(f"{campaign.campaign.name}-report.html")
+            app.cleanup_ctx.append(campaign_in_server(campaign, policy, dev, report))
 
         async def close_store(_: web.Application) -> None:
             await store.close()

@@ -273,6 +273,7 @@ class AgentDesk:
             connected = False
         if state.call is not call:  # the caller gave up meanwhile
             return
+        connected = connected and call.leg.state is CallState.ANSWERED
         if connected and not ticket.answer.done():
             state.activity = Activity.IN_CALL
             ticket.answer.set_result(call)

@@ -53,4 +53,3 @@ def _reason(ask: TransferAsk, said: list[str]) -> str:
     why = f"the caller was heard as {ask.intent!r}" if ask.intent else "the flow asked for a person"
     last = f', last said "{said[-1]}"' if said else ""
     return f"{why} in state {ask.context.state!r}{last}"
-

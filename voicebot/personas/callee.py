@@ -53,12 +53,19 @@ class PersonaCallee(Callee):
         self.persona = persona
         self.voice = voice
         self.heard_bot_pauses = 0
+        self._ears: _BotListener | None = None
+
+    @property
+    def loud_frames(self) -> int:
+        """How many 20 ms frames with speech-level energy it has heard so far (tests compare
+        the count before and after a moment to tell that audio reached the callee)."""
+        return self._ears.loud_frames if self._ears is not None else 0
 
     def ring(self, call: IncomingCall) -> Ring:
         return Ring(_PICKUP_RING[self.persona.pickup], after=self.persona.ring_seconds)
 
     async def talk(self, leg: Leg) -> None:
-        ears = _BotListener()
+        ears = self._ears = _BotListener()
         listening = asyncio.create_task(ears.listen(leg))
         try:
             if self.persona.voicemail is not None:
@@ -119,6 +126,7 @@ class _BotListener:
 
     def __init__(self) -> None:
         self.pauses = 0
+        self.loud_frames = 0
         self._changed = asyncio.Event()
 
     async def listen(self, leg: Leg) -> None:
@@ -127,6 +135,7 @@ class _BotListener:
         quiet = 0
         async for frame in leg.audio():
             if rms_dbfs(frame) > SPEECH_DBFS:
+                self.loud_frames += 1
                 talking, quiet = True, 0
                 continue
             quiet += 1

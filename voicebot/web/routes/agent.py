@@ -66,7 +66,12 @@ async def get_handoffs(request: web.Request) -> web.Response:
     metrics.handoffs_waiting.set(len(pending))
     metrics.agents_available.set(len(board.available(now(request))))
     activity, offer = request.app[DESK].activity(user_of(request).name)
-    mine = {"activity": activity.value, "handoff": agent_view(offer) if offer else None}
+    entry = board.get(user_of(request).name)
+    mine = {
+        "presence": entry.status.value if entry else Presence.AWAY.value,
+        "activity": activity.value,
+        "handoff": agent_view(offer) if offer else None,
+    }
     return web.json_response(
         {"version": queue.version, "handoffs": [agent_view(o) for o in pending], "mine": mine}
     )

@@ -32,6 +32,11 @@ const voicebot = (() => {
     return { status: r.status, data };
   }
 
+  async function token() {
+    if (csrf === null) await session();
+    return csrf;
+  }
+
   function text(el, value) {
     // Always textContent: nothing from the server is ever parsed as HTML.
     el.textContent = value;
@@ -42,5 +47,5 @@ const voicebot = (() => {
     window.location.assign("/login");
   }
 
-  return { session, call, text, signOut };
+  return { session, call, text, signOut, token };
 })();
