@@ -103,7 +103,7 @@ async function accept() {
     state.audio = await connectAgentAudio(
       `/api/agent/handoffs/${encodeURIComponent(h.id)}/accept`,
       await voicebot.token(),
-      $("remote-audio"),
+      { audioElement: $("remote-audio") },
     );
     state.meters = setInterval(() => {
       if (state.audio === null) return;
