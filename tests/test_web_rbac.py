@@ -48,6 +48,7 @@ EXPECTED_ACCESS: dict[tuple[str, str], str] = {
     ("GET", "/api/calls/{attempt}/recording"): "admin auditor",
     ("GET", "/api/calls/{attempt}/qa"): "admin auditor",
     ("GET", "/api/flows/{name}"): "admin designer",
+    ("PUT", "/api/flows/{name}"): "admin designer",
     ("GET", "/api/flows/{name}/graph"): "admin designer",
     ("GET", "/api/prompts/{locale}"): "admin designer",
     ("GET", "/api/users"): "admin",

@@ -112,6 +112,12 @@ ROUTES: tuple[RouteSpec, ...] = (
         example_path={"name": "payment_reminder"},
     ),
     RouteSpec(
+        "PUT", "/api/flows/{name}", flows.put_flow, DESIGNERS,
+        "Save a flow (must pass the lint; audited; needs a new approval)", "flows",
+        body=flows.FlowUpdate, example_path={"name": "payment_reminder"},
+        example_body={"yaml": "name: payment_reminder\n...", "base_sha256": "0" * 64},
+    ),
+    RouteSpec(
         "GET", "/api/flows/{name}/graph", flows.get_flow_graph, DESIGNERS,
         "A flow as a Mermaid flowchart (text)", "flows", "text",
         example_path={"name": "payment_reminder"},
