@@ -4,6 +4,7 @@ the hash chain; agents and designers are refused before anything is read."""
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
 import io
 import json
@@ -14,12 +15,14 @@ from pathlib import Path
 from typing import Any
 
 import aiohttp
+from click.testing import CliRunner
 from sqlalchemy import select
 
 from tests.web_support import WebFixture, running_app
 from voicebot.call.archive import VaultRecordingSink, recording_name, store_transcript
 from voicebot.campaign import queue
 from voicebot.campaign.contacts import Contact
+from voicebot.cli import cli
 from voicebot.compliance.gate import Gate
 from voicebot.compliance.policy import load_policy
 from voicebot.compliance.qa import Check, QaCheck, QaResult, Status
@@ -200,6 +203,12 @@ async def test_auditor_reads_every_view_masked_and_audited(tmp_path: Path) -> No
             chain = await conn.run_sync(lambda sync: verify(sync))
         assert chain.ok, chain.problems
         assert chain.rows == len(rows)
+    # `voicebot audit verify` on the same database (in a thread: the command runs its own loop).
+    args = ["audit", "verify", "--json", "--db", str(tmp_path / "web.db")]
+    done = await asyncio.to_thread(CliRunner().invoke, cli, args)
+    assert done.exit_code == 0, done.output
+    verified = json.loads(done.output)
+    assert verified["ok"] is True and verified["rows"] == len(rows)
 
 
 async def test_absent_and_purged_recordings_are_a_clear_404(tmp_path: Path) -> None:
