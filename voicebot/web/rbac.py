@@ -77,7 +77,7 @@ ROUTES: tuple[RouteSpec, ...] = (
         "GET", "/api/audit", audit.get_audit, AUDITORS, "Read the audit log (audited)", "audit",
         example_query={"limit": "50"},
     ),
-    # Auditors' campaigns and call archive; designers' flows and prompts (read-only).
+    # Auditors' campaigns and call archive; designers' flows and prompts.
     RouteSpec("GET", "/audit", pages.audit_page, AUDITORS, "Auditor page", "pages", "html"),
     RouteSpec(
         "GET", "/api/campaigns", campaigns.get_campaigns, AUDITORS,
@@ -115,6 +115,7 @@ ROUTES: tuple[RouteSpec, ...] = (
         "PUT", "/api/flows/{name}", flows.put_flow, DESIGNERS,
         "Save a flow (must pass the lint; audited; needs a new approval)", "flows",
         body=flows.FlowUpdate, example_path={"name": "payment_reminder"},
+        # Names no real version, so trying the example (the RBAC matrix does) never saves.
         example_body={"yaml": "name: payment_reminder\n...", "base_sha256": "0" * 64},
     ),
     RouteSpec(
