@@ -17,7 +17,9 @@ from aiohttp.test_utils import TestServer
 from cryptography.fernet import Fernet
 
 from voicebot.handoff import AgentDesk, HandoffOffer, MemoryHandoffQueue
-from voicebot.privacy.vault.keys import MasterKey
+from voicebot.privacy.audit_events import vault_hook
+from voicebot.privacy.vault.keys import Keyring, MasterKey
+from voicebot.privacy.vault.vault import Vault
 from voicebot.store import Store, open_store
 from voicebot.store.users import Role, add_user
 from voicebot.web.app import WebConfig, create_app
@@ -50,6 +52,7 @@ class WebFixture:
     store: Store
     clock: Clock
     queue: MemoryHandoffQueue
+    vault: Vault
     secrets: dict[str, str] = field(default_factory=dict)
 
     def url(self, path: str) -> str:
@@ -99,7 +102,8 @@ ROLE_USER = {Role.ADMIN: "admin1", Role.DESIGNER: "designer1", Role.AGENT: "agen
 async def running_app(
     tmp_path: Path, flows_dir: Path, limiter: LoginLimiter | None = None
 ) -> AsyncIterator[WebFixture]:
-    """Start the app on 127.0.0.1 with one user per role and one waiting call."""
+    """Start the app on 127.0.0.1 with one user per role, one waiting call and a vault whose
+    reads are audited in the app's store."""
     store = await open_store(str(tmp_path / "web.db"))
     passwords = Passwords.fast_for_tests()
     clock = Clock()
@@ -121,6 +125,8 @@ async def running_app(
             summary="interested in the winter plan", context={"plan": "winter"},
         )
     )  # fmt: skip
+    master = MasterKey.generate()
+    vault = Vault(tmp_path / "vault", Keyring(master), vault_hook(store))
     config = WebConfig(
         session_key=Fernet.generate_key(),
         flows_dir=flows_dir,
@@ -128,13 +134,14 @@ async def running_app(
         limiter=limiter or LoginLimiter(),
         desk=AgentDesk(queue, clock=clock),
         clock=clock,
+        vault=vault,
     )
     server = TestServer(create_app(store, config), host="127.0.0.1")
     saved_key = os.environ.get("VOICEBOT_MASTER_KEY")
-    os.environ["VOICEBOT_MASTER_KEY"] = MasterKey.generate().to_base64()  # erasure needs one
+    os.environ["VOICEBOT_MASTER_KEY"] = master.to_base64()  # erasure needs one
     await server.start_server()
     try:
-        yield WebFixture(server, store, clock, queue, secrets)
+        yield WebFixture(server, store, clock, queue, vault, secrets)
     finally:
         await server.close()
         await store.close()

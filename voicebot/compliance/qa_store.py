@@ -83,9 +83,13 @@ async def record_qa(
 
 
 async def load_qa(
-    store: Store, *, campaign: str | None = None, failed_only: bool = False
+    store: Store,
+    *,
+    campaign: str | None = None,
+    failed_only: bool = False,
+    attempt: int | None = None,
 ) -> list[StoredQa]:
-    """Stored checklists, oldest first; numbers come back masked.
+    """Stored checklists, oldest first (only ``attempt``'s if given); numbers come back masked.
 
     Raises:
         LookupError: ``campaign`` names no campaign.
@@ -105,6 +109,8 @@ async def load_qa(
             query = query.where(CALL_QA.c.campaign_id == campaign_id)
         if failed_only:
             query = query.where(CALL_QA.c.passed.is_(False))
+        if attempt is not None:
+            query = query.where(CALL_QA.c.attempt_id == attempt)
         rows = (await conn.execute(query)).all()
     return [
         StoredQa(

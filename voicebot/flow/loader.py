@@ -62,13 +62,14 @@ def load_flow(path: Path | str, prompts_dir: Path | None = None) -> LoadedFlow:
     problems = [document.error(p, message) for p, message in reference_errors(flow)]
     if problems:
         raise SourceErrors(problems)
-    directory = prompts_dir if prompts_dir is not None else _default_prompts_dir(flow_path)
+    directory = prompts_dir if prompts_dir is not None else default_prompts_dir(flow_path)
     catalog_file = directory / f"{flow.locale}.yaml"
     prompts = PromptCatalog.load(directory, flow.locale) if catalog_file.is_file() else None
     return LoadedFlow(flow_path, flow, document, directory, prompts)
 
 
-def _default_prompts_dir(flow_path: Path) -> Path:
-    # A folder of flows may carry its own prompts (flows and prompts kept together).
+def default_prompts_dir(flow_path: Path) -> Path:
+    """Where a flow file's prompts are when not given: a folder of flows may carry its own
+    (``prompts/`` beside the flows), else ``../prompts``, else the bundled ones."""
     beside = flow_path.parent / "prompts"
     return beside if beside.is_dir() else prompts_dir_for(flow_path)

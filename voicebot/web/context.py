@@ -49,9 +49,11 @@ async def audit(
     *,
     actor: str | None,
     number_masked: str = "",
+    attempt_id: int | None = None,
     **detail: Any,
 ) -> None:
-    """Append one audit event for a console action (who, from where, what)."""
+    """Append one audit event for a console action (who, from where, what; the attempt it
+    concerns, if any, in its own column)."""
     payload = {"actor": actor, "address": client_address(request), **detail}
     async with request.app[STORE].write() as conn:
         await write_audit(
@@ -60,6 +62,7 @@ async def audit(
             kind=kind,
             number_masked=number_masked,
             policy_version=AUDIT_POLICY_VERSION,
+            attempt_id=attempt_id,
             detail=payload,
         )
 

@@ -31,7 +31,12 @@ def _access_words(spec: RouteSpec) -> tuple[str, list[str]]:
 
 def _operation(spec: RouteSpec, schemas: dict[str, Any]) -> dict[str, Any]:
     words, roles = _access_words(spec)
-    content_type = {"json": "application/json", "html": "text/html", "text": "text/plain"}
+    content_type = {
+        "json": "application/json",
+        "html": "text/html",
+        "text": "text/plain",
+        "wav": "audio/wav",
+    }
     operation: dict[str, Any] = {
         "operationId": spec.operation_id,
         "summary": spec.summary,

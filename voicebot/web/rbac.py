@@ -20,7 +20,18 @@ from voicebot.web.auth import CSRF_HEADER, SESSION_MAX_AGE_S, csrf_ok, session_u
 from voicebot.web.context import error, now
 from voicebot.web.keys import STORE, USER
 from voicebot.web.metrics import is_loopback
-from voicebot.web.routes import agent, audit, flows, me, pages, privacy, session, users
+from voicebot.web.routes import (
+    agent,
+    audit,
+    calls,
+    campaigns,
+    flows,
+    me,
+    pages,
+    privacy,
+    session,
+    users,
+)
 from voicebot.web.routespec import Open, RouteSpec
 
 ADMIN = frozenset({Role.ADMIN})
@@ -65,6 +76,56 @@ ROUTES: tuple[RouteSpec, ...] = (
     RouteSpec(
         "GET", "/api/audit", audit.get_audit, AUDITORS, "Read the audit log (audited)", "audit",
         example_query={"limit": "50"},
+    ),
+    # Auditors' campaigns and call archive; designers' flows and prompts.
+    RouteSpec("GET", "/audit", pages.audit_page, AUDITORS, "Auditor page", "pages", "html"),
+    RouteSpec(
+        "GET", "/api/campaigns", campaigns.get_campaigns, AUDITORS,
+        "Campaigns with their attempts counted by outcome", "campaigns",
+    ),
+    RouteSpec(
+        "GET", "/api/campaigns/{name}/report", campaigns.get_campaign_report, AUDITORS,
+        "A campaign's HTML report, numbers masked (audited)", "campaigns", "html",
+        example_path={"name": "winter"},
+    ),
+    RouteSpec(
+        "GET", "/api/campaigns/{name}/calls", campaigns.get_campaign_calls, AUDITORS,
+        "A campaign's attempts: masked number, outcome, times, QA (audited)", "campaigns",
+        example_path={"name": "winter"},
+    ),
+    RouteSpec(
+        "GET", "/api/calls/{attempt}/transcript", calls.get_call_transcript, AUDITORS,
+        "A call's redacted transcript (audited)", "calls", example_path={"attempt": "1"},
+    ),
+    RouteSpec(
+        "GET", "/api/calls/{attempt}/recording", calls.get_call_recording, AUDITORS,
+        "A call's recording, audio/wav (audited)", "calls", "wav",
+        example_path={"attempt": "1"},
+    ),
+    RouteSpec(
+        "GET", "/api/calls/{attempt}/qa", calls.get_call_qa, AUDITORS,
+        "A call's QA checklist (audited)", "calls", example_path={"attempt": "1"},
+    ),
+    RouteSpec(
+        "GET", "/api/flows/{name}", flows.get_flow, DESIGNERS,
+        "A flow's YAML, lint findings and approval status", "flows",
+        example_path={"name": "payment_reminder"},
+    ),
+    RouteSpec(
+        "PUT", "/api/flows/{name}", flows.put_flow, DESIGNERS,
+        "Save a flow (must pass the lint; audited; needs a new approval)", "flows",
+        body=flows.FlowUpdate, example_path={"name": "payment_reminder"},
+        # Names no real version, so trying the example (the RBAC matrix does) never saves.
+        example_body={"yaml": "name: payment_reminder\n...", "base_sha256": "0" * 64},
+    ),
+    RouteSpec(
+        "GET", "/api/flows/{name}/graph", flows.get_flow_graph, DESIGNERS,
+        "A flow as a Mermaid flowchart (text)", "flows", "text",
+        example_path={"name": "payment_reminder"},
+    ),
+    RouteSpec(
+        "GET", "/api/prompts/{locale}", flows.get_prompts, DESIGNERS,
+        "The approved prompt texts of a locale", "flows", example_path={"locale": "en-US"},
     ),
     # Admins.
     RouteSpec("GET", "/api/users", users.get_users, ADMIN, "List accounts", "users"),

@@ -44,7 +44,8 @@ class RouteSpec:
         access: :class:`Open` or the roles allowed (a user with any one of them may call it).
         summary: one line for the OpenAPI document.
         tag: OpenAPI tag (the area: session, users, agent, ...).
-        kind: ``json``, ``html`` or ``text``: what the route answers (and how a refusal looks).
+        kind: ``json``, ``html``, ``text`` or ``wav``: what the route answers (and how a
+            refusal looks: a page for ``html``, JSON for the rest).
         body: the pydantic model of the JSON request body, if any.
         example_path: values for the path's parameters (tests and documentation).
         example_query: a query string example (tests and documentation).

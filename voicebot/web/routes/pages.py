@@ -46,6 +46,11 @@ async def admin_page(request: web.Request) -> web.FileResponse:
     return _page("admin.html")
 
 
+async def audit_page(request: web.Request) -> web.FileResponse:
+    """The auditor shell: campaigns, their reports, calls, transcripts and recordings."""
+    return _page("audit.html")
+
+
 async def static_asset(request: web.Request) -> web.FileResponse:
     """A stylesheet or script of the pages."""
     name = request.match_info["name"]

@@ -1,6 +1,10 @@
 "use strict";
 
-const homeFor = (roles) => (roles.includes("agent") ? "/console" : roles.includes("admin") ? "/admin" : null);
+const homeFor = (roles) =>
+  roles.includes("agent") ? "/console"
+    : roles.includes("admin") ? "/admin"
+    : roles.includes("auditor") ? "/audit"
+    : null;
 
 async function start() {
   const form = document.getElementById("login");
