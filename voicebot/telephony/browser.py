@@ -14,7 +14,8 @@ Where media may flow is configured, never guessed:
   (``VOICEBOT_MEDIA_ADDRESS``, default 127.0.0.1), through :mod:`voicebot.telephony.rtc`'s pin;
 * of the browser's candidates only UDP ones on :attr:`BrowserMedia.networks`
   (``VOICEBOT_MEDIA_NETWORKS``) are kept; mDNS ``.local`` names are never resolved (that would
-  be multicast on the LAN) and TCP candidates are dropped (aioice speaks UDP only).
+  be multicast on the LAN) and TCP candidates are dropped (aioice speaks UDP only); ICE checks
+  the browser sends from other interfaces go unanswered (``RtcSettings.remote_networks``).
 
 There is no STUN or TURN server, so the agent's browser must reach the media address directly.
 What a deployment needs:
@@ -43,7 +44,7 @@ from dataclasses import dataclass
 
 from voicebot.telephony.leg import HangupCause, Leg
 from voicebot.telephony.peerleg import PeerLeg
-from voicebot.telephony.rtc import Codec, ConnectError, RtcPeer, RtcSettings
+from voicebot.telephony.rtc import Codec, ConnectError, IpNetwork, RtcPeer, RtcSettings
 from voicebot.telephony.sdp import CandidateLine, candidate_lines, keep_candidates, voice_codecs
 from voicebot.telephony.tracks import OutboundTrack
 
@@ -52,7 +53,6 @@ log = logging.getLogger(__name__)
 ADDRESS_ENV = "VOICEBOT_MEDIA_ADDRESS"
 NETWORKS_ENV = "VOICEBOT_MEDIA_NETWORKS"
 
-_IpNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
 _CODECS = {codec.value: codec for codec in Codec}
 _MAX_OFFER_CHARS = 64 * 1024
 """A browser's audio offer is 2-4 kB; anything this big is not one."""
@@ -79,7 +79,7 @@ class BrowserMedia:
     """
 
     address: str = "127.0.0.1"
-    networks: tuple[_IpNetwork, ...] = ()
+    networks: tuple[IpNetwork, ...] = ()
 
     def __post_init__(self) -> None:
         try:
@@ -104,7 +104,7 @@ class BrowserMedia:
         """
         env = os.environ if environ is None else environ
         address = env.get(ADDRESS_ENV, "").strip() or "127.0.0.1"
-        networks: list[_IpNetwork] = []
+        networks: list[IpNetwork] = []
         for item in env.get(NETWORKS_ENV, "").split(","):
             if item.strip():
                 try:
@@ -255,7 +255,12 @@ async def answer_browser(
     """
     media = media or BrowserMedia.from_env()
     sdp, codec = check_offer(offer_sdp, media)
-    settings = RtcSettings(host=media.address, codec=codec, connect_timeout=connect_timeout)
+    settings = RtcSettings(
+        host=media.address,
+        codec=codec,
+        connect_timeout=connect_timeout,
+        remote_networks=media.networks,
+    )
     track = OutboundTrack()
     leg = BrowserLeg(name, RtcPeer(settings, track), track)
     try:
