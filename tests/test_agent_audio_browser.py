@@ -155,18 +155,13 @@ ICE_PAIRS = """async () => {
 """The pair Chromium sends media on, and its local addresses that got an answer to a check."""
 
 
-async def test_agent_hears_the_bot_and_the_bot_hears_the_agents_microphone(
-    tmp_path: Path, server: AgentServer
-) -> None:
+@contextlib.asynccontextmanager
+async def agent_page(server: AgentServer, *extra_flags: str) -> AsyncIterator[Page]:
+    """A fresh headless Chromium with the page loaded and ``connectAgentAudio`` imported."""
     executable = ensure_chromium()
-    mic = tmp_path / "mic.wav"
-    write_tone(mic, MIC_HZ, 2.0)
-    voice = speech("Hello, this is the bot. I am connecting you to the caller now.")
     async with async_playwright() as pw:
         browser = await pw.chromium.launch(
-            executable_path=executable,
-            headless=True,
-            args=[*FLAGS, *MEDIA_FLAGS, fake_audio_flag(mic)],
+            executable_path=executable, headless=True, args=[*FLAGS, *MEDIA_FLAGS, *extra_flags]
         )
         try:
             page = await browser.new_page()
@@ -174,80 +169,93 @@ async def test_agent_hears_the_bot_and_the_bot_hears_the_agents_microphone(
             page.on("pageerror", lambda exc: errors.append(str(exc)))
             await page.goto(server.url + "/")
             await page.wait_for_function("window.moduleLoaded === true", timeout=10_000)
-
-            await page.evaluate(
-                "async (t) => { window.agent = await connectAgentAudio('/offer', t); }", CSRF
-            )
-            leg = await asyncio.wait_for(server.legs.get(), 5)
-            async with asyncio.timeout(10):
-                assert await leg.wait_answered()
-            assert leg.state is CallState.ANSWERED
-
-            # Media stays on loopback: both ends of the pair Chromium chose are 127.0.0.1, and
-            # the checks it sent from its other addresses (192.0.2.x, ::1) were never answered.
-            pairs: dict[str, Any] = await page.evaluate(ICE_PAIRS)
-            selected = pairs["selected"]
-            assert selected["local"]["address"] == selected["remote"]["address"] == "127.0.0.1"
-            assert selected["local"]["protocol"] == "udp"
-            assert set(pairs["answered"]) == {"127.0.0.1"}
-
-            # Before the bot speaks the agent hears silence (the leg sends digital silence) ...
-            assert await poll_max(page, "agent.inboundLevel()", 0.5) < 0.002
-            # ... then the bot's speech arrives with energy in the browser.
-            talking = asyncio.create_task(leg.play(voice))
-            try:
-                heard = await poll_max(page, "agent.inboundLevel()", 2.0)
-            finally:
-                leg.interrupt()
-                await talking
-            assert heard > 0.02, f"inbound RMS {heard:.4f}: the bot was not heard in the browser"
-
-            # The fake microphone's tone reaches leg.audio() as 8 kHz frames.
-            assert await poll_max(page, "agent.outboundLevel()", 0.5) > 0.03
-            async with asyncio.timeout(10):
-                pcm = await loud_frames(leg, 25)
-            assert abs(peak_hz(pcm) - MIC_HZ) < 20
-
-            await page.evaluate("agent.hangUp()")
-            async with asyncio.timeout(3):  # DTLS close_notify, not ICE consent expiry (30 s)
-                assert await leg.wait_ended() is HangupCause.REMOTE
-            assert await page.evaluate("agent.pc.connectionState") == "closed"
+            yield page
             assert errors == []
         finally:
             await browser.close()
 
 
-async def test_a_refused_offer_rejects_with_the_servers_reason(
+async def connect(page: Page, server: AgentServer) -> Leg:
+    """Run ``connectAgentAudio`` in the page; the server's leg, once answered."""
+    await page.evaluate(
+        "async (t) => { window.agent = await connectAgentAudio('/offer', t); }", CSRF
+    )
+    leg = await asyncio.wait_for(server.legs.get(), 5)
+    async with asyncio.timeout(10):
+        assert await leg.wait_answered()
+    assert leg.state is CallState.ANSWERED
+    return leg
+
+
+async def test_agent_hears_the_bot_and_the_bot_hears_the_agents_microphone(
     tmp_path: Path, server: AgentServer
 ) -> None:
-    executable = ensure_chromium()
-    async with async_playwright() as pw:
-        browser = await pw.chromium.launch(
-            executable_path=executable, headless=True, args=[*FLAGS, *MEDIA_FLAGS]
-        )
+    mic = tmp_path / "mic.wav"
+    write_tone(mic, MIC_HZ, 2.0)
+    voice = speech("Hello, this is the bot. I am connecting you to the caller now.")
+    async with agent_page(server, fake_audio_flag(mic)) as page:
+        leg = await connect(page, server)
+
+        # Media stays on loopback: both ends of the pair Chromium chose are 127.0.0.1, and
+        # the checks it sent from its other addresses (192.0.2.x, ::1) were never answered.
+        pairs: dict[str, Any] = await page.evaluate(ICE_PAIRS)
+        selected = pairs["selected"]
+        assert selected["local"]["address"] == selected["remote"]["address"] == "127.0.0.1"
+        assert selected["local"]["protocol"] == "udp"
+        assert set(pairs["answered"]) == {"127.0.0.1"}
+
+        # Before the bot speaks the agent hears silence (the leg sends digital silence) ...
+        assert await poll_max(page, "agent.inboundLevel()", 0.5) < 0.002
+        # ... then the bot's speech arrives with energy in the browser.
+        talking = asyncio.create_task(leg.play(voice))
         try:
-            page = await browser.new_page()
-            await page.goto(server.url + "/")
-            await page.wait_for_function("window.moduleLoaded === true", timeout=10_000)
-            message = await page.evaluate(
-                """async (t) => {
-                  try { await connectAgentAudio('/offer-elsewhere', t); return 'connected'; }
-                  catch (e) { return e.message; }
-                }""",
-                CSRF,
-            )
-            assert message.startswith("the bot refused the audio connection: no ICE candidate")
-            assert "127.9.9.0/24" in message
-            forbidden = await page.evaluate(
-                """async () => {
-                  try { await connectAgentAudio('/offer', 'wrong'); return 'connected'; }
-                  catch (e) { return e.message; }
-                }"""
-            )
-            assert forbidden == "the bot refused the audio connection: bad CSRF token"
-            assert server.legs.empty()
+            heard = await poll_max(page, "agent.inboundLevel()", 2.0)
         finally:
-            await browser.close()
-    with contextlib.suppress(asyncio.QueueEmpty):
-        server.legs.get_nowait()
-        pytest.fail("a refused offer must not make a leg")
+            leg.interrupt()
+            await talking
+        assert heard > 0.02, f"inbound RMS {heard:.4f}: the bot was not heard in the browser"
+
+        # The fake microphone's tone reaches leg.audio() as 8 kHz frames.
+        assert await poll_max(page, "agent.outboundLevel()", 0.5) > 0.03
+        async with asyncio.timeout(10):
+            pcm = await loud_frames(leg, 25)
+        assert abs(peak_hz(pcm) - MIC_HZ) < 20
+
+        await page.evaluate("agent.hangUp()")
+        async with asyncio.timeout(3):  # DTLS close_notify, not ICE consent expiry (30 s)
+            assert await leg.wait_ended() is HangupCause.REMOTE
+        assert await page.evaluate("agent.pc.connectionState") == "closed"
+
+
+async def test_the_bot_hanging_up_closes_the_agents_side(server: AgentServer) -> None:
+    async with agent_page(server) as page:
+        leg = await connect(page, server)
+        await leg.hangup()
+        assert leg.cause is HangupCause.LOCAL
+        # The page learns it (its `closed` promise settles) and releases the microphone.
+        await page.wait_for_function("window.agent.pc.signalingState === 'closed'", timeout=5_000)
+        await page.evaluate("agent.closed")
+        assert await page.evaluate(
+            "agent.pc.getSenders().every((s) => !s.track || s.track.readyState === 'ended')"
+        )
+
+
+async def test_a_refused_offer_rejects_with_the_servers_reason(server: AgentServer) -> None:
+    async with agent_page(server) as page:
+        message = await page.evaluate(
+            """async (t) => {
+              try { await connectAgentAudio('/offer-elsewhere', t); return 'connected'; }
+              catch (e) { return e.message; }
+            }""",
+            CSRF,
+        )
+        assert message.startswith("the bot refused the audio connection: no ICE candidate")
+        assert "127.9.9.0/24" in message
+        forbidden = await page.evaluate(
+            """async () => {
+              try { await connectAgentAudio('/offer', 'wrong'); return 'connected'; }
+              catch (e) { return e.message; }
+            }"""
+        )
+        assert forbidden == "the bot refused the audio connection: bad CSRF token"
+    assert server.legs.empty(), "a refused offer must not make a leg"

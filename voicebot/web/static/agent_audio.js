@@ -44,6 +44,10 @@ function rmsMeter(context, stream) {
  * @param {string} url endpoint that takes `{sdp, type}` JSON and returns the answer the same way
  * @param {string} csrfToken the session's CSRF token (`csrf_token` of `/api/session`)
  * @param {{audioElement?: HTMLAudioElement}} [options] where to play the bot's side
+ * Call it from a user gesture (the agent's click): browsers start audio playback and the
+ * AudioContext of the meters only then. `closed` settles when the audio ends from either side
+ * (hangUp, the bot hanging up, or the connection failing); the microphone is released then.
+ *
  * @returns {Promise<{pc: RTCPeerConnection, inboundLevel: () => number,
  *   outboundLevel: () => number, hangUp: () => void, closed: Promise<void>}>}
  * @throws {Error} with the server's message when the offer is refused (e.g. HTTP 400)
@@ -97,6 +101,14 @@ export async function connectAgentAudio(url, csrfToken, options = {}) {
       throw new Error(`the bot refused the audio connection: ${reason}`);
     }
     await pc.setRemoteDescription({ type: "answer", sdp: answer.sdp });
+    // The bot hanging up closes DTLS at once; the connection state would only turn
+    // "disconnected" seconds later (and that also happens on a passing network hiccup).
+    const dtls = pc.getSenders()[0] && pc.getSenders()[0].transport;
+    if (dtls) {
+      dtls.addEventListener("statechange", () => {
+        if (dtls.state === "closed" || dtls.state === "failed") hangUp();
+      });
+    }
     if (context.state === "suspended") await context.resume().catch(() => {});
     return {
       pc,
