@@ -217,7 +217,8 @@ _OFF_NETWORK = "\r\n".join(
         ("hello", r"not an SDP \(it must start with 'v=0'\)"),
         ("v=0\r\no=- 1 1 IN IP4 127.0.0.1\r\ns=-\r\nt=0 0\r\n", r"no audio \(no 'm=audio' line\)"),
         (_edit("m=audio 42148", "m=audio 0"), r"audio section is disabled"),
-        (_edit("a=sendrecv", "a=recvonly"), r"audio is recvonly: the agent's microphone"),
+        (_edit("a=sendrecv", "a=recvonly"), r"audio is recvonly: expected sendrecv.*microphone"),
+        (_edit("a=sendrecv", "a=sendonly"), r"audio is sendonly: expected sendrecv"),
         (
             re.sub(r"(m=audio \d+ \S+) .*", r"\1 9 13", CHROMIUM_OFFER),
             r"no common audio codec: the offer has g722, we take pcmu, pcma, opus",
@@ -241,7 +242,7 @@ _OFF_NETWORK = "\r\n".join(
         (_edit("a=setup:actpass", "a=setup:sideways"), r"the offer was refused: \w+ 'sideways'"),
     ],
     ids=[
-        "empty", "not-sdp", "no-audio", "port-0", "recvonly", "no-codec", "only-mdns",
+        "empty", "not-sdp", "no-audio", "port-0", "recvonly", "sendonly", "no-codec", "only-mdns",
         "other-networks", "no-candidates", "bad-fingerprint", "no-ice-credentials",
         "bad-dtls-role",
     ],

@@ -177,11 +177,11 @@ def check_offer(offer_sdp: str, media: BrowserMedia) -> tuple[str, Codec]:
     if len(fields) < 4 or fields[1] == "0":
         raise BrowserOfferError(f"the offer's audio section is disabled or malformed: {audio[0]!r}")
     section = offer_sdp.split("m=audio ", 1)[1].split("\nm=", 1)[0]
-    for direction in ("recvonly", "inactive"):
+    for direction in ("recvonly", "sendonly", "inactive"):
         if f"a={direction}" in section.split():
             raise BrowserOfferError(
-                f"the offer's audio is {direction}: the agent's microphone is needed "
-                "(was microphone permission denied?)"
+                f"the offer's audio is {direction}: expected sendrecv, the agent both speaks and "
+                "hears (recvonly: no microphone track, was permission denied?)"
             )
     if not _FINGERPRINT.search(offer_sdp):
         raise BrowserOfferError(
