@@ -2,12 +2,19 @@
 
 from __future__ import annotations
 
+import ipaddress
 import re
 
 import aioice.ice
 import pytest
 
-from voicebot.telephony.rtc import Codec, RtcPeer, RtcSettings, _aioice_host_addresses
+from voicebot.telephony.rtc import (
+    Codec,
+    ConnectError,
+    RtcPeer,
+    RtcSettings,
+    _aioice_host_addresses,
+)
 from voicebot.telephony.tracks import OutboundTrack
 
 
@@ -95,3 +102,22 @@ def test_bad_settings_are_refused(kwargs: dict[str, object], message: str) -> No
 
 def test_codec_names_from_config_files_are_accepted() -> None:
     assert RtcSettings(codec="OPUS").codec is Codec.OPUS  # type: ignore[arg-type]
+
+
+async def test_ice_checks_from_outside_the_remote_networks_go_unanswered() -> None:
+    elsewhere = (ipaddress.ip_network("127.9.0.0/16"),)
+    loopback = (ipaddress.ip_network("127.0.0.0/8"),)
+    for networks, connects in ((elsewhere, False), (loopback, True)):
+        caller = RtcPeer(RtcSettings(connect_timeout=3), OutboundTrack())
+        callee = RtcPeer(RtcSettings(remote_networks=networks), OutboundTrack())
+        try:
+            await caller.accept(await callee.answer(await caller.offer()))
+            if connects:
+                await caller.connected()
+            else:  # the caller's checks from 127.0.0.1 get no answer: nothing to nominate
+                with pytest.raises(ConnectError):
+                    await caller.connected()
+                assert callee.state != "connected"
+        finally:
+            await caller.close()
+            await callee.close()

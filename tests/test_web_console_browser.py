@@ -2,54 +2,29 @@
 signs in, goes available, sees a waiting call arrive and leave (masked), and the idle console is
 captured into ``docs/screenshots/console-idle.png``.
 
-Chromium is installed with apt-get when missing; if that fails the test fails (it never skips).
-Playwright's own browser download is not used.
+Chromium comes from ``tests.browser_support`` (apt-get when missing; never skipped).
 """
 
 from __future__ import annotations
 
 import datetime as dt
-import subprocess
 from pathlib import Path
 
 import pytest
 from playwright.async_api import async_playwright, expect
 
+from tests.browser_support import FLAGS, ensure_chromium
 from tests.web_support import PASSWORD, running_app
 from voicebot.handoff import HandoffOffer, Presence
 from voicebot.web.keys import PRESENCE
 
-CHROMIUM = "/usr/bin/chromium"
-FLAGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
-
 pytestmark = pytest.mark.integration
-
-
-def _ensure_chromium() -> str:
-    if Path(CHROMIUM).exists():
-        return CHROMIUM
-    for command in (["apt-get", "update"], ["apt-get", "install", "-y", "chromium"]):
-        done = subprocess.run(command, capture_output=True, text=True, check=False)
-        if done.returncode != 0:
-            pytest.fail(f"cannot install Chromium: {' '.join(command)} failed:\n{done.stderr}")
-    if not Path(CHROMIUM).exists():
-        pytest.fail(f"apt-get installed chromium but {CHROMIUM} is missing")
-    return CHROMIUM
 
 
 async def test_agent_signs_in_goes_available_and_sees_calls_come_and_go(
     tmp_path: Path, repo_root: Path
 ) -> None:
-    executable = _ensure_chromium()
+    executable = ensure_chromium()
     screenshot = repo_root / "docs" / "screenshots" / "console-idle.png"
     screenshot.parent.mkdir(parents=True, exist_ok=True)
     async with running_app(tmp_path, repo_root / "flows") as app, async_playwright() as pw:

@@ -12,6 +12,12 @@ Three rules hold for every peer the engine makes:
 * codec preferences chosen here: PCMU by default (what phones want), PCMA, or Opus, with RFC 4733
   telephone-event offered beside G.711.
 
+Optionally, ICE checks are answered only from :attr:`RtcSettings.remote_networks`. A browser
+sends ICE checks from every interface it has, also to a loopback candidate; aioice would
+answer each and adopt the sender as a peer-reflexive candidate, so media could end up on an
+address no one configured. With ``remote_networks`` set, checks from elsewhere go unanswered
+(aioice's ``Connection.request_received`` is wrapped the same way as its host addresses).
+
 aiortc does not trickle ICE: :meth:`RtcPeer.offer` and :meth:`RtcPeer.answer` return the full
 SDP, candidates included.
 """
@@ -20,6 +26,7 @@ from __future__ import annotations
 
 import asyncio
 import ipaddress
+import weakref
 from collections.abc import Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
@@ -40,6 +47,8 @@ from aiortc.rtcrtpparameters import RTCRtpCodecCapability
 
 from voicebot.telephony import rfc4733
 from voicebot.telephony.sdp import voice_codecs
+
+IpNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
 
 
 class Codec(StrEnum):
@@ -76,12 +85,14 @@ class RtcSettings:
         codec: the audio codec to offer or accept.
         dtmf: offer RFC 4733 telephone-event beside G.711 (ignored for Opus).
         connect_timeout: seconds to wait for ICE and DTLS to complete.
+        remote_networks: where the far end's ICE checks are answered from; empty: anywhere.
     """
 
     host: str = "127.0.0.1"
     codec: Codec = Codec.PCMU
     dtmf: bool = True
     connect_timeout: float = 10.0
+    remote_networks: tuple[IpNetwork, ...] = ()
 
     def __post_init__(self) -> None:
         try:
@@ -119,9 +130,33 @@ def _host_addresses(use_ipv4: bool, use_ipv6: bool) -> list[str]:
     return [host]
 
 
+_remote_networks: weakref.WeakKeyDictionary[aioice.ice.Connection, tuple[IpNetwork, ...]] = (
+    weakref.WeakKeyDictionary()
+)
+_aioice_request_received = aioice.ice.Connection.request_received
+
+
+def _allowed_remote(networks: tuple[IpNetwork, ...], host: str) -> bool:
+    try:
+        ip = ipaddress.ip_address(host.split("%", 1)[0])
+    except ValueError:
+        return False
+    return any(ip in network for network in networks)
+
+
+def _request_received(
+    self: aioice.ice.Connection, message: Any, addr: tuple[str, int], protocol: Any
+) -> None:
+    networks = _remote_networks.get(self)
+    if networks and not _allowed_remote(networks, addr[0]):
+        return  # no answer, no peer-reflexive candidate: media never goes there
+    _aioice_request_received(self, message, addr, protocol)
+
+
 def _install() -> None:
     rfc4733.install()
     aioice.ice.get_host_addresses = _host_addresses
+    aioice.ice.Connection.request_received = _request_received  # type: ignore[method-assign]
 
 
 _install()
@@ -201,6 +236,9 @@ class RtcPeer:
         transceiver = self.pc.addTransceiver(self._track, direction="sendrecv")
         transceiver.setCodecPreferences(self.settings.preferences)
         self._transceiver = transceiver
+        if self.settings.remote_networks:
+            connection = transceiver.sender.transport.transport.iceGatherer._connection
+            _remote_networks[connection] = self.settings.remote_networks
 
     async def accept(self, answer_sdp: str) -> None:
         """Apply the far end's answer to our offer.

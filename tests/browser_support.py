@@ -1,0 +1,53 @@
+"""Headless Chromium for the browser tests: Debian's package, flags that keep it on this machine.
+
+Chromium is installed with apt-get when missing; if that fails the test fails (it never skips).
+Playwright's own browser download is not used.
+"""
+
+from __future__ import annotations
+
+import subprocess
+from pathlib import Path
+
+import pytest
+
+CHROMIUM = "/usr/bin/chromium"
+FLAGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
+"""A quiet browser: no first-run UI, no update or sync traffic, no QUIC."""
+
+MEDIA_FLAGS = [
+    "--use-fake-ui-for-media-stream",
+    "--use-fake-device-for-media-stream",
+    "--autoplay-policy=no-user-gesture-required",
+    "--allow-loopback-in-peer-connection",
+    "--disable-features=WebRtcHideLocalIpsWithMdns",
+]
+"""WebRTC on loopback: a fake microphone granted without a prompt, playback without a click,
+127.0.0.1 among the ICE candidates, and real addresses instead of mDNS ``.local`` names."""
+
+
+def fake_audio_flag(wav: Path) -> str:
+    """The flag that makes the fake microphone play ``wav`` (16-bit PCM) in a loop."""
+    return f"--use-file-for-fake-audio-capture={wav}"
+
+
+def ensure_chromium() -> str:
+    """The Chromium executable, installed with apt-get first if missing (fails, never skips)."""
+    if Path(CHROMIUM).exists():
+        return CHROMIUM
+    for command in (["apt-get", "update"], ["apt-get", "install", "-y", "chromium"]):
+        done = subprocess.run(command, capture_output=True, text=True, check=False)
+        if done.returncode != 0:
+            pytest.fail(f"cannot install Chromium: {' '.join(command)} failed:\n{done.stderr}")
+    if not Path(CHROMIUM).exists():
+        pytest.fail(f"apt-get installed chromium but {CHROMIUM} is missing")
+    return CHROMIUM
