@@ -188,3 +188,57 @@ async def test_an_agent_takes_the_call_and_both_hear_each_other() -> None:
     finally:
         await callers.close()
         await agents.close()
+
+
+async def test_nine_pressed_on_hold_opts_out_at_once() -> None:
+    """Nobody is free; the caller on hold presses 9: the request is withdrawn, the number is
+    on the do-not-call list before the goodbye, and no fallback prompt is said first."""
+    voice = PiperSynthesizer()
+    on_hold = Persona(
+        ring_seconds=0.5,
+        script=[Step(wait_for_bot=1), Step(press="1"), Step(wait=5), Step(press="9")],
+    )
+    directory = _Directory({**load_personas(), "on_hold": on_hold}, voice)
+    directory.assign(CALLER, "on_hold")
+    callers = LoopbackTransport(directory)
+    loaded = load_flow(FLOWS / "upgrade_offer.yaml")
+    assert loaded.prompts is not None
+    await voice.render(
+        loaded.prompts.render(loaded.flow.disclosure, {"company": loaded.flow.company})
+    )
+    desk = AgentDesk()  # nobody available
+    listed: list[str] = []
+
+    async def opt_out() -> None:
+        listed.append(CALLER)
+
+    async def handoff(ask: TransferAsk) -> ConnectedAgent | None:
+        offer = offer_for(
+            ask, offer_id="call-9", number=CALLER, locale="en-US",
+            created_at=dt.datetime.now(dt.UTC),
+        )  # fmt: skip
+        return await desk.request(offer, ask.handoff.timeout)
+
+    try:
+        leg = await callers.dial(CALLER, "+12025550100", timeout=10)
+        session = CallSession(
+            leg, loaded, voice, None, CallHooks(opt_out, handoff=handoff),
+            variables={"name": "Alex", "offer": "the 50 GB plan"},
+        )  # fmt: skip
+        report = await asyncio.wait_for(session.run(), 60)
+    finally:
+        await callers.close()
+    assert report.outcome is Outcome.OPTED_OUT, (report.outcome, report.reason)
+    assert listed == [CALLER]
+    assert await desk.queue.pending() == []
+    log = report.log
+    handoff_event = log.first(CallEvent.HANDOFF)
+    committed = log.first(CallEvent.DNC_COMMITTED)
+    assert handoff_event is not None and handoff_event.data["accepted"] is False
+    assert committed is not None and committed.t > handoff_event.t
+    after = [e.data["prompt"] for e in log.of(CallEvent.PROMPT_START) if e.t > handoff_event.t]
+    assert after == ["opt_out_confirm"], after  # no "all advisors are busy" first
+    goodbye = [e for e in log.of(CallEvent.PROMPT_START) if e.data["prompt"] == "opt_out_confirm"]
+    assert committed.t < goodbye[0].t
+    nine = [e for e in log.of(CallEvent.DIGIT) if e.data["digit"] == "9"]
+    assert nine and 0 <= handoff_event.t - nine[0].t < 1.0  # the wait ended at the key press
