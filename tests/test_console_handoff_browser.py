@@ -32,6 +32,7 @@ from voicebot.campaign.clock import RealClock
 from voicebot.campaign.config import load_campaign
 from voicebot.campaign.launch import Collector, dial, prepare
 from voicebot.campaign.runner import SessionRunner
+from voicebot.campaign.stored import campaign_calls
 from voicebot.compliance.decision import Reason
 from voicebot.compliance.gate import Gate
 from voicebot.compliance.policy import load_policy
@@ -247,6 +248,8 @@ async def test_agent_takes_a_handed_off_call_in_the_browser(
             ]
         assert outcomes == ["handoff"]
         assert disposed == [("agent1", "do_not_call")]
+        [call] = await campaign_calls(store, "winter")  # what an auditor sees
+        assert call.outcome == "handoff" and call.disposition == "do_not_call"
         later = await gate.check(
             CALLER, Purpose.MARKETING, dt.datetime.now(dt.UTC) + dt.timedelta(days=2)
         )

@@ -10,8 +10,8 @@ import pytest
 from playwright.async_api import async_playwright, expect
 from sqlalchemy import select
 
+from tests.browser_support import FLAGS, ensure_chromium
 from tests.test_web_auditor import CAMPAIGN, NUMBERS, _campaign
-from tests.test_web_console_browser import FLAGS, _ensure_chromium
 from tests.web_support import PASSWORD, running_app
 from voicebot.store.models import AUDIT_EVENTS
 
@@ -21,7 +21,7 @@ pytestmark = pytest.mark.integration
 async def test_auditor_plays_a_recording_and_reads_the_report(
     tmp_path: Path, repo_root: Path
 ) -> None:
-    executable = _ensure_chromium()
+    executable = ensure_chromium()
     async with running_app(tmp_path, repo_root / "flows") as app, async_playwright() as pw:
         answered, _ = await _campaign(app, tmp_path)
         browser = await pw.chromium.launch_persistent_context(

@@ -17,6 +17,7 @@ from sqlalchemy import func, select
 
 from voicebot.campaign import queue
 from voicebot.campaign.results import CallResult, CampaignResults
+from voicebot.compliance.dispositions import dispositions_of
 from voicebot.outcomes import Outcome
 from voicebot.privacy.masking import mask_number
 from voicebot.store import Store
@@ -75,6 +76,8 @@ class StoredCall:
     talk_seconds: float | None
     qa_passed: bool | None
     qa_failures: tuple[str, ...]
+    disposition: str | None = None
+    """How the agent closed a handed-off call (sale, do_not_call, ...), if one did."""
 
     def as_json(self) -> dict[str, Any]:
         """A JSON-ready mapping."""
@@ -89,6 +92,7 @@ class StoredCall:
             "qa": None
             if self.qa_passed is None
             else {"passed": self.qa_passed, "failed": list(self.qa_failures)},
+            "disposition": self.disposition,
         }
 
 
@@ -167,6 +171,7 @@ async def _calls(store: Store, cid: int, attempts: list[queue.AttemptRow]) -> li
     )
     async with store.engine.connect() as conn:
         rows = (await conn.execute(query)).all()
+    dispositions = await dispositions_of(store, [r.id for r in rows])
     return [
         StoredCall(
             attempt_id=r.id,
@@ -178,6 +183,7 @@ async def _calls(store: Store, cid: int, attempts: list[queue.AttemptRow]) -> li
             talk_seconds=r.talk_seconds,
             qa_passed=r.passed,
             qa_failures=tuple(r.failures or ()),
+            disposition=dispositions.get(r.id),
         )
         for r in rows
     ]

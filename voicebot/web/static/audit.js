@@ -69,6 +69,7 @@ async function showCalls(name) {
     cell(tr, c.reserved_at);
     cell(tr, c.talk_seconds === null ? "" : `${c.talk_seconds.toFixed(1)}s`);
     cell(tr, qaText(c.qa));
+    cell(tr, c.disposition ? c.disposition.replace("_", " ") : "");
     const actions = cell(tr, "");
     const player = document.createElement("span");
     actions.append(
