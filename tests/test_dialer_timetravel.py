@@ -12,6 +12,7 @@ import datetime as dt
 from collections import Counter, defaultdict
 from collections.abc import AsyncIterator
 from pathlib import Path
+from types import SimpleNamespace
 from zoneinfo import ZoneInfo
 
 import pytest
@@ -83,7 +84,7 @@ async def test_a_week_of_campaign_keeps_every_rule(store: Store, tmp_path: Path)
     for number in FROZEN:
 
         def unit(conn: object, number: str = number) -> None:
-            freeze_number(conn, number, FREEZE_FROM, 0, "test", "test")  # type: ignore[arg-type]
+            freeze_number(conn, store.numbers, number, FREEZE_FROM, 0, "test", "test")  # type: ignore[arg-type]
 
         await store.serialized(unit)
     async with store.write() as conn:  # stretch the freezes to the chosen end
@@ -112,8 +113,14 @@ async def test_a_week_of_campaign_keeps_every_rule(store: Store, tmp_path: Path)
     assert clock.now() <= END + dt.timedelta(days=1)
 
     async with store.engine.connect() as conn:
-        rows = (await conn.execute(select(ATTEMPTS).order_by(ATTEMPTS.c.id))).all()
-        dnc = {r.number for r in await conn.execute(select(DNC_ENTRIES.c.number))}
+        rows = [
+            SimpleNamespace(**r._mapping, number=store.numbers.open(r.number_sealed))
+            for r in (await conn.execute(select(ATTEMPTS).order_by(ATTEMPTS.c.id))).all()
+        ]
+        dnc = {
+            store.numbers.open(s)
+            for s in (await conn.execute(select(DNC_ENTRIES.c.number_sealed))).scalars()
+        }
     assert rows, "nothing was dialled"
     assert {r.state for r in rows} == {"completed"}, "an attempt was left without an outcome"
     assert sum(runner.dialled.values()) == len(rows)

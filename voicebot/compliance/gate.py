@@ -8,6 +8,8 @@ either :meth:`Gate.release`\\ s the reservation (the dial never reached the netw
 how the call ended with :meth:`Gate.record_outcome`.
 
 Every decision is written to the audit table with the masked number and the policy version.
+The store never sees the number itself: the gate looks it up by its keyed hashes and reserves
+with its hash and sealed copy (:mod:`voicebot.privacy.number_keys`).
 On SQLite, decisions of concurrent tasks are group-committed (one fsync per batch, see
 :mod:`voicebot.store.batch`); a decision is returned only once it is durable.
 """
@@ -129,11 +131,13 @@ class Gate:
     ) -> tuple[Evaluation, int | None, int | None]:
         """One decision inside the caller's write transaction (the atomic unit)."""
         lock_number_sync(conn, callee.e164)
+        numbers = self.store.numbers
+        digests = numbers.lookup(callee.e164)
         if reserve:
             cid = self._campaign_id(conn, campaign, purpose, now)
         else:  # a what-if creates nothing, not even the campaign row
             cid = find_campaign_id(conn, campaign) if campaign is not None else None
-        history = self._history(conn, callee, cid, purpose, now)
+        history = self._history(conn, callee, digests, cid, purpose, now)
         verdict = evaluate(callee, self.policy.for_purpose(purpose), self.calendar, history, now)
         allowed = not verdict.reasons
         attempt_id = None
@@ -141,7 +145,8 @@ class Gate:
             attempt_id = self._queries.reserve(
                 conn,
                 {
-                    "number": callee.e164,
+                    "number_hash": digests[0],
+                    "number_sealed": numbers.seal(callee.e164),
                     "campaign_id": cid,
                     "purpose": purpose.value,
                     "state": "reserved",
@@ -177,7 +182,13 @@ class Gate:
         return cached if cached is not None else campaign_id(conn, name, purpose.value, now)
 
     def _history(
-        self, conn: Connection, callee: Callee, cid: int | None, purpose: Purpose, now: dt.datetime
+        self,
+        conn: Connection,
+        callee: Callee,
+        digests: tuple[str, ...],
+        cid: int | None,
+        purpose: Purpose,
+        now: dt.datetime,
     ) -> History:
         if callee.home_zone is None:
             return History()
@@ -185,9 +196,9 @@ class Gate:
         first = today - dt.timedelta(days=WEEK_DAYS - 1)
         by_purpose = self.policy.for_purpose(purpose).caps.scope == "purpose"
         rows = self._queries.recent(
-            conn, callee.e164, first, today, purpose.value if by_purpose else None
+            conn, digests, first, today, purpose.value if by_purpose else None
         )
-        dnc, frozen_until = self._queries.blocks(conn, callee.e164, cid, now)
+        dnc, frozen_until = self._queries.blocks(conn, digests, cid, now)
         past = [at for _, at in rows if at <= now]
         return History(
             attempt_days=tuple(day for day, _ in rows),

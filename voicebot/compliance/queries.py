@@ -6,16 +6,31 @@ of SQLite's ~5 µs, which made the library, not the database, the limit of the g
 :class:`SqliteQueries` runs the same SQL on the driver connection; every value goes through the
 *same* SQLAlchemy type processors (bind and result) as :class:`CoreQueries`, so both write and
 read identical representations. The test suite runs the gate over both on SQLite.
+
+Numbers are looked up by their keyed hashes (:meth:`NumberKeys.lookup`: one per key of the
+keyring, so rows written before a key rotation still match); with one key that is a plain ``=``.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import sqlite3
 from collections.abc import Callable
 from typing import Any, Protocol
 
-from sqlalchemy import JSON, ColumnElement, Date, Select, bindparam, exists, func, insert, or_
+from sqlalchemy import (
+    JSON,
+    BindParameter,
+    ColumnElement,
+    Date,
+    Select,
+    bindparam,
+    exists,
+    func,
+    insert,
+    or_,
+)
 from sqlalchemy import select as sa_select
 from sqlalchemy.dialects import sqlite as sqlite_dialect
 from sqlalchemy.engine import Connection
@@ -27,18 +42,25 @@ NOT_COUNTING = "released"
 """The attempt state that does not count toward caps (the dial never reached the network)."""
 
 Recent = list[tuple[dt.date, dt.datetime]]
+Digests = tuple[str, ...]
+"""A number's lookup hashes, one per key of the keyring (active first)."""
 
 
 class GateQueries(Protocol):
     """What the gate reads and writes inside its transaction."""
 
     def recent(
-        self, conn: Connection, number: str, first: dt.date, today: dt.date, purpose: str | None
+        self,
+        conn: Connection,
+        digests: Digests,
+        first: dt.date,
+        today: dt.date,
+        purpose: str | None,
     ) -> Recent:
         """(local day, reserved at) of counting attempts between ``first`` and ``today``."""
 
     def blocks(
-        self, conn: Connection, number: str, campaign_id: int | None, now: dt.datetime
+        self, conn: Connection, digests: Digests, campaign_id: int | None, now: dt.datetime
     ) -> tuple[bool, dt.datetime | None]:
         """(applicable do-not-call entry exists, end of the longest active freeze)."""
 
@@ -53,16 +75,21 @@ class CoreQueries:
     """The statements as SQLAlchemy Core, built once (PostgreSQL, and SQLite in tests)."""
 
     def recent(
-        self, conn: Connection, number: str, first: dt.date, today: dt.date, purpose: str | None
+        self,
+        conn: Connection,
+        digests: Digests,
+        first: dt.date,
+        today: dt.date,
+        purpose: str | None,
     ) -> Recent:
-        params = {"number": number, "first": first, "today": today, "purpose": purpose}
+        params = {"digests": list(digests), "first": first, "today": today, "purpose": purpose}
         statement = _RECENT if purpose is None else _RECENT_FOR_PURPOSE
         return [(day, at) for day, at in conn.execute(statement, params)]
 
     def blocks(
-        self, conn: Connection, number: str, campaign_id: int | None, now: dt.datetime
+        self, conn: Connection, digests: Digests, campaign_id: int | None, now: dt.datetime
     ) -> tuple[bool, dt.datetime | None]:
-        params = {"number": number, "campaign_id": campaign_id, "now": now}
+        params = {"digests": list(digests), "campaign_id": campaign_id, "now": now}
         statement = _BLOCKS if campaign_id is None else _BLOCKS_IN_CAMPAIGN
         row: Any = conn.execute(statement, params).one()
         return bool(row[0]), row[1]
@@ -74,8 +101,9 @@ class CoreQueries:
         append_sync(conn, values)
 
 
+_DIGESTS: BindParameter[list[str]] = bindparam("digests", expanding=True)
 _RECENT = sa_select(ATTEMPTS.c.local_day, ATTEMPTS.c.reserved_at).where(
-    ATTEMPTS.c.number == bindparam("number"),
+    ATTEMPTS.c.number_hash.in_(_DIGESTS),
     ATTEMPTS.c.state != NOT_COUNTING,
     ATTEMPTS.c.local_day >= bindparam("first"),
     ATTEMPTS.c.local_day <= bindparam("today"),
@@ -85,10 +113,10 @@ _RECENT_FOR_PURPOSE = _RECENT.where(ATTEMPTS.c.purpose == bindparam("purpose"))
 
 def _blocks(dnc_scope: ColumnElement[bool]) -> Select[tuple[bool, dt.datetime | None]]:
     return sa_select(
-        exists().where(DNC_ENTRIES.c.number == bindparam("number"), dnc_scope),
+        exists().where(DNC_ENTRIES.c.number_hash.in_(_DIGESTS), dnc_scope),
         sa_select(func.max(FREEZES.c.until))
         .where(
-            FREEZES.c.number == bindparam("number"),
+            FREEZES.c.number_hash.in_(_DIGESTS),
             FREEZES.c.since <= bindparam("now"),
             FREEZES.c.until > bindparam("now"),
         )
@@ -103,7 +131,8 @@ _BLOCKS_IN_CAMPAIGN = _blocks(
 _RESERVE = insert(ATTEMPTS).returning(ATTEMPTS.c.id)
 
 _ATTEMPT_COLUMNS = (
-    "number", "campaign_id", "purpose", "state", "reserved_at", "local_day", "policy_version",
+    "number_hash", "number_sealed", "campaign_id", "purpose", "state", "reserved_at",
+    "local_day", "policy_version",
 )  # fmt: skip
 
 
@@ -126,10 +155,15 @@ class SqliteQueries:
         self._read_day = result(Date())
 
     def recent(
-        self, conn: Connection, number: str, first: dt.date, today: dt.date, purpose: str | None
+        self,
+        conn: Connection,
+        digests: Digests,
+        first: dt.date,
+        today: dt.date,
+        purpose: str | None,
     ) -> Recent:
-        params = [number, NOT_COUNTING, self._bind_day(first), self._bind_day(today)]
-        sql = _SQL_RECENT
+        params = [*digests, NOT_COUNTING, self._bind_day(first), self._bind_day(today)]
+        sql = _sql_recent(len(digests))
         if purpose is not None:
             sql += " AND purpose = ?"
             params.append(purpose)
@@ -137,13 +171,12 @@ class SqliteQueries:
         return [(self._read_day(day), self._read_instant(at)) for day, at in rows]
 
     def blocks(
-        self, conn: Connection, number: str, campaign_id: int | None, now: dt.datetime
+        self, conn: Connection, digests: Digests, campaign_id: int | None, now: dt.datetime
     ) -> tuple[bool, dt.datetime | None]:
         instant = self._bind_instant(now)
-        if campaign_id is None:
-            sql, params = _SQL_BLOCKS, [number, number, instant, instant]
-        else:
-            sql, params = _SQL_BLOCKS_IN_CAMPAIGN, [number, campaign_id, number, instant, instant]
+        sql = _sql_blocks(len(digests), campaign_id is not None)
+        scope = [] if campaign_id is None else [campaign_id]
+        params = [*digests, *scope, *digests, instant, instant]
         dnc, until = _raw(conn).execute(sql, params).fetchone()
         return bool(dnc), self._read_instant(until)
 
@@ -173,19 +206,28 @@ def _raw(conn: Connection) -> sqlite3.Connection:
     return driver
 
 
-_SQL_RECENT = (
-    "SELECT local_day, reserved_at FROM attempts"
-    " WHERE number = ? AND state != ? AND local_day >= ? AND local_day <= ?"
-)
-_SQL_FREEZE = "(SELECT max(until) FROM freezes WHERE number = ? AND since <= ? AND until > ?)"
-_SQL_BLOCKS = (
-    "SELECT EXISTS (SELECT 1 FROM dnc_entries WHERE number = ? AND campaign_id IS NULL), "
-    + _SQL_FREEZE
-)
-_SQL_BLOCKS_IN_CAMPAIGN = (
-    "SELECT EXISTS (SELECT 1 FROM dnc_entries WHERE number = ?"
-    " AND (campaign_id IS NULL OR campaign_id = ?)), " + _SQL_FREEZE
-)
+def _match(count: int) -> str:
+    """``number_hash`` equal to one of ``count`` digests (``= ?`` for one: the common case)."""
+    return "number_hash = ?" if count == 1 else f"number_hash IN ({', '.join('?' * count)})"
+
+
+@functools.cache
+def _sql_recent(count: int) -> str:
+    return (
+        "SELECT local_day, reserved_at FROM attempts"
+        f" WHERE {_match(count)} AND state != ? AND local_day >= ? AND local_day <= ?"
+    )
+
+
+@functools.cache
+def _sql_blocks(count: int, in_campaign: bool) -> str:
+    scope = "(campaign_id IS NULL OR campaign_id = ?)" if in_campaign else "campaign_id IS NULL"
+    return (
+        f"SELECT EXISTS (SELECT 1 FROM dnc_entries WHERE {_match(count)} AND {scope}), "
+        f"(SELECT max(until) FROM freezes WHERE {_match(count)} AND since <= ? AND until > ?)"
+    )
+
+
 _SQL_RESERVE = (
     f"INSERT INTO attempts ({', '.join(_ATTEMPT_COLUMNS)})"
     f" VALUES ({', '.join('?' * len(_ATTEMPT_COLUMNS))}) RETURNING id"

@@ -2,8 +2,9 @@
 
 One schema for SQLite and PostgreSQL. Instants are stored in UTC (:class:`UTCDateTime`) and come
 back as aware datetimes; a callee's local day is stored beside each attempt so that caps count
-days in the callee's time, not the server's. Numbers are stored in E.164; masking happens on the
-way out (audit rows only ever hold the masked form).
+days in the callee's time, not the server's. No table holds a phone number in the clear: a row
+keeps the number's keyed hash for lookups and its sealed (encrypted) copy for the dialer
+(:mod:`voicebot.privacy.number_keys`); audit rows only ever hold the masked form.
 """
 
 from __future__ import annotations
@@ -66,28 +67,39 @@ class Campaign(Base):
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime())
 
 
+HASH_LENGTH = 64
+"""``number_hash``: HMAC-SHA256 in hex."""
+SEALED_LENGTH = 100
+"""``number_sealed``: key id, a dot, base64 of nonce + ciphertext + tag (about 80 characters)."""
+
+
 class Contact(Base):
     """A number to call within a campaign, with the row's fields for prompt variables."""
 
     __tablename__ = "contacts"
-    __table_args__ = (Index("ix_contacts_campaign_number", "campaign_id", "number", unique=True),)
+    __table_args__ = (
+        Index("ix_contacts_campaign_number_hash", "campaign_id", "number_hash", unique=True),
+    )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     campaign_id: Mapped[int | None] = mapped_column(ForeignKey("campaigns.id"))
-    number: Mapped[str] = mapped_column(String(20), index=True)
+    number_hash: Mapped[str] = mapped_column(String(HASH_LENGTH), index=True)
+    number_sealed: Mapped[str] = mapped_column(String(SEALED_LENGTH))
     fields: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime())
 
 
 class Attempt(Base):
     """One dial: ``reserved`` before dialling, then ``released`` (never reached the network)
-    or ``completed`` with an outcome. Reserved and completed attempts count toward the caps."""
+    or ``completed`` with an outcome. Reserved and completed attempts count toward the caps.
+    An erased number's attempts stay with both number columns empty (anonymised)."""
 
     __tablename__ = "attempts"
-    __table_args__ = (Index("ix_attempts_number_day", "number", "local_day"),)
+    __table_args__ = (Index("ix_attempts_number_hash_day", "number_hash", "local_day"),)
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
-    number: Mapped[str] = mapped_column(String(20))
+    number_hash: Mapped[str | None] = mapped_column(String(HASH_LENGTH))
+    number_sealed: Mapped[str | None] = mapped_column(String(SEALED_LENGTH))
     campaign_id: Mapped[int | None] = mapped_column(ForeignKey("campaigns.id"))
     purpose: Mapped[str] = mapped_column(String(20))
     state: Mapped[str] = mapped_column(String(10))
@@ -103,10 +115,11 @@ class DncEntry(Base):
     """A do-not-call entry: ``global`` (no campaign) or scoped to one campaign."""
 
     __tablename__ = "dnc_entries"
-    __table_args__ = (Index("ix_dnc_number", "number"),)
+    __table_args__ = (Index("ix_dnc_number_hash", "number_hash"),)
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
-    number: Mapped[str] = mapped_column(String(20))
+    number_hash: Mapped[str] = mapped_column(String(HASH_LENGTH))
+    number_sealed: Mapped[str] = mapped_column(String(SEALED_LENGTH))
     campaign_id: Mapped[int | None] = mapped_column(ForeignKey("campaigns.id"))
     source: Mapped[str] = mapped_column(String(200))
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime())
@@ -116,10 +129,11 @@ class Freeze(Base):
     """A period during which a number is not called, with why (rule or confirmed review)."""
 
     __tablename__ = "freezes"
-    __table_args__ = (Index("ix_freezes_number_until", "number", "until"),)
+    __table_args__ = (Index("ix_freezes_number_hash_until", "number_hash", "until"),)
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
-    number: Mapped[str] = mapped_column(String(20))
+    number_hash: Mapped[str] = mapped_column(String(HASH_LENGTH))
+    number_sealed: Mapped[str] = mapped_column(String(SEALED_LENGTH))
     since: Mapped[dt.datetime] = mapped_column(UTCDateTime())
     until: Mapped[dt.datetime] = mapped_column(UTCDateTime())
     reason: Mapped[str] = mapped_column(String(40))
@@ -132,7 +146,8 @@ class ReviewItem(Base):
     __tablename__ = "review_queue"
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
-    number: Mapped[str] = mapped_column(String(20), index=True)
+    number_hash: Mapped[str] = mapped_column(String(HASH_LENGTH), index=True)
+    number_sealed: Mapped[str] = mapped_column(String(SEALED_LENGTH))
     attempt_id: Mapped[int | None] = mapped_column(ForeignKey("attempts.id"))
     status: Mapped[str] = mapped_column(String(10), index=True)
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime())
@@ -219,13 +234,14 @@ class DialerEntry(Base):
 
     __tablename__ = "dialer_queue"
     __table_args__ = (
-        Index("ix_dialer_queue_campaign_number", "campaign_id", "number", unique=True),
+        Index("ix_dialer_queue_campaign_number_hash", "campaign_id", "number_hash", unique=True),
         Index("ix_dialer_queue_campaign_status_due", "campaign_id", "status", "due_at"),
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     campaign_id: Mapped[int] = mapped_column(ForeignKey("campaigns.id"))
-    number: Mapped[str] = mapped_column(String(20))
+    number_hash: Mapped[str] = mapped_column(String(HASH_LENGTH))
+    number_sealed: Mapped[str] = mapped_column(String(SEALED_LENGTH))
     line: Mapped[int] = mapped_column(Integer)
     fields: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
     status: Mapped[str] = mapped_column(String(10))
@@ -237,6 +253,19 @@ class DialerEntry(Base):
     last_reasons: Mapped[list[str]] = mapped_column(JSON, default=list)
     note: Mapped[str | None] = mapped_column(Text)
     updated_at: Mapped[dt.datetime] = mapped_column(UTCDateTime())
+
+
+class NumberKey(Base):
+    """A master key that has hashed and sealed numbers in this store (by id, never the key).
+
+    The store refuses to open with a keyring that lacks one of these: its rows could no longer
+    be matched (see :mod:`voicebot.privacy.number_keys`).
+    """
+
+    __tablename__ = "number_keys"
+
+    key_id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    first_used_at: Mapped[dt.datetime] = mapped_column(UTCDateTime())
 
 
 def _table(model: type[Base]) -> Table:
@@ -257,3 +286,7 @@ FLOW_APPROVALS = _table(FlowApproval)
 CALL_QA = _table(CallQa)
 DNC_ERASED = _table(ErasedNumber)
 DIALER_QUEUE = _table(DialerEntry)
+NUMBER_KEYS = _table(NumberKey)
+
+NUMBER_TABLES = (CONTACTS, ATTEMPTS, DNC_ENTRIES, FREEZES, REVIEW_QUEUE, DIALER_QUEUE)
+"""Every table whose rows refer to a phone number (by ``number_hash`` and ``number_sealed``)."""
