@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import datetime as dt
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 
 import asyncpg  # type: ignore[import-untyped]
@@ -20,6 +20,7 @@ from voicebot.compliance.decision import Reason
 from voicebot.compliance.explain import explain
 from voicebot.compliance.gate import Gate
 from voicebot.compliance.policy import load_policy
+from voicebot.compliance.queries import CoreQueries, GateQueries, SqliteQueries
 from voicebot.flow.model import Purpose
 from voicebot.outcomes import Outcome
 from voicebot.privacy.number_keys import NumberKeyMissing, NumberKeys, SealedNumberError
@@ -85,6 +86,30 @@ async def test_rotation_keeps_every_match_and_a_missing_key_is_refused(tmp_path:
 
     with pytest.raises(NumberKeyMissing, match=old.active.key_id):
         await open_store(db, keyring=rotated.without({old.active.key_id}))
+
+
+@pytest.mark.parametrize("queries", [SqliteQueries, CoreQueries], ids=["sqlite3", "core"])
+async def test_an_engine_without_the_new_key_refuses_to_decide(
+    tmp_path: Path, queries: Callable[[], GateQueries]
+) -> None:
+    db = str(tmp_path / "two.db")
+    old = Keyring(MasterKey.generate())
+    running = await open_store(db, keyring=old)  # started before the rotation
+    try:
+        gate = Gate(running, load_policy())
+        gate._queries = queries()
+        assert (await gate.check(CN, N, MON)).allowed
+        rotated = old.with_active(MasterKey.generate())
+        restarted = await open_store(db, keyring=rotated)  # writes under the new key from now
+        try:
+            await dnc.add(restarted, load_policy(), CN, None, "asked", MON)
+        finally:
+            await restarted.close()
+        # The entry is under a key the running engine lacks: it must not let the call through.
+        with pytest.raises(NumberKeyMissing, match="restart with the current key file"):
+            await gate.check_and_reserve(CN, "spring", N, MON)
+    finally:
+        await running.close()
 
 
 _PLAIN_ROWS = [

@@ -25,13 +25,14 @@ from voicebot.compliance.audit import audit_row
 from voicebot.compliance.calendars import HolidayCalendar
 from voicebot.compliance.decision import Decision, Reason
 from voicebot.compliance.policy import Policy
-from voicebot.compliance.queries import GateQueries, queries_for
+from voicebot.compliance.queries import GateQueries, Lookup, queries_for
 from voicebot.compliance.schedule import WEEK_DAYS, Evaluation, History, evaluate
 from voicebot.compliance.zones import Callee, InvalidNumber, parse_callee
 from voicebot.flow.model import Purpose
 from voicebot.outcomes import Outcome
 from voicebot.privacy import mask_number
 from voicebot.privacy.dnc_hash import is_erased_sync
+from voicebot.privacy.number_keys import NumberKeyMissing
 from voicebot.store.campaigns import campaign_id, find_campaign_id
 from voicebot.store.engine import Store, lock_number_sync
 
@@ -198,7 +199,15 @@ class Gate:
         rows = self._queries.recent(
             conn, digests, first, today, purpose.value if by_purpose else None
         )
-        dnc, frozen_until = self._queries.blocks(conn, digests, cid, now)
+        dnc, frozen_until, foreign = self._queries.blocks(
+            conn, Lookup(digests, self.store.numbers.key_ids), cid, now
+        )
+        if foreign:  # another engine stores numbers under a key this one cannot match
+            raise NumberKeyMissing(
+                "the store holds numbers under a master key this process does not have (an "
+                "engine started after `voicebot keys rotate`?): the gate refuses to decide; "
+                "restart with the current key file"
+            )
         past = [at for _, at in rows if at <= now]
         return History(
             attempt_days=tuple(day for day, _ in rows),

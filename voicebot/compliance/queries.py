@@ -9,6 +9,9 @@ read identical representations. The test suite runs the gate over both on SQLite
 
 Numbers are looked up by their keyed hashes (:meth:`NumberKeys.lookup`: one per key of the
 keyring, so rows written before a key rotation still match); with one key that is a plain ``=``.
+The same statement asks whether the store holds numbers under a master key this process lacks
+(another engine started with a newer keyring): then the lookups could miss rows, and the gate
+refuses to decide rather than let a call through.
 """
 
 from __future__ import annotations
@@ -17,6 +20,7 @@ import datetime as dt
 import functools
 import sqlite3
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any, Protocol
 
 from sqlalchemy import (
@@ -36,7 +40,7 @@ from sqlalchemy.dialects import sqlite as sqlite_dialect
 from sqlalchemy.engine import Connection
 
 from voicebot.privacy.audit_chain import append_sqlite, append_sync
-from voicebot.store.models import ATTEMPTS, DNC_ENTRIES, FREEZES, UTCDateTime
+from voicebot.store.models import ATTEMPTS, DNC_ENTRIES, FREEZES, NUMBER_KEYS, UTCDateTime
 
 NOT_COUNTING = "released"
 """The attempt state that does not count toward caps (the dial never reached the network)."""
@@ -44,6 +48,16 @@ NOT_COUNTING = "released"
 Recent = list[tuple[dt.date, dt.datetime]]
 Digests = tuple[str, ...]
 """A number's lookup hashes, one per key of the keyring (active first)."""
+Blocks = tuple[bool, dt.datetime | None, bool]
+"""(do-not-call, end of the longest active freeze, numbers stored under an unknown key)."""
+
+
+@dataclass(frozen=True)
+class Lookup:
+    """How the gate finds one number's rows: its digests under each key id (same order)."""
+
+    digests: Digests
+    key_ids: tuple[str, ...]
 
 
 class GateQueries(Protocol):
@@ -60,9 +74,10 @@ class GateQueries(Protocol):
         """(local day, reserved at) of counting attempts between ``first`` and ``today``."""
 
     def blocks(
-        self, conn: Connection, digests: Digests, campaign_id: int | None, now: dt.datetime
-    ) -> tuple[bool, dt.datetime | None]:
-        """(applicable do-not-call entry exists, end of the longest active freeze)."""
+        self, conn: Connection, lookup: Lookup, campaign_id: int | None, now: dt.datetime
+    ) -> Blocks:
+        """(applicable do-not-call entry exists, end of the longest active freeze, numbers are
+        stored under a master key not in ``lookup.key_ids``)."""
 
     def reserve(self, conn: Connection, values: dict[str, Any]) -> int:
         """Insert a reservation (attempt columns); returns its id."""
@@ -87,12 +102,17 @@ class CoreQueries:
         return [(day, at) for day, at in conn.execute(statement, params)]
 
     def blocks(
-        self, conn: Connection, digests: Digests, campaign_id: int | None, now: dt.datetime
-    ) -> tuple[bool, dt.datetime | None]:
-        params = {"digests": list(digests), "campaign_id": campaign_id, "now": now}
+        self, conn: Connection, lookup: Lookup, campaign_id: int | None, now: dt.datetime
+    ) -> Blocks:
+        params = {
+            "digests": list(lookup.digests),
+            "key_ids": list(lookup.key_ids),
+            "campaign_id": campaign_id,
+            "now": now,
+        }
         statement = _BLOCKS if campaign_id is None else _BLOCKS_IN_CAMPAIGN
         row: Any = conn.execute(statement, params).one()
-        return bool(row[0]), row[1]
+        return bool(row[0]), row[1], bool(row[2])
 
     def reserve(self, conn: Connection, values: dict[str, Any]) -> int:
         return int(conn.execute(_RESERVE, values).scalar_one())
@@ -111,7 +131,7 @@ _RECENT = sa_select(ATTEMPTS.c.local_day, ATTEMPTS.c.reserved_at).where(
 _RECENT_FOR_PURPOSE = _RECENT.where(ATTEMPTS.c.purpose == bindparam("purpose"))
 
 
-def _blocks(dnc_scope: ColumnElement[bool]) -> Select[tuple[bool, dt.datetime | None]]:
+def _blocks(dnc_scope: ColumnElement[bool]) -> Select[tuple[bool, dt.datetime | None, bool]]:
     return sa_select(
         exists().where(DNC_ENTRIES.c.number_hash.in_(_DIGESTS), dnc_scope),
         sa_select(func.max(FREEZES.c.until))
@@ -121,6 +141,7 @@ def _blocks(dnc_scope: ColumnElement[bool]) -> Select[tuple[bool, dt.datetime | 
             FREEZES.c.until > bindparam("now"),
         )
         .scalar_subquery(),
+        exists().where(NUMBER_KEYS.c.key_id.not_in(bindparam("key_ids", expanding=True))),
     )
 
 
@@ -171,14 +192,15 @@ class SqliteQueries:
         return [(self._read_day(day), self._read_instant(at)) for day, at in rows]
 
     def blocks(
-        self, conn: Connection, digests: Digests, campaign_id: int | None, now: dt.datetime
-    ) -> tuple[bool, dt.datetime | None]:
+        self, conn: Connection, lookup: Lookup, campaign_id: int | None, now: dt.datetime
+    ) -> Blocks:
         instant = self._bind_instant(now)
+        digests = lookup.digests
         sql = _sql_blocks(len(digests), campaign_id is not None)
         scope = [] if campaign_id is None else [campaign_id]
-        params = [*digests, *scope, *digests, instant, instant]
-        dnc, until = _raw(conn).execute(sql, params).fetchone()
-        return bool(dnc), self._read_instant(until)
+        params = [*digests, *scope, *digests, instant, instant, *lookup.key_ids]
+        dnc, until, foreign = _raw(conn).execute(sql, params).fetchone()
+        return bool(dnc), self._read_instant(until), bool(foreign)
 
     def reserve(self, conn: Connection, values: dict[str, Any]) -> int:
         row = dict(values)
@@ -206,9 +228,12 @@ def _raw(conn: Connection) -> sqlite3.Connection:
     return driver
 
 
-def _match(count: int) -> str:
-    """``number_hash`` equal to one of ``count`` digests (``= ?`` for one: the common case)."""
-    return "number_hash = ?" if count == 1 else f"number_hash IN ({', '.join('?' * count)})"
+def _match(count: int, column: str = "number_hash", negate: bool = False) -> str:
+    """``column`` equal to one of ``count`` values (``= ?`` for one: the common case), or to
+    none of them."""
+    if count == 1:
+        return f"{column} {'!=' if negate else '='} ?"
+    return f"{column} {'NOT IN' if negate else 'IN'} ({', '.join('?' * count)})"
 
 
 @functools.cache
@@ -224,7 +249,8 @@ def _sql_blocks(count: int, in_campaign: bool) -> str:
     scope = "(campaign_id IS NULL OR campaign_id = ?)" if in_campaign else "campaign_id IS NULL"
     return (
         f"SELECT EXISTS (SELECT 1 FROM dnc_entries WHERE {_match(count)} AND {scope}), "
-        f"(SELECT max(until) FROM freezes WHERE {_match(count)} AND since <= ? AND until > ?)"
+        f"(SELECT max(until) FROM freezes WHERE {_match(count)} AND since <= ? AND until > ?), "
+        f"EXISTS (SELECT 1 FROM number_keys WHERE {_match(count, 'key_id', negate=True)})"
     )
 
 

@@ -21,7 +21,11 @@ it moves the same problem one level down and adds a secret to keep beside the da
 this choice is that a key can only be retired once no row uses it, so the store records every
 master key that has written numbers (the ``number_keys`` table) and refuses to open with a
 keyring that lacks one of them (:class:`NumberKeyMissing`) instead of silently no longer
-matching do-not-call entries.
+matching do-not-call entries. An engine already running when another starts with a newer key is
+caught the same way: the gate's statement asks for keys it does not know and refuses to decide
+(:mod:`voicebot.compliance.queries`). ``voicebot keys rotate --retire`` keeps every key the store
+still uses; rows are not re-sealed under the new key (that would hide them from engines not yet
+restarted), so an old key stays in the keyring as long as rows written under it remain.
 """
 
 from __future__ import annotations
