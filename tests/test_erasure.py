@@ -73,7 +73,7 @@ async def _populate(store: Store, vault: Vault, gate: Gate) -> tuple[int, int]:
             await conn.execute(
                 insert(CONTACTS).values(
                     campaign_id=cid, **store.numbers.stored(number).columns(), created_at=NOW,
-                    fields={"name": "张三", "note": f"call back on {number[3:]}"},
+                    fields_sealed=store.numbers.seal_fields({"name": "张三"}),
                 )
             )  # fmt: skip
             await conn.execute(

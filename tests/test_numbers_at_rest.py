@@ -1,5 +1,6 @@
 """Phone numbers at rest: hashed for lookups, sealed for dialling, never in the clear; key
-rotation keeps every match; the migration converts plain rows on SQLite and PostgreSQL."""
+rotation keeps every match; the migration converts plain rows (and seals the contacts' other
+columns) on SQLite and PostgreSQL."""
 
 from __future__ import annotations
 
@@ -15,6 +16,7 @@ from alembic.migration import MigrationContext
 from sqlalchemy import select, text
 
 from tests.conftest import POSTGRES
+from voicebot.campaign.queue import load
 from voicebot.compliance import dnc
 from voicebot.compliance.decision import Reason
 from voicebot.compliance.explain import explain
@@ -50,7 +52,7 @@ def test_a_number_is_hashed_and_sealed_and_opens_only_under_its_key() -> None:
     with pytest.raises(SealedNumberError, match="not in the keyring"):
         stranger.open(first.sealed)
     key_id, _, body = first.sealed.partition(".")
-    with pytest.raises(SealedNumberError, match="damaged"):
+    with pytest.raises(SealedNumberError, match="is damaged"):
         keys.open(f"{key_id}.{body[:-4]}AAAA")
 
 
@@ -115,7 +117,7 @@ async def test_an_engine_without_the_new_key_refuses_to_decide(
 _PLAIN_ROWS = [
     "INSERT INTO campaigns (id, name, purpose, created_at) VALUES (1, 'old', 'marketing', {at})",
     "INSERT INTO contacts (campaign_id, number, fields, created_at)"
-    " VALUES (1, '+8613800138000', '{{}}', {at})",
+    """ VALUES (1, '+8613800138000', '{{"name": "Zhang Wei"}}', {at})""",
     "INSERT INTO attempts (id, number, campaign_id, purpose, state, reserved_at, local_day,"
     " finished_at, outcome, talk_seconds, policy_version) VALUES"
     " (1, '+8613800138000', 1, 'marketing', 'completed', {at}, '2026-11-23', {at},"
@@ -129,7 +131,8 @@ _PLAIN_ROWS = [
     "INSERT INTO review_queue (number, attempt_id, status, created_at)"
     " VALUES ('+8613800138000', 1, 'pending', {at})",
     "INSERT INTO dialer_queue (campaign_id, number, line, fields, status, tries, last_reasons,"
-    " updated_at) VALUES (1, '+8613800138000', 2, '{{}}', 'done', '{{}}', '[]', {at})",
+    " updated_at) VALUES (1, '+8613800138000', 2,"
+    """ '{{"name": "Zhang Wei", "amount": "88.50"}}', 'done', '{{}}', '[]', {at})""",
 ]
 
 
@@ -163,6 +166,8 @@ async def _check_converted(store: Store) -> None:
     gate = Gate(store, load_policy())
     assert Reason.DNC in (await gate.check(US, N, NY_MON)).reasons
     assert Reason.FROZEN in (await gate.check(CN, N, MON)).reasons
+    [entry] = await load(store, 1)
+    assert entry.number == CN and entry.fields == {"name": "Zhang Wei", "amount": "88.50"}
     history = await explain(store, CN)
     assert len(history.attempts) == 1 and len(history.freezes) == 1 and len(history.reviews) == 1
     assert history.reviews[0].number == CN
@@ -179,7 +184,7 @@ async def test_the_migration_hashes_and_seals_plain_numbers_on_sqlite(tmp_path: 
         await store.close()
     for file in tmp_path.iterdir():  # the database and its log: no digit of the old numbers left
         data = file.read_bytes()
-        for form in ("8613800138000", "13800138000", "12025550123", "2025550123"):
+        for form in ("8613800138000", "13800138000", "12025550123", "2025550123", "Zhang Wei"):
             assert form.encode() not in data, (file.name, form)
 
 

@@ -5,8 +5,9 @@ A contact is ``waiting`` (due at ``due_at``), ``active`` (an attempt is in fligh
 last outcome or the reasons it can never be called). Every change is committed before the dialer
 acts on it: the ``dialing`` mark is durable before the transport is asked to dial.
 
-Rows hold the number's keyed hash (one row per number and campaign) and its sealed copy, which
-:func:`load` opens for the dialer (:mod:`voicebot.privacy.number_keys`).
+Rows hold the number's keyed hash (one row per number and campaign) and its sealed copy, and the
+contact's columns sealed, which :func:`load` opens for the dialer
+(:mod:`voicebot.privacy.number_keys`).
 """
 
 from __future__ import annotations
@@ -96,7 +97,7 @@ async def seed(
                 "campaign_id": cid,
                 **keys.stored(c.number).columns(),
                 "line": c.line,
-                "fields": dict(c.variables),
+                "fields_sealed": keys.seal_fields(c.variables),
                 "status": WAITING,
                 "due_at": due,
                 "tries": {},
@@ -119,7 +120,8 @@ async def load(store: Store, cid: int) -> list[Entry]:
         rows = (
             await conn.execute(select(_q).where(_q.c.campaign_id == cid).order_by(_q.c.line))
         ).all()
-    return [_entry(r, store.numbers.open(r.number_sealed)) for r in rows]
+    keys = store.numbers
+    return [_entry(r, keys.open(r.number_sealed), keys.open_fields(r.fields_sealed)) for r in rows]
 
 
 async def save(store: Store, entry: Entry, now: dt.datetime) -> None:
@@ -164,12 +166,12 @@ async def attempts(store: Store, cid: int, state: str | None = None) -> list[Att
     ]
 
 
-def _entry(row: Any, number: str) -> Entry:
+def _entry(row: Any, number: str, fields: dict[str, str]) -> Entry:
     return Entry(
         id=row.id,
         number=number,
         line=row.line,
-        fields={str(k): str(v) for k, v in (row.fields or {}).items()},
+        fields=fields,
         status=row.status,
         due_at=row.due_at,
         attempt_id=row.attempt_id,

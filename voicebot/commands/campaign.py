@@ -329,7 +329,7 @@ def _load(name: str, db: str | None) -> tuple[list[dict[str, Any]], list[Attempt
             for r in queue_rows:
                 row = dict(r._mapping)
                 row["number"] = store.numbers.open(row.pop("number_sealed"))
-                del row["number_hash"]
+                del row["number_hash"], row["fields_sealed"]  # results never export fields
                 due = row.get("due_at")
                 row["due_at"] = due.isoformat() if isinstance(due, dt.datetime) else None
                 rows.append(row)

@@ -1,5 +1,8 @@
 """Phone numbers at rest: a keyed hash to find a number, a sealed copy to dial it, never digits.
 
+The contact's other columns (name, amount, ...: the flow's variables) are sealed the same way
+(``fields_sealed``), as a JSON object: they are personal data too, and only the dialer reads them.
+
 Every table row that refers to a number stores two columns instead of the number:
 
 - ``number_hash``: HMAC-SHA256 of the E.164 number under a key derived from a master key of the
@@ -34,8 +37,9 @@ import base64
 import binascii
 import hashlib
 import hmac
+import json
 import os
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 
 from cryptography.exceptions import InvalidTag
@@ -47,6 +51,7 @@ from voicebot.privacy.vault.keys import Keyring
 _HASH_CONTEXT = b"voicebot number lookup v1\x00"
 _SEAL_CONTEXT = b"voicebot number seal v1\x00"
 _AAD = b"voicebot number v1"
+_FIELDS_AAD = b"voicebot contact fields v1"
 _NONCE_BYTES = 12
 
 ERASED = "erased"
@@ -104,8 +109,24 @@ class NumberKeys:
 
     def seal(self, e164: str) -> str:
         """The number encrypted under the active key, for a row's ``number_sealed``."""
+        return self._seal(e164.encode("ascii"), _AAD)
+
+    def seal_fields(self, fields: Mapping[str, str]) -> str:
+        """A contact's other columns, encrypted as one JSON object (``fields_sealed``)."""
+        return self._seal(json.dumps(dict(fields), ensure_ascii=False).encode("utf-8"), _FIELDS_AAD)
+
+    def open_fields(self, sealed: str) -> dict[str, str]:
+        """The columns :meth:`seal_fields` sealed.
+
+        Raises:
+            SealedNumberError: damaged, or sealed under a key not in the keyring.
+        """
+        data = json.loads(self._open(sealed, _FIELDS_AAD).decode("utf-8"))
+        return {str(k): str(v) for k, v in data.items()}
+
+    def _seal(self, plain: bytes, aad: bytes) -> str:
         nonce = os.urandom(_NONCE_BYTES)
-        body = self._seal_keys[self.active_id].encrypt(nonce, e164.encode("ascii"), _AAD)
+        body = self._seal_keys[self.active_id].encrypt(nonce, plain, aad)
         return f"{self.active_id}.{base64.b64encode(nonce + body).decode('ascii')}"
 
     def stored(self, e164: str) -> StoredNumber:
@@ -120,6 +141,9 @@ class NumberKeys:
         """
         if sealed is None:
             return ERASED
+        return self._open(sealed, _AAD).decode("ascii")
+
+    def _open(self, sealed: str, aad: bytes) -> bytes:
         key_id, _, text = sealed.partition(".")
         aead = self._seal_keys.get(key_id)
         if aead is None:
@@ -129,10 +153,9 @@ class NumberKeys:
             )
         try:
             raw = base64.b64decode(text, validate=True)
-            plain = aead.decrypt(raw[:_NONCE_BYTES], raw[_NONCE_BYTES:], _AAD)
+            return aead.decrypt(raw[:_NONCE_BYTES], raw[_NONCE_BYTES:], aad)
         except (binascii.Error, ValueError, InvalidTag):
-            raise SealedNumberError(f"a sealed number under key {key_id!r} is damaged") from None
-        return plain.decode("ascii")
+            raise SealedNumberError(f"a sealed value under key {key_id!r} is damaged") from None
 
     def masked(self, sealed: str | None) -> str:
         """The number a sealed copy holds, masked for display (``138****8000``)."""

@@ -74,7 +74,8 @@ SEALED_LENGTH = 100
 
 
 class Contact(Base):
-    """A number to call within a campaign, with the row's fields for prompt variables."""
+    """A number to call within a campaign, with the row's fields for prompt variables (sealed:
+    :meth:`~voicebot.privacy.number_keys.NumberKeys.open_fields`)."""
 
     __tablename__ = "contacts"
     __table_args__ = (
@@ -85,7 +86,7 @@ class Contact(Base):
     campaign_id: Mapped[int | None] = mapped_column(ForeignKey("campaigns.id"))
     number_hash: Mapped[str] = mapped_column(String(HASH_LENGTH), index=True)
     number_sealed: Mapped[str] = mapped_column(String(SEALED_LENGTH))
-    fields: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    fields_sealed: Mapped[str] = mapped_column(Text)
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime())
 
 
@@ -230,7 +231,8 @@ class CallQa(Base):
 class DialerEntry(Base):
     """The dialer's durable plan for one contact of a campaign: when it is due, what is in
     flight (``phase``: ``reserved`` before the dial, ``dialing`` once it may reach the network),
-    how many retries and callbacks were used, and how it ended. A restart resumes from here."""
+    how many retries and callbacks were used, and how it ended. A restart resumes from here.
+    The contact's columns (the flow's variables) are sealed like its number."""
 
     __tablename__ = "dialer_queue"
     __table_args__ = (
@@ -243,7 +245,7 @@ class DialerEntry(Base):
     number_hash: Mapped[str] = mapped_column(String(HASH_LENGTH))
     number_sealed: Mapped[str] = mapped_column(String(SEALED_LENGTH))
     line: Mapped[int] = mapped_column(Integer)
-    fields: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    fields_sealed: Mapped[str] = mapped_column(Text)
     status: Mapped[str] = mapped_column(String(10))
     due_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime())
     attempt_id: Mapped[int | None] = mapped_column(ForeignKey("attempts.id"))

@@ -1,4 +1,5 @@
-"""Phone numbers at rest: every ``number`` column becomes a keyed hash and a sealed copy.
+"""Phone numbers at rest: every ``number`` column becomes a keyed hash and a sealed copy, and
+the contacts' other columns (``fields``) are sealed too (``fields_sealed``).
 
 Existing rows are converted in place (hashed and sealed under the active master key, see
 :mod:`voicebot.privacy.number_keys`), then the plain column is dropped. Anonymised attempts
@@ -18,6 +19,8 @@ Create Date: 2026-12-03
 """
 
 from __future__ import annotations
+
+import json
 
 import sqlalchemy as sa
 from alembic import op
@@ -83,6 +86,8 @@ def upgrade() -> None:
     converted = 0
     for table, (old_indexes, new_indexes, nullable) in _TABLES.items():
         converted += _convert(table, old_indexes, new_indexes, nullable, keys, sqlite)
+    for table in ("contacts", "dialer_queue"):
+        converted += _seal_fields(table, keys, sqlite)
     if converted:  # the store registers the key in number_keys when it opens
         attributes["compact"] = True
 
@@ -126,6 +131,25 @@ def _convert(
             op.alter_column(table, column, nullable=False)
     for name, columns, unique in new_indexes:
         op.create_index(name, table, list(columns), unique=unique)
+    return len(rows)
+
+
+def _seal_fields(table: str, keys: NumberKeys, sqlite: bool) -> int:
+    bind = op.get_bind()
+    default = sa.text("''") if sqlite else None
+    op.add_column(
+        table, sa.Column("fields_sealed", sa.Text, nullable=not sqlite, server_default=default)
+    )
+    rows = bind.execute(sa.text(f"SELECT id, fields FROM {table}")).all()
+    update = sa.text(f"UPDATE {table} SET fields_sealed = :s WHERE id = :id")
+    for row_id, fields in rows:
+        values = json.loads(fields) if isinstance(fields, str) else dict(fields or {})
+        bind.execute(update, {"s": keys.seal_fields(values), "id": row_id})
+    if sqlite:
+        op.execute(f"ALTER TABLE {table} DROP COLUMN fields")
+    else:
+        op.drop_column(table, "fields")
+        op.alter_column(table, "fields_sealed", nullable=False)
     return len(rows)
 
 
