@@ -4,6 +4,7 @@ columns) on SQLite and PostgreSQL."""
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
 import uuid
 from collections.abc import AsyncIterator, Callable
@@ -221,3 +222,17 @@ def _columns(sync: object, table: str) -> list[dict[str, object]]:
     from sqlalchemy import inspect
 
     return list(inspect(sync).get_columns(table))  # type: ignore[arg-type]
+
+
+async def test_workers_opening_a_fresh_postgres_store_at_once_register_one_key(
+    pg_url: str,
+) -> None:
+    keyring = Keyring(MasterKey.generate())
+    stores = await asyncio.gather(*(open_store(pg_url, keyring=keyring) for _ in range(4)))
+    try:
+        async with stores[0].engine.connect() as conn:
+            used = (await conn.execute(select(NUMBER_KEYS.c.key_id))).scalars().all()
+        assert used == [keyring.active.key_id]
+    finally:
+        for store in stores:
+            await store.close()

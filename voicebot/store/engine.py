@@ -26,7 +26,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TypeVar
 
-from sqlalchemy import create_engine, event, insert, select, text
+from sqlalchemy import create_engine, event, select, text
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.engine import Connection, Engine, make_url
 from sqlalchemy.ext.asyncio import (
     AsyncConnection,
@@ -181,16 +183,15 @@ async def _register_keys(store: Store) -> None:
         )
     if keys.active_id in used:
         return
+    # Several processes may open a fresh store at once: the first insert wins, the others no-op.
+    dialect_insert = sqlite_insert if store.is_sqlite else pg_insert
+    statement = (
+        dialect_insert(NUMBER_KEYS)
+        .values(key_id=keys.active_id, first_used_at=dt.datetime.now(dt.UTC))
+        .on_conflict_do_nothing(index_elements=["key_id"])
+    )
     async with store.write() as conn:
-        present = await conn.execute(
-            select(NUMBER_KEYS.c.key_id).where(NUMBER_KEYS.c.key_id == keys.active_id)
-        )
-        if present.first() is None:
-            await conn.execute(
-                insert(NUMBER_KEYS).values(
-                    key_id=keys.active_id, first_used_at=dt.datetime.now(dt.UTC)
-                )
-            )
+        await conn.execute(statement)
 
 
 def _create_engine(url: str) -> AsyncEngine:

@@ -54,4 +54,4 @@ async def upgrade(
 def _upgrade(connection: Connection, revision: str, attributes: dict[str, Any]) -> None:
     config = alembic_config(connection, attributes)
     command.upgrade(config, revision)
-    attributes.update(config.attributes)
+    attributes["compact"] = bool(config.attributes.get("compact"))
