@@ -17,6 +17,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 from sqlalchemy import select
+from sqlalchemy.engine import Connection
 
 from voicebot.campaign import queue
 from voicebot.campaign.clock import SimulatedClock
@@ -83,8 +84,8 @@ async def test_a_week_of_campaign_keeps_every_rule(store: Store, tmp_path: Path)
     gate = Gate(store, load_policy(policy_file))
     for number in FROZEN:
 
-        def unit(conn: object, number: str = number) -> None:
-            freeze_number(conn, store.numbers, number, FREEZE_FROM, 0, "test", "test")  # type: ignore[arg-type]
+        def unit(conn: Connection, number: str = number) -> None:
+            freeze_number(conn, store.numbers, number, FREEZE_FROM, 0, "test", "test")
 
         await store.serialized(unit)
     async with store.write() as conn:  # stretch the freezes to the chosen end
