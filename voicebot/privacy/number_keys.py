@@ -1,8 +1,5 @@
 """Phone numbers at rest: a keyed hash to find a number, a sealed copy to dial it, never digits.
 
-The contact's other columns (name, amount, ...: the flow's variables) are sealed the same way
-(``fields_sealed``), as a JSON object: they are personal data too, and only the dialer reads them.
-
 Every table row that refers to a number stores two columns instead of the number:
 
 - ``number_hash``: HMAC-SHA256 of the E.164 number under a key derived from a master key of the
@@ -14,6 +11,9 @@ Every table row that refers to a number stores two columns instead of the number
   (context ``voicebot number seal v1``), as ``<master key id>.<base64 nonce+ciphertext>``, for
   the places that need the number back (the dialer dials it, an admin asks to see it). The nonce
   is random, so two rows of one number look unrelated; lookups never use this column.
+
+The contact's other columns (name, amount, ...: the flow's variables) are sealed the same way
+(``fields_sealed``), as a JSON object: they are personal data too, and only the dialer reads them.
 
 Which key, under rotation: a row is written under the keyring's *active* master key, and its
 sealed copy names that key. Lookups hash the number under *every* key of the keyring (the active
