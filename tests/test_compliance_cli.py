@@ -172,3 +172,24 @@ def test_review_confirm_freezes_and_explain_shows_the_history(db: str) -> None:
     assert history["freezes"][0]["source"] == f"review {review_id} confirmed by lin"
     text = invoke("compliance", "explain", CN).output
     assert "Attempts" in text and "refusal" in text and "13800138000" not in text
+    assert "Erased: no" in text
+
+
+def test_dnc_list_and_explain_say_when_a_number_was_erased(
+    db: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("VOICEBOT_VAULT", str(tmp_path / "vault"))
+    assert invoke("dnc", "add", "+8613800138001").output.strip() == "added"
+    erased = invoke("erase", CN, "--actor", "dpo")
+    assert erased.exit_code == 0, erased.output
+    listing = invoke("dnc", "list").output
+    assert "1 entries" in listing and "138****8001" in listing
+    assert "and 1 erased number kept as keyed hashes only" in listing
+    text = invoke("compliance", "explain", CN).output
+    assert "Erased: yes" in text and "keyed hash" in text
+    history = json.loads(invoke("compliance", "explain", CN, "--json").output)
+    assert history["erased"] is True and history["attempts"] == [] and history["dnc"] == []
+    assert (
+        json.loads(invoke("compliance", "explain", "+8613800138001", "--json").output)["erased"]
+        is False
+    )

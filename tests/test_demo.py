@@ -2,20 +2,26 @@
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
 import re
 import sqlite3
 from collections.abc import AsyncIterator
 from pathlib import Path
 
+import phonenumbers
 import pytest
 from click.testing import CliRunner
 
 from voicebot.campaign import demo as sample
+from voicebot.campaign.queue import Entry, ensure_campaign, load
 from voicebot.cli import cli
+from voicebot.commands.demo import demo_keyring
+from voicebot.compliance import dnc
 from voicebot.compliance.gate import Gate
 from voicebot.compliance.policy import load_policy
 from voicebot.compliance.zones import parse_callee
+from voicebot.privacy.redaction import Kind, redact
 from voicebot.store import Store, open_store
 
 
@@ -63,25 +69,86 @@ def test_a_short_demo_runs_real_calls_and_writes_the_report(tmp_path: Path) -> N
     assert "as expected" in result.output and "every opt-out is on it: yes" in result.output
     report = (tmp_path / "report.html").read_text(encoding="utf-8")
     assert "opted_out" in report and "dnc" in report and "window" in report
-    contacts = (tmp_path / "contacts.csv").read_text(encoding="utf-8").splitlines()[1:]
-    numbers = [line.split(",")[0] for line in contacts]
-    for number in numbers:  # the report shows masked numbers only
-        assert number not in report and number[1:] not in report
-    assert re.search(r"\d{3}\*{3,4}\d{4}", report)
-    with sqlite3.connect(tmp_path / "demo.db") as conn:
-        listed = {n for (n,) in conn.execute("SELECT number FROM dnc_entries")}
-        states = {s for (s,) in conn.execute("SELECT state FROM attempts")}
-    nine = [line.split(",")[0] for line in contacts if line.endswith(",presses_nine")]
-    assert set(nine) < listed  # the 9-pressers, plus the number listed before the run
-    assert states == {"completed"}
+    assert re.search(r"\d{3}\*{3,4}\d{4}", report)  # the report shows masked numbers
     assert "queue=sales accepted=False" in report  # presses 1: no agent, the fallback ran
-    # Recordings and transcripts exist only encrypted; no WAV or transcript text lies around.
+    with sqlite3.connect(tmp_path / "demo.db") as conn:
+        states = {s for (s,) in conn.execute("SELECT state FROM attempts")}
+        qa = {passed for (passed,) in conn.execute("SELECT passed FROM call_qa")}
+    assert states == {"completed"}
+    assert qa == {1}, "every answered demo call passes its QA checklist"
+    queue, listed = asyncio.run(_queue_and_dnc(tmp_path / "demo.db"))
+    nine = {e.number for e in queue if e.fields.get("persona") == "presses_nine"}
+    assert nine and nine < listed  # the 9-pressers, plus the number listed before the run
+    # Recordings and transcripts exist, encrypted.
     stored = sorted(p.relative_to(tmp_path).as_posix() for p in (tmp_path / "vault").rglob("*.vbv"))
     assert any(name.endswith("recording.wav.vbv") for name in stored), stored
-    for path in tmp_path.rglob("*"):
-        if path.is_file() and path.suffix != ".db":
-            data = path.read_bytes()
-            assert b"RIFF" not in data and b"WAVEfmt" not in data, path
-    with sqlite3.connect(tmp_path / "demo.db") as conn:
-        qa = {passed for (passed,) in conn.execute("SELECT passed FROM call_qa")}
-    assert qa == {1}, "every answered demo call passes its QA checklist"
+    assert {e.number for e in queue} <= set(_cast_numbers()), "the scan must know every number"
+    assert _personal_data_in(tmp_path) == []
+
+
+async def _queue_and_dnc(db: Path) -> tuple[list[Entry], set[str]]:
+    """The demo's contacts and do-not-call list, opened with the demo's own key."""
+    store = await open_store(str(db), keyring=demo_keyring())
+    try:
+        cid = await ensure_campaign(store, sample.NAME, "marketing", dt.datetime.now(dt.UTC))
+        return await load(store, cid), {e.number for e in await dnc.entries(store)}
+    finally:
+        await store.close()
+
+
+def _cast_numbers() -> list[str]:
+    """Every number the demo may have given its cast, whichever regions it picked."""
+    return [r.number(i) for r in sample.REGIONS for i in range(len(sample.CAST) + 2)]
+
+
+def _spellings(e164: str) -> set[str]:
+    """A number's common written forms: +E.164, E.164 digits, national digits (with and without
+    the trunk prefix: 13800138000, 02079460100 and 2079460100, 2025550100)."""
+    parsed = phonenumbers.parse(e164)
+    national = phonenumbers.national_significant_number(parsed)
+    written = phonenumbers.format_number(parsed, phonenumbers.PhoneNumberFormat.NATIONAL)
+    return {e164, e164[1:], national, re.sub(r"\D", "", written)}
+
+
+_WAVE = re.compile(rb"RIFF....WAVE", re.DOTALL)
+_FLOAT = re.compile(r"\b\d{1,10}\.\d{10,}(?:[eE][-+]?\d+)?")
+"""A float as Python writes it (QA timings in the database: ``1.0239607859998614``): its 16
+fraction digits can pass the Luhn check, yet no card is ever written so."""
+_HEX_ID = re.compile(r"(?=[0-9a-fA-F]*[a-fA-F])[0-9a-fA-F]{16,}")
+"""A hex digest or key id (with a letter in it, so never a bare card number). In a database
+record the next column follows with no separator, and a digest's last digits run on into a date
+(``...b567382026-12-03``) that can pass the Luhn check."""
+
+
+def _personal_data_in(root: Path) -> list[str]:
+    """Everything in ``root`` that spells personal data: any written form of a cast number, a
+    WAV header, an unredacted card or Chinese ID number (the redactor's own detectors)."""
+    forms = {form for number in _cast_numbers() for form in _spellings(number)}
+    hits = []
+    files = [p for p in root.rglob("*") if p.is_file()]
+    assert {"demo.db", "report.html"} <= {p.name for p in files}
+    assert any(p.suffix == ".vbv" for p in files)
+    for path in files:
+        data = path.read_bytes()
+        for form in forms:
+            if any(f in data for f in (form.encode(), form.encode("utf-16-le"))):
+                hits.append(f"{path.name}: number {form}")
+        if _WAVE.search(data) or b"WAVEfmt" in data:
+            hits.append(f"{path.name}: a WAV header")
+        text = data.decode("utf-8", errors="replace")
+        text = _HEX_ID.sub("<hex>", _FLOAT.sub("<float>", text))
+        for finding in redact(text, "en-US").findings:
+            if finding.kind in (Kind.CARD, Kind.CN_ID):
+                hits.append(f"{path.name}: unredacted {finding.kind.value}")
+    return hits
+
+
+def test_the_scan_finds_what_it_looks_for(tmp_path: Path) -> None:
+    (tmp_path / "demo.db").write_bytes(b"\x00call 13800138000 back\x00")
+    (tmp_path / "report.html").write_bytes(b"RIFF\x24\x08\x00\x00WAVEfmt ")
+    (tmp_path / "vault").mkdir()
+    (tmp_path / "vault" / "x.vbv").write_text("card 4111 1111 1111 1111, id 11010519491231002X")
+    hits = _personal_data_in(tmp_path)
+    assert "demo.db: number 13800138000" in hits
+    assert "report.html: a WAV header" in hits
+    assert {"x.vbv: unredacted CARD", "x.vbv: unredacted CN_ID"} <= set(hits)

@@ -15,6 +15,9 @@ import time
 from collections import Counter
 from pathlib import Path
 
+from voicebot.privacy.number_keys import NumberKeys
+from voicebot.privacy.vault.keys import load_keyring
+
 ROOT = Path(__file__).resolve().parent.parent
 FLOW = ROOT / "flows" / "payment_reminder.yaml"
 N = 40
@@ -72,14 +75,20 @@ def test_sigkill_mid_campaign_then_restart(tmp_path: Path) -> None:
     first.wait()
     open_at_kill = _query(db, "SELECT id FROM attempts WHERE state = 'reserved'")
     dialing_at_kill = _query(db, "SELECT attempt_id FROM dialer_queue WHERE phase = 'dialing'")
-    before = Counter(str(n) for (n,) in _query(db, "SELECT number FROM attempts"))
+    before = Counter(str(n) for (n,) in _query(db, "SELECT number_hash FROM attempts"))
     assert sum(before.values()) < N, "the kill came too late to test anything"
 
     second = _run(tmp_path, camp)
     _, err = second.communicate(timeout=120)
     assert second.returncode == 0, err.decode()
 
-    rows = _query(db, "SELECT id, number, state, outcome, local_day FROM attempts")
+    keys = NumberKeys(load_keyring())  # the runs' keyring (the test session's config directory)
+    rows = [
+        (i, keys.open(sealed), state, outcome, day)
+        for i, sealed, state, outcome, day in _query(
+            db, "SELECT id, number_sealed, state, outcome, local_day FROM attempts"
+        )
+    ]
     states = Counter(str(r[2]) for r in rows)
     assert states["reserved"] == 0, "an attempt was left without an outcome"
     counted = [r for r in rows if r[2] == "completed"]

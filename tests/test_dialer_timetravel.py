@@ -12,10 +12,12 @@ import datetime as dt
 from collections import Counter, defaultdict
 from collections.abc import AsyncIterator
 from pathlib import Path
+from types import SimpleNamespace
 from zoneinfo import ZoneInfo
 
 import pytest
 from sqlalchemy import select
+from sqlalchemy.engine import Connection
 
 from voicebot.campaign import queue
 from voicebot.campaign.clock import SimulatedClock
@@ -82,8 +84,8 @@ async def test_a_week_of_campaign_keeps_every_rule(store: Store, tmp_path: Path)
     gate = Gate(store, load_policy(policy_file))
     for number in FROZEN:
 
-        def unit(conn: object, number: str = number) -> None:
-            freeze_number(conn, number, FREEZE_FROM, 0, "test", "test")  # type: ignore[arg-type]
+        def unit(conn: Connection, number: str = number) -> None:
+            freeze_number(conn, store.numbers, number, FREEZE_FROM, 0, "test", "test")
 
         await store.serialized(unit)
     async with store.write() as conn:  # stretch the freezes to the chosen end
@@ -112,8 +114,14 @@ async def test_a_week_of_campaign_keeps_every_rule(store: Store, tmp_path: Path)
     assert clock.now() <= END + dt.timedelta(days=1)
 
     async with store.engine.connect() as conn:
-        rows = (await conn.execute(select(ATTEMPTS).order_by(ATTEMPTS.c.id))).all()
-        dnc = {r.number for r in await conn.execute(select(DNC_ENTRIES.c.number))}
+        rows = [
+            SimpleNamespace(**r._mapping, number=store.numbers.open(r.number_sealed))
+            for r in (await conn.execute(select(ATTEMPTS).order_by(ATTEMPTS.c.id))).all()
+        ]
+        dnc = {
+            store.numbers.open(s)
+            for s in (await conn.execute(select(DNC_ENTRIES.c.number_sealed))).scalars()
+        }
     assert rows, "nothing was dialled"
     assert {r.state for r in rows} == {"completed"}, "an attempt was left without an outcome"
     assert sum(runner.dialled.values()) == len(rows)

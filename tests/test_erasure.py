@@ -72,19 +72,21 @@ async def _populate(store: Store, vault: Vault, gate: Gate) -> tuple[int, int]:
             cid = (await conn.execute(select(func.min(ATTEMPTS.c.campaign_id)))).scalar()
             await conn.execute(
                 insert(CONTACTS).values(
-                    campaign_id=cid, number=number, created_at=NOW,
-                    fields={"name": "张三", "note": f"call back on {number[3:]}"},
+                    campaign_id=cid, **store.numbers.stored(number).columns(), created_at=NOW,
+                    fields_sealed=store.numbers.seal_fields({"name": "张三"}),
                 )
             )  # fmt: skip
             await conn.execute(
                 insert(FREEZES).values(
-                    number=number, since=NOW, until=NOW + dt.timedelta(days=30),
+                    **store.numbers.stored(number).columns(), since=NOW,
+                    until=NOW + dt.timedelta(days=30),
                     reason="short_calls", source=f"rule for {number}",
                 )
             )  # fmt: skip
             await conn.execute(
                 insert(REVIEW_QUEUE).values(
-                    number=number, attempt_id=decision.attempt_id, status="pending",
+                    **store.numbers.stored(number).columns(), attempt_id=decision.attempt_id,
+                    status="pending",
                     created_at=NOW, note=f"said 不想听, reach at 138 0013 80{number[-2:]}",
                 )
             )  # fmt: skip
@@ -146,9 +148,17 @@ async def test_nothing_but_the_hash_refers_to_the_number(
         # The other number keeps everything.
         kept = {"contacts": 1, "attempts": 1, "freezes": 1, "review_queue": 2, "dnc_entries": 1}
         for table, rows in kept.items():
-            sql = f"SELECT count(*) FROM {table} WHERE number = ?"
-            assert raw.execute(sql, [OTHER]).fetchone() == (rows,), table
-        assert raw.execute("SELECT count(*) FROM attempts WHERE number='erased'").fetchone() == (1,)
+            sql = f"SELECT count(*) FROM {table} WHERE number_hash = ?"
+            assert raw.execute(sql, [store.numbers.hash(OTHER)]).fetchone() == (rows,), table
+        anonymous = "SELECT count(*) FROM attempts WHERE number_hash IS NULL"
+        assert raw.execute(anonymous).fetchone() == (1,)
+        assert raw.execute(
+            "SELECT count(*) FROM attempts WHERE number_sealed IS NULL"
+        ).fetchone() == (1,)
+        # No row can be traced back to the number under any key: no hash of it is left.
+        for table in ("contacts", "attempts", "freezes", "review_queue", "dnc_entries"):
+            sql = f"SELECT count(*) FROM {table} WHERE number_hash = ?"
+            assert raw.execute(sql, [store.numbers.hash(NUMBER)]).fetchone() == (0,), table
     finally:
         raw.close()
     assert vault.exists(f"{call_prefix(other)}recording.wav")
@@ -171,6 +181,7 @@ async def test_erasing_twice_keeps_one_hash_and_erasure_needs_the_key(
     async with store.engine.connect() as conn:
         assert (await conn.execute(select(func.count()).select_from(DNC_ERASED))).scalar() == 1
     monkeypatch.delenv("VOICEBOT_MASTER_KEY")
+    monkeypatch.setenv("VOICEBOT_KEY_FILE", str(tmp_path / "no.keys"))  # and no key file either
     reset_key_cache()
     with pytest.raises(NoErasureKey):
         await erase(store, None, OTHER, NOW, "dpo")

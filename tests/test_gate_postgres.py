@@ -8,9 +8,10 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
+from collections import Counter
 
 import pytest
-from sqlalchemy import func, select, update
+from sqlalchemy import select, update
 from sqlalchemy.exc import DBAPIError
 
 from voicebot.compliance import review
@@ -38,11 +39,8 @@ async def test_concurrent_tasks_on_postgres_never_exceed_the_cap(pg_store: Store
     )
     assert sum(d.allowed for d in decisions) == len(numbers) - 1
     async with pg_store.engine.connect() as conn:
-        rows = await conn.execute(
-            select(ATTEMPTS.c.number, func.count()).group_by(ATTEMPTS.c.number)
-        )
-        per_number = {number: n for number, n in rows.all()}
-    assert per_number == {n: 1 for n in numbers}
+        sealed = (await conn.execute(select(ATTEMPTS.c.number_sealed))).scalars().all()
+    assert Counter(pg_store.numbers.open(s) for s in sealed) == {n: 1 for n in numbers}
 
 
 async def test_outcome_rules_and_append_only_audit_on_postgres(pg_store: Store) -> None:

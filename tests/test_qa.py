@@ -430,7 +430,7 @@ async def _two_calls(db: str, flow: LoadedFlow) -> tuple[list[int], QaResult]:
                 row = await conn.execute(
                     insert(ATTEMPTS)
                     .values(
-                        number=number,
+                        **store.numbers.stored(number).columns(),
                         campaign_id=campaign,
                         purpose="survey",
                         state="completed",

@@ -96,7 +96,8 @@ async def test_instants_round_trip_as_aware_utc_and_naive_ones_are_refused(tmp_p
         async with store.write() as conn:
             await conn.execute(
                 insert(FREEZES).values(
-                    number="+8613800138000", since=NOW.astimezone(shanghai),
+                    **store.numbers.stored("+8613800138000").columns(),
+                    since=NOW.astimezone(shanghai),
                     until=NOW + dt.timedelta(days=30), reason="t", source="t",
                 )
             )  # fmt: skip
@@ -107,7 +108,8 @@ async def test_instants_round_trip_as_aware_utc_and_naive_ones_are_refused(tmp_p
             async with store.write() as conn:
                 await conn.execute(
                     insert(FREEZES).values(
-                        number="+8613800138000", since=NOW.replace(tzinfo=None), until=NOW,
+                        **store.numbers.stored("+8613800138000").columns(),
+                        since=NOW.replace(tzinfo=None), until=NOW,
                         reason="t", source="t",
                     )
                 )  # fmt: skip

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import os
 from pathlib import Path
 
@@ -11,6 +12,8 @@ from click.testing import CliRunner, Result
 from voicebot.cli import cli
 from voicebot.privacy.vault import Keyring, MasterKey, Vault, read_key_file
 from voicebot.privacy.vault.keys import ENV_KEY
+
+_NOW = dt.datetime(2026, 11, 23, 2, 0, tzinfo=dt.UTC)
 
 
 def _invoke(*args: str, env: dict[str, str] | None = None) -> Result:
@@ -97,3 +100,28 @@ def test_loose_key_file_is_refused(tmp_path: Path, key_file: Path) -> None:
     os.chmod(key_file, 0o644)
     result = _invoke("list", "--key-file", str(key_file), "--vault", str(tmp_path))
     assert result.exit_code == 1 and "chmod 600" in result.output
+
+
+def test_retire_keeps_a_key_the_store_s_numbers_need(tmp_path: Path, key_file: Path) -> None:
+    import asyncio
+
+    from voicebot.compliance import dnc
+    from voicebot.compliance.policy import load_policy
+    from voicebot.store import open_store
+
+    first = read_key_file(key_file)
+    db = str(tmp_path / "numbers.db")
+
+    async def listed_number() -> None:
+        store = await open_store(db, keyring=first)
+        try:
+            await dnc.add(store, load_policy(), "+8613800138000", None, "t", _NOW)
+        finally:
+            await store.close()
+
+    asyncio.run(listed_number())
+    args = ("--key-file", str(key_file), "--vault", str(tmp_path / "vault"), "--db", db)
+    result = _invoke("rotate", "--retire", *args)
+    assert result.exit_code == 0, result.output
+    assert f"kept {first.active.key_id}: the store's numbers" in result.output
+    assert first.active.key_id in read_key_file(key_file).key_ids

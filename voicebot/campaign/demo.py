@@ -157,7 +157,11 @@ def cast(
 
 
 def write_sample(directory: Path, people: list[DemoContact]) -> Path:
-    """Write contacts.csv and campaign.yaml into ``directory``; returns the campaign file."""
+    """Write contacts.csv and campaign.yaml into ``directory``; returns the campaign file.
+
+    ``voicebot demo`` writes them to a private scratch folder that it deletes once the contacts
+    are imported: the numbers must not stay in the demo's folder in the clear.
+    """
     directory.mkdir(parents=True, exist_ok=True)
     rows = ["number,name,offer,persona"]
     for person in people:

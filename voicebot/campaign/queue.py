@@ -4,6 +4,10 @@ A contact is ``waiting`` (due at ``due_at``), ``active`` (an attempt is in fligh
 ``reserved`` before the dial and ``dialing`` once it may reach the network) or ``done`` (with its
 last outcome or the reasons it can never be called). Every change is committed before the dialer
 acts on it: the ``dialing`` mark is durable before the transport is asked to dial.
+
+Rows hold the number's keyed hash (one row per number and campaign) and its sealed copy, and the
+contact's columns sealed, which :func:`load` opens for the dialer
+(:mod:`voicebot.privacy.number_keys`).
 """
 
 from __future__ import annotations
@@ -59,6 +63,7 @@ class AttemptRow:
 
     id: int
     number: str
+    """E.164 (opened from the sealed copy), or ``erased``."""
     state: str
     outcome: str | None
     talk_seconds: float | None
@@ -81,16 +86,18 @@ async def seed(
     """Add contacts not yet planned (a rerun adds only new rows); returns how many were added."""
     todo = list(contacts)
 
+    keys = store.numbers
+
     def unit(conn: Connection) -> int:
-        present = {
-            r.number for r in conn.execute(select(_q.c.number).where(_q.c.campaign_id == cid))
-        }
+        present = set(
+            conn.execute(select(_q.c.number_hash).where(_q.c.campaign_id == cid)).scalars()
+        )
         rows = [
             {
                 "campaign_id": cid,
-                "number": c.number,
+                **keys.stored(c.number).columns(),
                 "line": c.line,
-                "fields": dict(c.variables),
+                "fields_sealed": keys.seal_fields(c.variables),
                 "status": WAITING,
                 "due_at": due,
                 "tries": {},
@@ -98,7 +105,7 @@ async def seed(
                 "updated_at": now,
             }
             for c in todo
-            if c.number not in present
+            if present.isdisjoint(keys.lookup(c.number))
         ]
         if rows:
             conn.execute(insert(_q), rows)
@@ -113,7 +120,8 @@ async def load(store: Store, cid: int) -> list[Entry]:
         rows = (
             await conn.execute(select(_q).where(_q.c.campaign_id == cid).order_by(_q.c.line))
         ).all()
-    return [_entry(r) for r in rows]
+    keys = store.numbers
+    return [_entry(r, keys.open(r.number_sealed), keys.open_fields(r.fields_sealed)) for r in rows]
 
 
 async def save(store: Store, entry: Entry, now: dt.datetime) -> None:
@@ -143,18 +151,27 @@ async def attempts(store: Store, cid: int, state: str | None = None) -> list[Att
         query = query.where(ATTEMPTS.c.state == state)
     async with store.engine.connect() as conn:
         rows = (await conn.execute(query)).all()
+    keys = store.numbers
     return [
-        AttemptRow(r.id, r.number, r.state, r.outcome, r.talk_seconds, r.reserved_at, r.local_day)
+        AttemptRow(
+            r.id,
+            keys.open(r.number_sealed),
+            r.state,
+            r.outcome,
+            r.talk_seconds,
+            r.reserved_at,
+            r.local_day,
+        )
         for r in rows
     ]
 
 
-def _entry(row: Any) -> Entry:
+def _entry(row: Any, number: str, fields: dict[str, str]) -> Entry:
     return Entry(
         id=row.id,
-        number=row.number,
+        number=number,
         line=row.line,
-        fields={str(k): str(v) for k, v in (row.fields or {}).items()},
+        fields=fields,
         status=row.status,
         due_at=row.due_at,
         attempt_id=row.attempt_id,

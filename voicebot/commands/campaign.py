@@ -30,12 +30,14 @@ from voicebot.campaign.launch import (
     TransportUnavailable,
     prepare,
 )
+from voicebot.campaign.queue import AttemptRow
+from voicebot.campaign.queue import attempts as attempts_of
 from voicebot.campaign.report import write_report
 from voicebot.commands.compliance import policy_option, show
 from voicebot.compliance.policy import load_policy, user_policy_path
 from voicebot.flow.approval import NotApproved
 from voicebot.store import db_option, open_store, resolve_db_url
-from voicebot.store.models import ATTEMPTS, CAMPAIGNS, DIALER_QUEUE
+from voicebot.store.models import CAMPAIGNS, DIALER_QUEUE
 from voicebot.yamlsource import SourceErrors
 
 _show_numbers = click.option(
@@ -250,8 +252,8 @@ def results(name: str, fmt: str, output: Path | None, show_numbers: bool, db: st
             handle.close()
 
 
-def _load(name: str, db: str | None) -> tuple[list[dict[str, Any]], list[Any]]:
-    async def main() -> tuple[list[dict[str, Any]], list[Any]]:
+def _load(name: str, db: str | None) -> tuple[list[dict[str, Any]], list[AttemptRow]]:
+    async def main() -> tuple[list[dict[str, Any]], list[AttemptRow]]:
         store = await open_store(resolve_db_url(db))
         try:
             async with store.engine.connect() as conn:
@@ -267,17 +269,17 @@ def _load(name: str, db: str | None) -> tuple[list[dict[str, Any]], list[Any]]:
                         .order_by(DIALER_QUEUE.c.line)
                     )
                 ).all()
-                attempt_rows = (
-                    await conn.execute(select(ATTEMPTS).where(ATTEMPTS.c.campaign_id == cid))
-                ).all()
+            # Numbers are stored sealed: open them here, mask them on output (show()).
+            rows = []
+            for r in queue_rows:
+                row = dict(r._mapping)
+                row["number"] = store.numbers.open(row.pop("number_sealed"))
+                del row["number_hash"], row["fields_sealed"]  # results never export fields
+                due = row.get("due_at")
+                row["due_at"] = due.isoformat() if isinstance(due, dt.datetime) else None
+                rows.append(row)
+            return rows, await attempts_of(store, cid)
         finally:
             await store.close()
-        rows = []
-        for r in queue_rows:
-            row = dict(r._mapping)
-            due = row.get("due_at")
-            row["due_at"] = due.isoformat() if isinstance(due, dt.datetime) else None
-            rows.append(row)
-        return rows, list(attempt_rows)
 
     return asyncio.run(main())

@@ -25,6 +25,8 @@ from voicebot.compliance.rules import AttemptStateError
 from voicebot.compliance.zones import InvalidNumber, parse_callee
 from voicebot.flow.model import Purpose
 from voicebot.privacy import mask_number
+from voicebot.privacy.number_keys import NumberKeyMissing, SealedNumberError
+from voicebot.privacy.vault.errors import KeyFileError
 from voicebot.store import Store, db_option, open_store, resolve_db_url
 from voicebot.yamlsource import SourceErrors
 
@@ -88,6 +90,8 @@ def run_with_store(
     except SourceErrors as exc:
         raise click.ClickException(str(exc)) from None
     except (InvalidNumber, LookupError, ReviewError, AttemptStateError) as exc:
+        raise click.ClickException(str(exc)) from None
+    except (NumberKeyMissing, SealedNumberError, KeyFileError) as exc:
         raise click.ClickException(str(exc)) from None
 
 
@@ -208,6 +212,7 @@ def explain(number: str, as_json: bool, show_numbers: bool, db: str | None) -> N
         ["scope", "source", "since"],
         [[d.campaign or "global", d.source, d.created_at] for d in history.dnc],
     )
+    console.print(_erased_line(history.erased))
     _print_table(
         console,
         "Refusal reviews",
@@ -217,6 +222,20 @@ def explain(number: str, as_json: bool, show_numbers: bool, db: str | None) -> N
             for r in history.reviews
         ],
     )
+
+
+def _erased_line(erased: bool | None) -> str:
+    if erased is None:
+        return (
+            "Erased: unknown (erased numbers are on the do-not-call list as keyed hashes, and no "
+            "master key is loaded to check them)"
+        )
+    if erased:
+        return (
+            "Erased: yes; the number's data was erased and it stays on the do-not-call list as a "
+            "keyed hash (never called again)"
+        )
+    return "Erased: no"
 
 
 def _history_json(history: Any, shown: str) -> dict[str, Any]:

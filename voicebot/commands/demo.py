@@ -4,12 +4,19 @@ Writes a sample campaign of fictional numbers, pre-renders the prompts, dials ev
 the loopback transport with live progress, prints who ended how (and whether that is what the
 persona should get), and writes a self-contained HTML report. Each run uses a fresh database of
 its own (unless ``--db``), so a second run is not blocked by the first one's caps.
+
+No phone number lies in the demo's folder in the clear: the sample contacts file is written to a
+private scratch folder and deleted once imported, the database keeps numbers hashed and sealed,
+recordings and transcripts are encrypted, and the report and logs show masked numbers. The
+demo's master key is kept outside the folder (``demo.keys`` in the user config directory).
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import datetime as dt
+import tempfile
 from pathlib import Path
 
 import click
@@ -17,7 +24,6 @@ import platformdirs
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
-from sqlalchemy import select
 
 from voicebot.campaign import demo as sample
 from voicebot.campaign.clock import RealClock
@@ -32,22 +38,31 @@ from voicebot.compliance.gate import Gate
 from voicebot.compliance.policy import Policy, load_policy, user_policy_path
 from voicebot.flow.approval import approve, check_approved
 from voicebot.privacy import mask_number
+from voicebot.privacy.vault.errors import KeyFileError
 from voicebot.privacy.vault.keys import Keyring, MasterKey, read_key_file, write_key_file
 from voicebot.privacy.vault.vault import Vault
 from voicebot.speech.tts import synthesizer_for
 from voicebot.store import open_store, resolve_db_url
-from voicebot.store.models import DNC_ENTRIES
 
 
-def demo_vault(folder: Path) -> Vault:
-    """The demo's own encrypted store for recordings and transcripts, under its own master key
-    (``master.key``, mode 0600, in the demo folder): the demo never touches the user's keys."""
-    key_file = folder / "master.key"
-    if key_file.exists():
-        keyring = read_key_file(key_file)
-    else:
-        keyring = Keyring(MasterKey.generate(), source=str(key_file))
-        write_key_file(key_file, keyring)
+def demo_key_file() -> Path:
+    """Where the demo's own master key lives: the user config directory, not the demo folder
+    (a key beside the data it protects would protect nothing)."""
+    return platformdirs.user_config_path("voicebot") / "demo.keys"
+
+
+def demo_keyring() -> Keyring:
+    """The demo's own master key (created on first use, mode 0600): it seals the numbers in the
+    demo's database and encrypts its recordings; the demo never touches the user's keys."""
+    key_file = demo_key_file()
+    if not key_file.exists():
+        with contextlib.suppress(KeyFileError):  # another demo may have created it first
+            write_key_file(key_file, Keyring(MasterKey.generate(), source=str(key_file)))
+    return read_key_file(key_file)
+
+
+def demo_vault(folder: Path, keyring: Keyring) -> Vault:
+    """The demo's encrypted store for recordings and transcripts, in the demo folder."""
     return Vault(folder / "vault", keyring, lambda *_: None)
 
 
@@ -101,20 +116,23 @@ async def _run(
     folder: Path, url: str, policy: Policy, console: Console, personas: frozenset[str] | None
 ) -> bool:
     clock = RealClock()
-    store = await open_store(url)
+    keyring = demo_keyring()
+    store = await open_store(url, keyring=keyring)
     try:
         gate = Gate(store, policy)
         day, night = await sample.pick_regions(gate, clock.now())
         people = sample.cast(day, night, personas)
         roles = {p.number: p for p in people}
-        campaign_file = sample.write_sample(folder, people)
         dnc_person = next(p for p in people if p.role is sample.DNC_ROLE)
         await dnc.add(store, policy, dnc_person.number, None, "demo: listed before", clock.now())
         console.print(
             f"[bold]voicebot demo[/]: {len(people)} fictional numbers in {day.label}"
             + (f", one in {night.label} (night there now)" if night else "")
         )
-        prepared = prepare(load_campaign(campaign_file))
+        # The contacts file lives only until imported, in a private scratch folder (0700):
+        # from then on the numbers are in the store, hashed and sealed.
+        with tempfile.TemporaryDirectory(prefix="voicebot-demo-") as scratch:
+            prepared = prepare(load_campaign(sample.write_sample(Path(scratch), people)))
         # Only approved scripts run: the demo approves its example flow, as a reviewer would.
         await approve(store, prepared.loaded, "voicebot demo")
         await check_approved(prepared.loaded, store)
@@ -154,7 +172,7 @@ async def _run(
             collector = Collector(listeners=[on_event])
             started = clock.now()
             notes: list[str] = []
-            vault = demo_vault(folder)
+            vault = demo_vault(folder, keyring)
             async with runner_for(prepared, notes.append, gate=gate, vault=vault) as runner:
                 for note in notes:
                     progress.console.print(f"[yellow]{note}[/]")
@@ -162,8 +180,7 @@ async def _run(
         results = results_of(
             prepared, entries, collector, started, clock.now(), label_column="persona"
         )
-        async with store.engine.connect() as conn:
-            listed = {r.number for r in await conn.execute(select(DNC_ENTRIES.c.number))}
+        listed = {e.number for e in await dnc.entries(store)}
     finally:
         await store.close()
 

@@ -122,10 +122,10 @@ def export(output: Path | None, unmasked: bool, db: str | None) -> None:
 def list_(show_numbers: bool, db: str | None) -> None:
     """List the entries (numbers masked unless --show-numbers)."""
 
-    async def work(store: Store, _policy: Policy) -> list[dnc_list.DncListing]:
-        return await dnc_list.entries(store)
+    async def work(store: Store, _policy: Policy) -> tuple[list[dnc_list.DncListing], int]:
+        return await dnc_list.entries(store), await dnc_list.erased_count(store)
 
-    rows = run_with_store(db, None, work)
+    rows, erased = run_with_store(db, None, work)
     table = Table("number", "scope", "source", "since")
     for row in rows:
         table.add_row(
@@ -136,3 +136,8 @@ def list_(show_numbers: bool, db: str | None) -> None:
         )
     Console().print(table)
     click.echo(f"{len(rows)} entries")
+    if erased:
+        click.echo(
+            f"and {erased} erased number{'s' if erased != 1 else ''} kept as keyed hashes only "
+            "(not listed: their numbers are gone; the gate still refuses them)"
+        )

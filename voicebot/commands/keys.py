@@ -3,10 +3,16 @@
 Rotation order is what keeps it safe: the new key is saved in the key file (beside the old ones)
 *before* any file is re-wrapped, so an interruption never leaves a file under a key nobody kept;
 ``--resume`` finishes the job with the key already active.
+
+``--retire`` keeps every old key the store still needs: phone numbers in the store are hashed
+and sealed under the key that was active when each row was written, and erased numbers stay on
+the do-not-call list as digests under theirs (:mod:`voicebot.privacy.number_keys`). Dropping such
+a key would make those rows unmatchable, so it is kept and said so.
 """
 
 from __future__ import annotations
 
+import asyncio
 import os
 from collections import Counter
 from collections.abc import Callable
@@ -30,6 +36,7 @@ from voicebot.privacy.vault import (
 )
 from voicebot.privacy.vault.keys import ENV_KEY, ENV_KEY_FILE
 from voicebot.privacy.vault.vault import ENV_VAULT
+from voicebot.store import db_option, resolve_db_url
 
 _log = structlog.get_logger("voicebot.audit")
 T = TypeVar("T")
@@ -99,8 +106,14 @@ def list_keys(key_file: Path | None, vault_dir: Path | None) -> None:
 @click.option("--resume", is_flag=True, help="Re-wrap remaining files under the active key.")
 @click.option("--retire", is_flag=True, help="Afterwards drop old keys no file uses any more.")
 @click.option("--actor", default="voicebot keys rotate", show_default=True, help="For the audit.")
+@db_option
 def rotate_keys(
-    key_file: Path | None, vault_dir: Path | None, resume: bool, retire: bool, actor: str
+    key_file: Path | None,
+    vault_dir: Path | None,
+    resume: bool,
+    retire: bool,
+    actor: str,
+    db: str | None,
 ) -> None:
     """Make a new key active and re-wrap every vault file's data key under it.
 
@@ -131,12 +144,46 @@ def rotate_keys(
     if not report.complete:
         raise click.ClickException("rotation incomplete: fix the files above, then --resume")
     if retire:
-        unused = {k.key_id for k in keyring.old} - set(_usage(vault))
+        in_store = {k.key_id for k in keyring.old} & _store_key_ids(resolve_db_url(db))
+        for key_id in sorted(in_store):
+            click.echo(f"kept {key_id}: the store's numbers are hashed and sealed under it")
+        unused = {k.key_id for k in keyring.old} - set(_usage(vault)) - in_store
         if from_env:
             click.echo(f"no file uses {sorted(unused)} any more; remove them from {ENV_KEY}")
         else:
             _run(lambda: write_key_file(path, keyring.without(unused), overwrite=True))
             click.echo(f"retired {len(unused)} old keys from {path}")
+
+
+def _store_key_ids(url: str) -> set[str]:
+    """Master key ids the store's rows need (numbers, erased digests); none if no store yet."""
+    from sqlalchemy import select
+    from sqlalchemy.engine import make_url
+    from sqlalchemy.exc import DBAPIError
+
+    from voicebot.store.engine import open_store
+    from voicebot.store.models import DNC_ERASED, NUMBER_KEYS
+
+    parsed = make_url(url)
+    if parsed.get_backend_name() == "sqlite" and not Path(parsed.database or "").exists():
+        return set()
+
+    async def read() -> set[str]:
+        # Not migrated, nothing registered: this only reads which keys the rows were made under.
+        store = await open_store(url, migrate=False, keyring=Keyring(MasterKey.generate()))
+        try:
+            used: set[str] = set()
+            for column in (NUMBER_KEYS.c.key_id, DNC_ERASED.c.key_id):
+                try:
+                    async with store.engine.connect() as conn:
+                        used |= {str(k) for k in (await conn.execute(select(column))).scalars()}
+                except DBAPIError:  # an older schema without this table
+                    continue
+            return used
+        finally:
+            await store.close()
+
+    return asyncio.run(read())
 
 
 def _key_file_path() -> Path:

@@ -12,13 +12,14 @@ import datetime as dt
 import multiprocessing as mp
 import queue
 import time
+from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass
 from multiprocessing.sharedctypes import SynchronizedArray
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import select
 
 from voicebot.compliance.gate import COUNTING_STATES, Gate
 from voicebot.compliance.policy import load_policy
@@ -154,18 +155,17 @@ def run_processes(
 
 
 async def count_per_number(db_url: str) -> dict[str, int]:
-    """Counting reservations per number (all on the benchmark's one local day)."""
+    """Counting reservations per number (all on the benchmark's one local day), each number
+    opened from its attempts' sealed copies."""
     store = await open_store(db_url, migrate=False)
     try:
         async with store.engine.connect() as conn:
-            rows = (
+            sealed = (
                 await conn.execute(
-                    select(ATTEMPTS.c.number, func.count())
-                    .where(ATTEMPTS.c.state.in_(COUNTING_STATES))
-                    .group_by(ATTEMPTS.c.number)
+                    select(ATTEMPTS.c.number_sealed).where(ATTEMPTS.c.state.in_(COUNTING_STATES))
                 )
-            ).all()
-        return {str(number): int(n) for number, n in rows}
+            ).scalars()
+            return dict(Counter(store.numbers.open(s) for s in sealed))
     finally:
         await store.close()
 

@@ -25,6 +25,7 @@ from voicebot.compliance.audit import write_audit_sync
 from voicebot.compliance.policy import Policy
 from voicebot.compliance.rules import add_dnc
 from voicebot.privacy import mask_number
+from voicebot.privacy.number_keys import ERASED, NumberKeys
 from voicebot.store.dispositions import CALL_DISPOSITIONS
 from voicebot.store.engine import Store, lock_number_sync
 from voicebot.store.models import ATTEMPTS, REVIEW_QUEUE
@@ -71,14 +72,19 @@ async def record_disposition(
     """
     disposition = Disposition(disposition)
 
+    keys = store.numbers
+
     def unit(conn: Connection) -> DispositionEffects:
         row = conn.execute(
-            select(ATTEMPTS.c.number, ATTEMPTS.c.campaign_id).where(ATTEMPTS.c.id == attempt_id)
+            select(ATTEMPTS.c.number_sealed, ATTEMPTS.c.campaign_id).where(
+                ATTEMPTS.c.id == attempt_id
+            )
         ).first()
         if row is None:
             raise UnknownAttempt(f"no attempt {attempt_id}")
-        number, campaign_id = str(row.number), row.campaign_id
-        lock_number_sync(conn, number)
+        number, campaign_id = keys.open(row.number_sealed), row.campaign_id
+        if number != ERASED:
+            lock_number_sync(conn, number)
         conn.execute(
             insert(CALL_DISPOSITIONS).values(
                 attempt_id=attempt_id,
@@ -89,12 +95,18 @@ async def record_disposition(
                 created_at=now,
             )
         )
-        effects = _apply(conn, policy, disposition, number, campaign_id, attempt_id, agent, now)
+        effects = (
+            DispositionEffects()  # erased meanwhile: nothing may refer to the number again
+            if number == ERASED
+            else _apply(
+                conn, keys, policy, disposition, number, campaign_id, attempt_id, agent, now
+            )
+        )
         write_audit_sync(
             conn,
             at=now,
             kind="disposition",
-            number_masked=mask_number(number),
+            number_masked=number if number == ERASED else mask_number(number),
             policy_version=policy.version_tag,
             campaign_id=campaign_id,
             attempt_id=attempt_id,
@@ -113,6 +125,7 @@ async def record_disposition(
 
 def _apply(
     conn: Connection,
+    keys: NumberKeys,
     policy: Policy,
     disposition: Disposition,
     number: str,
@@ -124,14 +137,19 @@ def _apply(
     if disposition is Disposition.DO_NOT_CALL:
         scope = campaign_id if policy.do_not_call.opt_out_scope == "campaign" else None
         source = f"agent {agent}: do not call (attempt {attempt_id})"
-        return DispositionEffects(dnc_added=add_dnc(conn, number, scope, source, now))
+        return DispositionEffects(dnc_added=add_dnc(conn, keys, number, scope, source, now))
     if disposition is Disposition.WRONG_NUMBER:
         source = f"agent {agent}: wrong number (attempt {attempt_id})"
-        return DispositionEffects(dnc_added=add_dnc(conn, number, None, source, now))
+        return DispositionEffects(dnc_added=add_dnc(conn, keys, number, None, source, now))
     if disposition is Disposition.NOT_INTERESTED and policy.refusal_review.enabled:
         created = conn.execute(
             insert(REVIEW_QUEUE)
-            .values(number=number, attempt_id=attempt_id, status="pending", created_at=now)
+            .values(
+                **keys.stored(number).columns(),
+                attempt_id=attempt_id,
+                status="pending",
+                created_at=now,
+            )
             .returning(REVIEW_QUEUE.c.id)
         )
         return DispositionEffects(review_id=int(created.scalar_one()))

@@ -3,6 +3,10 @@
 Opt-outs during calls are added by the outcome rules; this module is the way people manage the
 list. Imports are all-or-nothing: every row is checked first, and one bad number means nothing
 is written and every bad row is reported with its line.
+
+Entries refer to numbers by keyed hash and sealed copy (:mod:`voicebot.privacy.number_keys`);
+listing opens the sealed copies. Erased numbers stay on the list as keyed hashes only
+(:mod:`voicebot.privacy.dnc_hash`): they are counted, never listed, as their numbers are gone.
 """
 
 from __future__ import annotations
@@ -12,7 +16,7 @@ import datetime as dt
 from dataclasses import dataclass
 from pathlib import Path
 
-from sqlalchemy import delete, select
+from sqlalchemy import delete, func, select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from voicebot.compliance.audit import write_audit
@@ -22,7 +26,7 @@ from voicebot.compliance.zones import InvalidNumber, parse_callee
 from voicebot.privacy import mask_number
 from voicebot.store.campaigns import find_campaign_id
 from voicebot.store.engine import Store
-from voicebot.store.models import CAMPAIGNS, DNC_ENTRIES
+from voicebot.store.models import CAMPAIGNS, DNC_ENTRIES, DNC_ERASED
 from voicebot.yamlsource import SourceError, SourceErrors
 
 
@@ -84,7 +88,8 @@ async def remove(
         scope = (
             DNC_ENTRIES.c.campaign_id.is_(None) if cid is None else DNC_ENTRIES.c.campaign_id == cid
         )
-        result = await conn.execute(delete(DNC_ENTRIES).where(DNC_ENTRIES.c.number == e164, scope))
+        mine = DNC_ENTRIES.c.number_hash.in_(store.numbers.lookup(e164))
+        result = await conn.execute(delete(DNC_ENTRIES).where(mine, scope))
         if result.rowcount:
             await write_audit(
                 conn,
@@ -106,10 +111,20 @@ async def entries(store: Store, number: str | None = None) -> list[DncListing]:
         .order_by(DNC_ENTRIES.c.id)
     )
     if number is not None:
-        query = query.where(DNC_ENTRIES.c.number == parse_callee(number).e164)
+        digests = store.numbers.lookup(parse_callee(number).e164)
+        query = query.where(DNC_ENTRIES.c.number_hash.in_(digests))
     async with store.engine.connect() as conn:
         rows = (await conn.execute(query)).all()
-    return [DncListing(r.number, r.name, r.source, r.created_at) for r in rows]
+    return [
+        DncListing(store.numbers.open(r.number_sealed), r.name, r.source, r.created_at)
+        for r in rows
+    ]
+
+
+async def erased_count(store: Store) -> int:
+    """How many erased numbers are on the list as keyed hashes (never listed: no number left)."""
+    async with store.engine.connect() as conn:
+        return int((await conn.execute(select(func.count()).select_from(DNC_ERASED))).scalar_one())
 
 
 def read_numbers_csv(path: Path) -> list[str]:
@@ -154,7 +169,7 @@ async def _add(
 ) -> bool:
     await store.lock_number(conn, e164)
     cid = await _campaign(conn, campaign)
-    added = await conn.run_sync(add_dnc, e164, cid, source, now)
+    added = await conn.run_sync(add_dnc, store.numbers, e164, cid, source, now)
     if added:
         await write_audit(
             conn,

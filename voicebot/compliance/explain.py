@@ -1,7 +1,8 @@
 """Why is (or was) this number blocked? Its whole compliance history, from the store.
 
 Answers the question a support agent or a regulator asks: every attempt and its outcome, every
-freeze and why, every do-not-call entry and its source, every refusal review.
+freeze and why, every do-not-call entry and its source, every refusal review, and whether the
+number was erased (then only its keyed hash is left, on the do-not-call list).
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ from sqlalchemy import select
 from voicebot.compliance.dnc import DncListing, entries
 from voicebot.compliance.review import ReviewEntry, list_reviews
 from voicebot.compliance.zones import parse_callee
+from voicebot.privacy.dnc_hash import ErasureKeyMissing, is_erased_sync
 from voicebot.store.engine import Store
 from voicebot.store.models import ATTEMPTS, CAMPAIGNS, FREEZES
 
@@ -51,25 +53,33 @@ class NumberHistory:
     freezes: list[FreezeRecord] = field(default_factory=list)
     dnc: list[DncListing] = field(default_factory=list)
     reviews: list[ReviewEntry] = field(default_factory=list)
+    erased: bool | None = False
+    """Erased, so on the do-not-call list by its keyed hash only; None: erased numbers exist
+    but no master key is loaded to tell whether this is one of them."""
 
 
 async def explain(store: Store, number: str) -> NumberHistory:
     """The history of ``number`` (raises :class:`InvalidNumber` for a bad one)."""
     e164 = parse_callee(number).e164
+    digests = store.numbers.lookup(e164)
     async with store.engine.connect() as conn:
         attempt_rows = (
             await conn.execute(
                 select(ATTEMPTS, CAMPAIGNS.c.name)
                 .outerjoin(CAMPAIGNS, CAMPAIGNS.c.id == ATTEMPTS.c.campaign_id)
-                .where(ATTEMPTS.c.number == e164)
+                .where(ATTEMPTS.c.number_hash.in_(digests))
                 .order_by(ATTEMPTS.c.id)
             )
         ).all()
         freeze_rows = (
             await conn.execute(
-                select(FREEZES).where(FREEZES.c.number == e164).order_by(FREEZES.c.since)
+                select(FREEZES).where(FREEZES.c.number_hash.in_(digests)).order_by(FREEZES.c.since)
             )
         ).all()
+        try:
+            erased: bool | None = await conn.run_sync(is_erased_sync, e164)
+        except ErasureKeyMissing:
+            erased = None
     reviews = [r for r in await list_reviews(store, None) if r.number == e164]
     return NumberHistory(
         number=e164,
@@ -89,4 +99,5 @@ async def explain(store: Store, number: str) -> NumberHistory:
         freezes=[FreezeRecord(r.since, r.until, r.reason, r.source) for r in freeze_rows],
         dnc=await entries(store, e164),
         reviews=reviews,
+        erased=erased,
     )

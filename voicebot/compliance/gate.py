@@ -8,6 +8,8 @@ either :meth:`Gate.release`\\ s the reservation (the dial never reached the netw
 how the call ended with :meth:`Gate.record_outcome`.
 
 Every decision is written to the audit table with the masked number and the policy version.
+The store never sees the number itself: the gate looks it up by its keyed hashes and reserves
+with its hash and sealed copy (:mod:`voicebot.privacy.number_keys`).
 On SQLite, decisions of concurrent tasks are group-committed (one fsync per batch, see
 :mod:`voicebot.store.batch`); a decision is returned only once it is durable.
 """
@@ -23,13 +25,14 @@ from voicebot.compliance.audit import audit_row
 from voicebot.compliance.calendars import HolidayCalendar
 from voicebot.compliance.decision import Decision, Reason
 from voicebot.compliance.policy import Policy
-from voicebot.compliance.queries import GateQueries, queries_for
+from voicebot.compliance.queries import GateQueries, Lookup, queries_for
 from voicebot.compliance.schedule import WEEK_DAYS, Evaluation, History, evaluate
 from voicebot.compliance.zones import Callee, InvalidNumber, parse_callee
 from voicebot.flow.model import Purpose
 from voicebot.outcomes import Outcome
 from voicebot.privacy import mask_number
 from voicebot.privacy.dnc_hash import is_erased_sync
+from voicebot.privacy.number_keys import NumberKeyMissing
 from voicebot.store.campaigns import campaign_id, find_campaign_id
 from voicebot.store.engine import Store, lock_number_sync
 
@@ -129,11 +132,13 @@ class Gate:
     ) -> tuple[Evaluation, int | None, int | None]:
         """One decision inside the caller's write transaction (the atomic unit)."""
         lock_number_sync(conn, callee.e164)
+        numbers = self.store.numbers
+        digests = numbers.lookup(callee.e164)
         if reserve:
             cid = self._campaign_id(conn, campaign, purpose, now)
         else:  # a what-if creates nothing, not even the campaign row
             cid = find_campaign_id(conn, campaign) if campaign is not None else None
-        history = self._history(conn, callee, cid, purpose, now)
+        history = self._history(conn, callee, digests, cid, purpose, now)
         verdict = evaluate(callee, self.policy.for_purpose(purpose), self.calendar, history, now)
         allowed = not verdict.reasons
         attempt_id = None
@@ -141,7 +146,8 @@ class Gate:
             attempt_id = self._queries.reserve(
                 conn,
                 {
-                    "number": callee.e164,
+                    "number_hash": digests[0],
+                    "number_sealed": numbers.seal(callee.e164),
                     "campaign_id": cid,
                     "purpose": purpose.value,
                     "state": "reserved",
@@ -177,7 +183,13 @@ class Gate:
         return cached if cached is not None else campaign_id(conn, name, purpose.value, now)
 
     def _history(
-        self, conn: Connection, callee: Callee, cid: int | None, purpose: Purpose, now: dt.datetime
+        self,
+        conn: Connection,
+        callee: Callee,
+        digests: tuple[str, ...],
+        cid: int | None,
+        purpose: Purpose,
+        now: dt.datetime,
     ) -> History:
         if callee.home_zone is None:
             return History()
@@ -185,9 +197,17 @@ class Gate:
         first = today - dt.timedelta(days=WEEK_DAYS - 1)
         by_purpose = self.policy.for_purpose(purpose).caps.scope == "purpose"
         rows = self._queries.recent(
-            conn, callee.e164, first, today, purpose.value if by_purpose else None
+            conn, digests, first, today, purpose.value if by_purpose else None
         )
-        dnc, frozen_until = self._queries.blocks(conn, callee.e164, cid, now)
+        dnc, frozen_until, foreign = self._queries.blocks(
+            conn, Lookup(digests, self.store.numbers.key_ids), cid, now
+        )
+        if foreign:  # another engine stores numbers under a key this one cannot match
+            raise NumberKeyMissing(
+                "the store holds numbers under a master key this process does not have (an "
+                "engine started after `voicebot keys rotate`?): the gate refuses to decide; "
+                "restart with the current key file"
+            )
         past = [at for _, at in rows if at <= now]
         return History(
             attempt_days=tuple(day for day, _ in rows),

@@ -23,7 +23,6 @@ from dataclasses import dataclass
 from sqlalchemy import insert, select
 
 from voicebot.compliance.qa import QaCheck, QaResult
-from voicebot.privacy.masking import mask_number
 from voicebot.store import Store
 from voicebot.store.models import ATTEMPTS, CALL_QA, CAMPAIGNS
 
@@ -95,7 +94,7 @@ async def load_qa(
         LookupError: ``campaign`` names no campaign.
     """
     query = (
-        select(CALL_QA, ATTEMPTS.c.number, CAMPAIGNS.c.name.label("campaign_name"))
+        select(CALL_QA, ATTEMPTS.c.number_sealed, CAMPAIGNS.c.name.label("campaign_name"))
         .join(ATTEMPTS, ATTEMPTS.c.id == CALL_QA.c.attempt_id)
         .outerjoin(CAMPAIGNS, CAMPAIGNS.c.id == CALL_QA.c.campaign_id)
         .order_by(CALL_QA.c.checked_at, CALL_QA.c.id)
@@ -116,7 +115,7 @@ async def load_qa(
         StoredQa(
             attempt_id=r.attempt_id,
             campaign=r.campaign_name,
-            number_masked=mask_number(r.number),
+            number_masked=store.numbers.masked(r.number_sealed),
             checked_at=r.checked_at,
             result=QaResult(tuple(QaCheck.from_dict(c) for c in r.checks)),
         )

@@ -62,7 +62,7 @@ async def list_reviews(store: Store, status: str | None = "pending") -> list[Rev
     return [
         ReviewEntry(
             r.id,
-            r.number,
+            store.numbers.open(r.number_sealed),
             r.attempt_id,
             r.status,
             r.created_at,
@@ -88,6 +88,7 @@ async def confirm(
         number = await _decide(store, conn, item_id, "confirmed", now, by, note)
         until = await conn.run_sync(
             freeze_number,
+            store.numbers,
             number,
             now,
             policy.refusal_review.freeze_days,
@@ -132,12 +133,15 @@ async def _decide(
 ) -> str:
     row = (
         await conn.execute(
-            select(REVIEW_QUEUE.c.number, REVIEW_QUEUE.c.status).where(REVIEW_QUEUE.c.id == item_id)
+            select(REVIEW_QUEUE.c.number_sealed, REVIEW_QUEUE.c.status).where(
+                REVIEW_QUEUE.c.id == item_id
+            )
         )
     ).first()
     if row is None:
         raise ReviewError(f"no review item {item_id}")
-    await store.lock_number(conn, row.number)
+    number = store.numbers.open(row.number_sealed)
+    await store.lock_number(conn, number)
     done = await conn.execute(
         update(REVIEW_QUEUE)
         .where(REVIEW_QUEUE.c.id == item_id, REVIEW_QUEUE.c.status == "pending")
@@ -145,4 +149,4 @@ async def _decide(
     )
     if done.rowcount != 1:
         raise ReviewError(f"review item {item_id} is already {row.status}")
-    return str(row.number)
+    return number

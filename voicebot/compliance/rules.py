@@ -6,7 +6,8 @@
   failed) do not: nobody was disturbed;
 - ``refused`` -> the review queue (a person confirms, then the number is frozen).
 
-Each change is made under the number's lock, in one transaction with its audit event.
+Each change is made under the number's lock, in one transaction with its audit event. Rows
+refer to the number by its keyed hash and sealed copy (:mod:`voicebot.privacy.number_keys`).
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ from voicebot.compliance.audit import write_audit_sync
 from voicebot.compliance.policy import Policy
 from voicebot.outcomes import Outcome
 from voicebot.privacy import mask_number
+from voicebot.privacy.number_keys import ERASED, NumberKeys
 from voicebot.store.engine import Store, lock_number_sync
 from voicebot.store.models import ATTEMPTS, DNC_ENTRIES, FREEZES, REVIEW_QUEUE
 
@@ -33,6 +35,7 @@ _reviews = REVIEW_QUEUE
 @dataclass(frozen=True)
 class _Pending:
     number: str
+    """E.164, or ``erased`` when the number was erased while the call was under way."""
     campaign_id: int | None
     local_day: dt.date
 
@@ -58,7 +61,7 @@ async def release(store: Store, policy: Policy, attempt_id: int, now: dt.datetim
     """
 
     def unit(conn: Connection) -> None:
-        attempt = _pending_attempt(conn, attempt_id)
+        attempt = _pending_attempt(conn, store.numbers, attempt_id)
         conn.execute(
             update(_attempts)
             .where(_attempts.c.id == attempt_id)
@@ -68,7 +71,7 @@ async def release(store: Store, policy: Policy, attempt_id: int, now: dt.datetim
             conn,
             at=now,
             kind="release",
-            number_masked=mask_number(attempt.number),
+            number_masked=_masked(attempt.number),
             policy_version=policy.version_tag,
             campaign_id=attempt.campaign_id,
             attempt_id=attempt_id,
@@ -96,20 +99,21 @@ async def record_outcome(
         raise ValueError(f"talk_seconds must be >= 0, got {talk_seconds}")
 
     def unit(conn: Connection) -> OutcomeEffects:
-        return _record(conn, policy, attempt_id, Outcome(outcome), talk_seconds, now)
+        return _record(conn, store.numbers, policy, attempt_id, Outcome(outcome), talk_seconds, now)
 
     return await store.serialized(unit)
 
 
 def _record(
     conn: Connection,
+    keys: NumberKeys,
     policy: Policy,
     attempt_id: int,
     outcome: Outcome,
     talk_seconds: float,
     now: dt.datetime,
 ) -> OutcomeEffects:
-    attempt = _pending_attempt(conn, attempt_id)
+    attempt = _pending_attempt(conn, keys, attempt_id)
     number = attempt.number
     conn.execute(
         update(_attempts)
@@ -120,25 +124,33 @@ def _record(
     )
     dnc_added = False
     review_id = None
-    if outcome is Outcome.OPTED_OUT:
+    frozen_until = None
+    erased = number == ERASED  # erased during the call: nothing may refer to it again
+    if outcome is Outcome.OPTED_OUT and not erased:
         scope_campaign = (
             attempt.campaign_id if policy.do_not_call.opt_out_scope == "campaign" else None
         )
-        add_dnc(conn, number, scope_campaign, f"opt-out on attempt {attempt_id}", now)
+        add_dnc(conn, keys, number, scope_campaign, f"opt-out on attempt {attempt_id}", now)
         dnc_added = True
-    if outcome is Outcome.REFUSED and policy.refusal_review.enabled:
+    if outcome is Outcome.REFUSED and policy.refusal_review.enabled and not erased:
         created = conn.execute(
             insert(_reviews)
-            .values(number=number, attempt_id=attempt_id, status="pending", created_at=now)
+            .values(
+                **keys.stored(number).columns(),
+                attempt_id=attempt_id,
+                status="pending",
+                created_at=now,
+            )
             .returning(_reviews.c.id)
         )
         review_id = int(created.scalar_one())
-    frozen_until = _apply_freeze_rule(conn, policy, number, attempt.local_day, now)
+    if not erased:
+        frozen_until = _apply_freeze_rule(conn, keys, policy, number, attempt.local_day, now)
     write_audit_sync(
         conn,
         at=now,
         kind="outcome",
-        number_masked=mask_number(number),
+        number_masked=_masked(number),
         policy_version=policy.version_tag,
         campaign_id=attempt.campaign_id,
         attempt_id=attempt_id,
@@ -154,34 +166,59 @@ def _record(
 
 
 def add_dnc(
-    conn: Connection, number: str, campaign_id: int | None, source: str, now: dt.datetime
+    conn: Connection,
+    keys: NumberKeys,
+    number: str,
+    campaign_id: int | None,
+    source: str,
+    now: dt.datetime,
 ) -> bool:
     """Insert a do-not-call entry unless the same scope already has one; True if inserted."""
     scope = (
         _dnc.c.campaign_id.is_(None) if campaign_id is None else _dnc.c.campaign_id == campaign_id
     )
-    present = conn.execute(select(_dnc.c.id).where(_dnc.c.number == number, scope).limit(1))
+    mine = _dnc.c.number_hash.in_(keys.lookup(number))
+    present = conn.execute(select(_dnc.c.id).where(mine, scope).limit(1))
     if present.first() is not None:
         return False
     conn.execute(
-        insert(_dnc).values(number=number, campaign_id=campaign_id, source=source, created_at=now)
+        insert(_dnc).values(
+            **keys.stored(number).columns(), campaign_id=campaign_id, source=source, created_at=now
+        )
     )
     return True
 
 
 def freeze_number(
-    conn: Connection, number: str, now: dt.datetime, days: int, reason: str, source: str
+    conn: Connection,
+    keys: NumberKeys,
+    number: str,
+    now: dt.datetime,
+    days: int,
+    reason: str,
+    source: str,
 ) -> dt.datetime:
     """Freeze ``number`` from ``now`` for ``days`` days; returns the end of the freeze."""
     until = now + dt.timedelta(days=days)
     conn.execute(
-        insert(_freezes).values(number=number, since=now, until=until, reason=reason, source=source)
+        insert(_freezes).values(
+            **keys.stored(number).columns(), since=now, until=until, reason=reason, source=source
+        )
     )
     return until
 
 
+def _masked(number: str) -> str:
+    return number if number == ERASED else mask_number(number)
+
+
 def _apply_freeze_rule(
-    conn: Connection, policy: Policy, number: str, day: dt.date, now: dt.datetime
+    conn: Connection,
+    keys: NumberKeys,
+    policy: Policy,
+    number: str,
+    day: dt.date,
+    now: dt.datetime,
 ) -> dt.datetime | None:
     rule = policy.freeze
     unanswered = [o.value for o in Outcome if not o.answered and o is not Outcome.REJECTED]
@@ -189,10 +226,11 @@ def _apply_freeze_rule(
         _attempts.c.outcome == Outcome.REJECTED.value,
         and_(_attempts.c.outcome.not_in(unanswered), _attempts.c.talk_seconds < rule.short_seconds),
     )
+    digests = keys.lookup(number)
     count = (
         conn.execute(
             select(func.count()).where(
-                _attempts.c.number == number,
+                _attempts.c.number_hash.in_(digests),
                 _attempts.c.local_day == day,
                 _attempts.c.state == "completed",
                 bad,
@@ -203,13 +241,14 @@ def _apply_freeze_rule(
         return None
     active = conn.execute(
         select(_freezes.c.id).where(
-            _freezes.c.number == number, _freezes.c.since <= now, _freezes.c.until > now
+            _freezes.c.number_hash.in_(digests), _freezes.c.since <= now, _freezes.c.until > now
         )
     )
     if active.first() is not None:
         return None
     return freeze_number(
         conn,
+        keys,
         number,
         now,
         rule.days,
@@ -218,17 +257,20 @@ def _apply_freeze_rule(
     )
 
 
-def _pending_attempt(conn: Connection, attempt_id: int) -> _Pending:
-    head = conn.execute(select(_attempts.c.number).where(_attempts.c.id == attempt_id)).first()
+def _pending_attempt(conn: Connection, keys: NumberKeys, attempt_id: int) -> _Pending:
+    head = conn.execute(
+        select(_attempts.c.number_sealed).where(_attempts.c.id == attempt_id)
+    ).first()
     if head is None:
         raise AttemptStateError(f"no attempt {attempt_id}")
-    lock_number_sync(conn, head.number)
+    lock_number_sync(conn, keys.open(head.number_sealed))
     query = select(
-        _attempts.c.number, _attempts.c.campaign_id, _attempts.c.local_day, _attempts.c.state
+        _attempts.c.number_sealed, _attempts.c.campaign_id, _attempts.c.local_day, _attempts.c.state
     ).where(_attempts.c.id == attempt_id)
     if conn.dialect.name != "sqlite":
         query = query.with_for_update()
     row = conn.execute(query).one()
     if row.state != "reserved":
         raise AttemptStateError(f"attempt {attempt_id} is {row.state}, not reserved")
-    return _Pending(str(row.number), row.campaign_id, row.local_day)
+    # Read again under the lock: an erasure may have anonymised the attempt meanwhile.
+    return _Pending(keys.open(row.number_sealed), row.campaign_id, row.local_day)

@@ -3,13 +3,17 @@
 What happens to each place the number lives, in one write transaction under the number's lock:
 
 - contacts rows, review-queue items (with their notes), freezes: deleted;
-- attempts: anonymised (number replaced by ``erased``); outcomes and durations stay, unlinked,
-  so campaign figures still add up;
+- attempts: anonymised (both number columns emptied: no hash, no sealed copy); outcomes and
+  durations stay, unlinked, so campaign figures still add up;
+- the dialer's queue rows of the number: deleted;
 - do-not-call entries: deleted, and one keyed-hash entry (:mod:`voicebot.privacy.dnc_hash`) kept,
   so the gate still refuses the number; the hash cannot be reversed without the master key;
 - vault files (recordings, transcripts) of the number's attempts (named under
   ``calls/<attempt id>/``, see :func:`call_prefix`) or whose name holds the number: deleted;
 - tables of other modules: through :data:`ERASERS`.
+
+Rows are found by the number's keyed hashes (:mod:`voicebot.privacy.number_keys`), under every
+key of the store's keyring.
 
 Audit rows are kept: they hold the masked number only (``138****8000``), which names no one on
 its own, and they are the proof the erasure was done; editing them would break the hash chain.
@@ -23,32 +27,34 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
-import sqlite3
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
 import phonenumbers
-from sqlalchemy import delete, exists, insert, select, text, update
-from sqlalchemy.engine import Connection, make_url
+from sqlalchemy import delete, exists, insert, select, update
+from sqlalchemy.engine import Connection
 
 from voicebot.compliance.audit import write_audit_sync
 from voicebot.compliance.zones import parse_callee
 from voicebot.privacy.dnc_hash import current_keys, digest
 from voicebot.privacy.masking import mask_number
+from voicebot.privacy.number_keys import ERASED
 from voicebot.privacy.vault import Vault
+from voicebot.store.compact import compact
 from voicebot.store.engine import Store, lock_number_sync
 from voicebot.store.models import (
     ATTEMPTS,
     CONTACTS,
+    DIALER_QUEUE,
     DNC_ENTRIES,
     DNC_ERASED,
     FREEZES,
     REVIEW_QUEUE,
 )
 
-ANONYMOUS = "erased"
-"""What an anonymised attempt's number becomes."""
+ANONYMOUS = ERASED
+"""What an anonymised attempt's number reads as (its number columns are empty)."""
 
 Eraser = Callable[[Connection, str, list[int]], int]
 """Erases one more module's data of a number: ``(conn, e164, attempt_ids) -> rows touched``.
@@ -75,6 +81,7 @@ class ErasureReport:
     at: dt.datetime
     actor: str
     contacts: int = 0
+    queue_entries: int = 0
     attempts_anonymised: int = 0
     review_items: int = 0
     freezes: int = 0
@@ -97,6 +104,7 @@ class ErasureReport:
         return [
             f"erasure of {self.number_masked} at {self.at.isoformat()} by {self.actor}",
             f"  contacts deleted:           {self.contacts}",
+            f"  dialer queue rows deleted:  {self.queue_entries}",
             f"  attempts anonymised:        {self.attempts_anonymised}",
             f"  review items deleted:       {self.review_items}",
             f"  freezes deleted:            {self.freezes}",
@@ -129,31 +137,46 @@ async def erase(
         raise ValueError("an erasure needs a non-empty actor")
     report = ErasureReport(number_masked=mask_number(e164), at=now, actor=actor)
     key_id, key = keys[0]
+    digests = store.numbers.lookup(e164)
     async with store.write() as conn:
-        attempt_ids = await conn.run_sync(_erase_rows, e164, report, key_id, digest(key, e164))
+        attempt_ids = await conn.run_sync(
+            _erase_rows, e164, digests, report, key_id, digest(key, e164)
+        )
     if vault is not None:
         report.vault_files = await asyncio.to_thread(_erase_files, vault, e164, attempt_ids)
     async with store.write() as conn:
         await conn.run_sync(_audit, report)
-    report.compacted = await _compact(store)
+    report.compacted = await compact(store.engine)
     return report
 
 
 def _erase_rows(
-    conn: Connection, e164: str, report: ErasureReport, key_id: str, hashed: str
+    conn: Connection,
+    e164: str,
+    digests: tuple[str, ...],
+    report: ErasureReport,
+    key_id: str,
+    hashed: str,
 ) -> list[int]:
     lock_number_sync(conn, e164)
     if conn.dialect.name == "sqlite":
         conn.exec_driver_sql("PRAGMA secure_delete = ON")
-    ids = [int(i) for i in conn.execute(select(ATTEMPTS.c.id).where(_is(ATTEMPTS, e164))).scalars()]
+    ids = [
+        int(i) for i in conn.execute(select(ATTEMPTS.c.id).where(_is(ATTEMPTS, digests))).scalars()
+    ]
     for name, eraser in ERASERS.items():
         report.other[name] = eraser(conn, e164, ids)
-    report.review_items = _count(conn.execute(delete(REVIEW_QUEUE).where(_is(REVIEW_QUEUE, e164))))
-    report.contacts = _count(conn.execute(delete(CONTACTS).where(_is(CONTACTS, e164))))
-    report.freezes = _count(conn.execute(delete(FREEZES).where(_is(FREEZES, e164))))
-    report.dnc_entries = _count(conn.execute(delete(DNC_ENTRIES).where(_is(DNC_ENTRIES, e164))))
+    report.review_items = _deleted(conn, REVIEW_QUEUE, digests)
+    report.contacts = _deleted(conn, CONTACTS, digests)
+    report.queue_entries = _deleted(conn, DIALER_QUEUE, digests)
+    report.freezes = _deleted(conn, FREEZES, digests)
+    report.dnc_entries = _deleted(conn, DNC_ENTRIES, digests)
     report.attempts_anonymised = _count(
-        conn.execute(update(ATTEMPTS).where(_is(ATTEMPTS, e164)).values(number=ANONYMOUS))
+        conn.execute(
+            update(ATTEMPTS)
+            .where(_is(ATTEMPTS, digests))
+            .values(number_hash=None, number_sealed=None)
+        )
     )
     known = conn.execute(select(exists().where(DNC_ERASED.c.digest == hashed))).scalar_one()
     if not known:
@@ -162,8 +185,12 @@ def _erase_rows(
     return ids
 
 
-def _is(table: Any, e164: str) -> Any:
-    return table.c.number == e164
+def _is(table: Any, digests: tuple[str, ...]) -> Any:
+    return table.c.number_hash.in_(digests)
+
+
+def _deleted(conn: Connection, table: Any, digests: tuple[str, ...]) -> int:
+    return _count(conn.execute(delete(table).where(_is(table, digests))))
 
 
 def _count(result: Any) -> int:
@@ -204,6 +231,7 @@ def _audit(conn: Connection, report: ErasureReport) -> None:
         detail={
             "actor": report.actor,
             "contacts": report.contacts,
+            "queue_entries": report.queue_entries,
             "attempts_anonymised": report.attempts_anonymised,
             "review_items": report.review_items,
             "freezes": report.freezes,
@@ -212,28 +240,3 @@ def _audit(conn: Connection, report: ErasureReport) -> None:
             "other": report.other,
         },
     )
-
-
-async def _compact(store: Store) -> bool:
-    """Rewrite the database so erased rows are not left in free pages or the log."""
-    if store.is_sqlite:
-        database = make_url(str(store.engine.url)).database
-        if not database or database == ":memory:":
-            return True
-        return await asyncio.to_thread(_compact_sqlite, database)
-    async with store.engine.connect() as conn:
-        auto = await conn.execution_options(isolation_level="AUTOCOMMIT")
-        for table in ("contacts", "attempts", "review_queue", "freezes", "dnc_entries"):
-            await auto.execute(text(f"VACUUM {table}"))
-    return True
-
-
-def _compact_sqlite(database: str) -> bool:
-    raw = sqlite3.connect(database, timeout=60.0, isolation_level=None)
-    try:
-        raw.execute("PRAGMA secure_delete = ON")
-        raw.execute("VACUUM")
-        busy, _log, _moved = raw.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchone()
-        return not busy
-    finally:
-        raw.close()

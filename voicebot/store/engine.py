@@ -7,11 +7,18 @@ it form one serialized unit across processes. Hot write paths (the gate) go thro
 :meth:`Store.serialized`, which on SQLite group-commits concurrent units on one writer thread
 (:mod:`voicebot.store.batch`). PostgreSQL serializes per number with advisory locks instead
 (see :func:`lock_number_sync`).
+
+Every store carries the keys that hash and seal phone numbers (:attr:`Store.numbers`, see
+:mod:`voicebot.privacy.number_keys`): no table holds a number in the clear. SQLite connections
+run with ``secure_delete``, so the bytes of a deleted or rewritten row are zeroed rather than
+left in a free page where a copy of the file could still show them.
 """
 
 from __future__ import annotations
 
 import asyncio
+import datetime as dt
+import logging
 import time
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
@@ -19,7 +26,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TypeVar
 
-from sqlalchemy import create_engine, event, text
+from sqlalchemy import create_engine, event, select, text
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.engine import Connection, Engine, make_url
 from sqlalchemy.ext.asyncio import (
     AsyncConnection,
@@ -29,11 +38,15 @@ from sqlalchemy.ext.asyncio import (
     create_async_engine,
 )
 
+from voicebot.privacy.number_keys import NumberKeyMissing, NumberKeys, missing_keys
+from voicebot.privacy.vault.keys import Keyring, load_or_create_keyring
 from voicebot.store.batch import GroupCommitter
 from voicebot.store.location import normalize_url
+from voicebot.store.models import NUMBER_KEYS
 
 BUSY_TIMEOUT_S = 60.0
 T = TypeVar("T")
+log = logging.getLogger(__name__)
 _LOCK_SQL = text("SELECT pg_advisory_xact_lock(hashtextextended(:n, 0))")
 
 
@@ -53,6 +66,8 @@ class Store:
 
     engine: AsyncEngine
     sessions: async_sessionmaker[AsyncSession]
+    numbers: NumberKeys
+    """Hash, seal and open phone numbers (every number column is stored this way)."""
     committer: GroupCommitter | None = None
     """SQLite only: the group-commit writer behind :meth:`serialized`."""
     # One writer at a time per process on SQLite: waiting on an asyncio lock is cheaper than
@@ -102,27 +117,81 @@ class Store:
         await self.engine.dispose()
 
 
-async def open_store(url: str, *, migrate: bool = True) -> Store:
+async def open_store(url: str, *, migrate: bool = True, keyring: Keyring | None = None) -> Store:
     """Open (and, on first use, create and migrate) the database at ``url``.
 
     Args:
         url: a SQLAlchemy URL or a SQLite path (see :mod:`voicebot.store.location`).
-        migrate: apply pending Alembic migrations before returning.
+        migrate: apply pending Alembic migrations (and check the keyring) before returning.
+        keyring: the master keys numbers are hashed and sealed under (default: the configured
+            keyring, created as ``voicebot keys init`` would if there is none).
+
+    Raises:
+        NumberKeyMissing: the store holds numbers under a master key ``keyring`` lacks.
+        KeyFileError: the configured key file or ``VOICEBOT_MASTER_KEY`` is unusable.
     """
+    numbers = NumberKeys(keyring if keyring is not None else _configured_keyring())
     async_url = normalize_url(url)
     engine = _create_engine(async_url)
-    store = Store(engine=engine, sessions=async_sessionmaker(engine, expire_on_commit=False))
+    store = Store(
+        engine=engine,
+        sessions=async_sessionmaker(engine, expire_on_commit=False),
+        numbers=numbers,
+    )
     if store.is_sqlite:
         store.committer = GroupCommitter(_create_sync_sqlite_engine(async_url))
     if migrate:
+        from voicebot.store.compact import compact
         from voicebot.store.migrate import upgrade
 
         try:
-            await upgrade(engine)
+            if await upgrade(engine, attributes={"number_keys": numbers}):
+                await compact(engine)
+            await _register_keys(store)
         except BaseException:
-            await engine.dispose()
+            await store.close()
             raise
     return store
+
+
+def _configured_keyring() -> Keyring:
+    keyring, created = load_or_create_keyring()
+    if created:
+        from voicebot.privacy.dnc_hash import reset_key_cache
+
+        reset_key_cache()
+        log.warning(
+            "created the master key file %s (phone numbers in the store are hashed and sealed "
+            "under it): back it up, the numbers cannot be dialled again without it",
+            keyring.source,
+        )
+    return keyring
+
+
+async def _register_keys(store: Store) -> None:
+    """Refuse a keyring that lacks a key numbers were stored under; record the active key."""
+    keys = store.numbers
+    async with store.engine.connect() as conn:
+        used = [str(k) for k in (await conn.execute(select(NUMBER_KEYS.c.key_id))).scalars()]
+    missing = missing_keys(used, keys)
+    if missing:
+        raise NumberKeyMissing(
+            f"this store holds phone numbers hashed and sealed under master key(s) "
+            f"{', '.join(missing)}, which the keyring ({keys.keyring.source or 'given'}: "
+            f"{', '.join(keys.key_ids)}) does not hold; load the key file they were written "
+            "with (an old key stays in it as `old` after `voicebot keys rotate`)"
+        )
+    if keys.active_id in used:
+        return
+    # Several processes may open a fresh store at once: the first insert wins, the others no-op.
+    dialect_insert = sqlite_insert if store.is_sqlite else pg_insert
+    statement = (
+        dialect_insert(NUMBER_KEYS)
+        .values(key_id=keys.active_id, first_used_at=dt.datetime.now(dt.UTC))
+        .on_conflict_do_nothing(index_elements=["key_id"])
+    )
+    async with store.write() as conn:
+        await conn.execute(statement)
 
 
 def _create_engine(url: str) -> AsyncEngine:
@@ -159,6 +228,7 @@ def _sqlite_on_connect(dbapi_connection: Any, _record: Any) -> None:
         _retry_while_locked(lambda: cursor.execute("PRAGMA journal_mode=WAL"))
         cursor.execute("PRAGMA synchronous=FULL")
         cursor.execute("PRAGMA foreign_keys=ON")
+        cursor.execute("PRAGMA secure_delete=ON")
     finally:
         cursor.close()
 

@@ -7,6 +7,7 @@ lock (PostgreSQL), so several processes opening a fresh database at once migrate
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 from alembic import command
 from alembic.config import Config
@@ -18,22 +19,39 @@ MIGRATIONS_DIR = Path(__file__).resolve().parent / "migrations"
 _PG_MIGRATION_LOCK = 0x766F6963  # "voic": a fixed advisory-lock key for migrations
 
 
-def alembic_config(connection: Connection | None = None) -> Config:
-    """An Alembic config pointing at the packaged migrations (no alembic.ini needed)."""
+def alembic_config(
+    connection: Connection | None = None, attributes: dict[str, Any] | None = None
+) -> Config:
+    """An Alembic config pointing at the packaged migrations (no alembic.ini needed).
+
+    ``attributes`` reach the migrations (``number_keys``: the keys that hash and seal numbers).
+    """
     config = Config()
     config.set_main_option("script_location", str(MIGRATIONS_DIR))
+    config.attributes.update(attributes or {})
     if connection is not None:
         config.attributes["connection"] = connection
     return config
 
 
-async def upgrade(engine: AsyncEngine, revision: str = "head") -> None:
-    """Bring the database at ``engine`` to ``revision`` (default: the newest)."""
+async def upgrade(
+    engine: AsyncEngine, revision: str = "head", attributes: dict[str, Any] | None = None
+) -> bool:
+    """Bring the database at ``engine`` to ``revision`` (default: the newest).
+
+    Returns:
+        Whether a migration rewrote personal data in place (then compact the file, so the old
+        bytes do not survive in free pages).
+    """
+    shared = dict(attributes or {})
     async with engine.begin() as conn:
         if conn.dialect.name == "postgresql":
             await conn.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": _PG_MIGRATION_LOCK})
-        await conn.run_sync(_upgrade, revision)
+        await conn.run_sync(_upgrade, revision, shared)
+    return bool(shared.get("compact"))
 
 
-def _upgrade(connection: Connection, revision: str) -> None:
-    command.upgrade(alembic_config(connection), revision)
+def _upgrade(connection: Connection, revision: str, attributes: dict[str, Any]) -> None:
+    config = alembic_config(connection, attributes)
+    command.upgrade(config, revision)
+    attributes["compact"] = bool(config.attributes.get("compact"))

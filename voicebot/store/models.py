@@ -2,8 +2,9 @@
 
 One schema for SQLite and PostgreSQL. Instants are stored in UTC (:class:`UTCDateTime`) and come
 back as aware datetimes; a callee's local day is stored beside each attempt so that caps count
-days in the callee's time, not the server's. Numbers are stored in E.164; masking happens on the
-way out (audit rows only ever hold the masked form).
+days in the callee's time, not the server's. No table holds a phone number in the clear: a row
+keeps the number's keyed hash for lookups and its sealed (encrypted) copy for the dialer
+(:mod:`voicebot.privacy.number_keys`); audit rows only ever hold the masked form.
 """
 
 from __future__ import annotations
@@ -66,28 +67,40 @@ class Campaign(Base):
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime())
 
 
+HASH_LENGTH = 64
+"""``number_hash``: HMAC-SHA256 in hex."""
+SEALED_LENGTH = 100
+"""``number_sealed``: key id, a dot, base64 of nonce + ciphertext + tag (about 80 characters)."""
+
+
 class Contact(Base):
-    """A number to call within a campaign, with the row's fields for prompt variables."""
+    """A number to call within a campaign, with the row's fields for prompt variables (sealed:
+    :meth:`~voicebot.privacy.number_keys.NumberKeys.open_fields`)."""
 
     __tablename__ = "contacts"
-    __table_args__ = (Index("ix_contacts_campaign_number", "campaign_id", "number", unique=True),)
+    __table_args__ = (
+        Index("ix_contacts_campaign_number_hash", "campaign_id", "number_hash", unique=True),
+    )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     campaign_id: Mapped[int | None] = mapped_column(ForeignKey("campaigns.id"))
-    number: Mapped[str] = mapped_column(String(20), index=True)
-    fields: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    number_hash: Mapped[str] = mapped_column(String(HASH_LENGTH), index=True)
+    number_sealed: Mapped[str] = mapped_column(String(SEALED_LENGTH))
+    fields_sealed: Mapped[str] = mapped_column(Text)
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime())
 
 
 class Attempt(Base):
     """One dial: ``reserved`` before dialling, then ``released`` (never reached the network)
-    or ``completed`` with an outcome. Reserved and completed attempts count toward the caps."""
+    or ``completed`` with an outcome. Reserved and completed attempts count toward the caps.
+    An erased number's attempts stay with both number columns empty (anonymised)."""
 
     __tablename__ = "attempts"
-    __table_args__ = (Index("ix_attempts_number_day", "number", "local_day"),)
+    __table_args__ = (Index("ix_attempts_number_hash_day", "number_hash", "local_day"),)
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
-    number: Mapped[str] = mapped_column(String(20))
+    number_hash: Mapped[str | None] = mapped_column(String(HASH_LENGTH))
+    number_sealed: Mapped[str | None] = mapped_column(String(SEALED_LENGTH))
     campaign_id: Mapped[int | None] = mapped_column(ForeignKey("campaigns.id"))
     purpose: Mapped[str] = mapped_column(String(20))
     state: Mapped[str] = mapped_column(String(10))
@@ -103,10 +116,11 @@ class DncEntry(Base):
     """A do-not-call entry: ``global`` (no campaign) or scoped to one campaign."""
 
     __tablename__ = "dnc_entries"
-    __table_args__ = (Index("ix_dnc_number", "number"),)
+    __table_args__ = (Index("ix_dnc_number_hash", "number_hash"),)
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
-    number: Mapped[str] = mapped_column(String(20))
+    number_hash: Mapped[str] = mapped_column(String(HASH_LENGTH))
+    number_sealed: Mapped[str] = mapped_column(String(SEALED_LENGTH))
     campaign_id: Mapped[int | None] = mapped_column(ForeignKey("campaigns.id"))
     source: Mapped[str] = mapped_column(String(200))
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime())
@@ -116,10 +130,11 @@ class Freeze(Base):
     """A period during which a number is not called, with why (rule or confirmed review)."""
 
     __tablename__ = "freezes"
-    __table_args__ = (Index("ix_freezes_number_until", "number", "until"),)
+    __table_args__ = (Index("ix_freezes_number_hash_until", "number_hash", "until"),)
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
-    number: Mapped[str] = mapped_column(String(20))
+    number_hash: Mapped[str] = mapped_column(String(HASH_LENGTH))
+    number_sealed: Mapped[str] = mapped_column(String(SEALED_LENGTH))
     since: Mapped[dt.datetime] = mapped_column(UTCDateTime())
     until: Mapped[dt.datetime] = mapped_column(UTCDateTime())
     reason: Mapped[str] = mapped_column(String(40))
@@ -132,7 +147,8 @@ class ReviewItem(Base):
     __tablename__ = "review_queue"
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
-    number: Mapped[str] = mapped_column(String(20), index=True)
+    number_hash: Mapped[str] = mapped_column(String(HASH_LENGTH), index=True)
+    number_sealed: Mapped[str] = mapped_column(String(SEALED_LENGTH))
     attempt_id: Mapped[int | None] = mapped_column(ForeignKey("attempts.id"))
     status: Mapped[str] = mapped_column(String(10), index=True)
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime())
@@ -215,19 +231,21 @@ class CallQa(Base):
 class DialerEntry(Base):
     """The dialer's durable plan for one contact of a campaign: when it is due, what is in
     flight (``phase``: ``reserved`` before the dial, ``dialing`` once it may reach the network),
-    how many retries and callbacks were used, and how it ended. A restart resumes from here."""
+    how many retries and callbacks were used, and how it ended. A restart resumes from here.
+    The contact's columns (the flow's variables) are sealed like its number."""
 
     __tablename__ = "dialer_queue"
     __table_args__ = (
-        Index("ix_dialer_queue_campaign_number", "campaign_id", "number", unique=True),
+        Index("ix_dialer_queue_campaign_number_hash", "campaign_id", "number_hash", unique=True),
         Index("ix_dialer_queue_campaign_status_due", "campaign_id", "status", "due_at"),
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     campaign_id: Mapped[int] = mapped_column(ForeignKey("campaigns.id"))
-    number: Mapped[str] = mapped_column(String(20))
+    number_hash: Mapped[str] = mapped_column(String(HASH_LENGTH))
+    number_sealed: Mapped[str] = mapped_column(String(SEALED_LENGTH))
     line: Mapped[int] = mapped_column(Integer)
-    fields: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    fields_sealed: Mapped[str] = mapped_column(Text)
     status: Mapped[str] = mapped_column(String(10))
     due_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime())
     attempt_id: Mapped[int | None] = mapped_column(ForeignKey("attempts.id"))
@@ -237,6 +255,19 @@ class DialerEntry(Base):
     last_reasons: Mapped[list[str]] = mapped_column(JSON, default=list)
     note: Mapped[str | None] = mapped_column(Text)
     updated_at: Mapped[dt.datetime] = mapped_column(UTCDateTime())
+
+
+class NumberKey(Base):
+    """A master key that has hashed and sealed numbers in this store (by id, never the key).
+
+    The store refuses to open with a keyring that lacks one of these: its rows could no longer
+    be matched (see :mod:`voicebot.privacy.number_keys`).
+    """
+
+    __tablename__ = "number_keys"
+
+    key_id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    first_used_at: Mapped[dt.datetime] = mapped_column(UTCDateTime())
 
 
 def _table(model: type[Base]) -> Table:
@@ -257,3 +288,7 @@ FLOW_APPROVALS = _table(FlowApproval)
 CALL_QA = _table(CallQa)
 DNC_ERASED = _table(ErasedNumber)
 DIALER_QUEUE = _table(DialerEntry)
+NUMBER_KEYS = _table(NumberKey)
+
+NUMBER_TABLES = (CONTACTS, ATTEMPTS, DNC_ENTRIES, FREEZES, REVIEW_QUEUE, DIALER_QUEUE)
+"""Every table whose rows refer to a phone number (by ``number_hash`` and ``number_sealed``)."""

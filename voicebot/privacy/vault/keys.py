@@ -155,6 +155,29 @@ def load_keyring(path: Path | None = None, env: Mapping[str, str] | None = None)
     return read_key_file(file)
 
 
+def load_or_create_keyring(env: Mapping[str, str] | None = None) -> tuple[Keyring, bool]:
+    """The keyring of :func:`load_keyring`; with no key anywhere, a new key file first.
+
+    The store keeps phone numbers hashed and sealed under the master key, so it needs one from
+    its first use: rather than refuse to start, it does what ``voicebot keys init`` would, at the
+    same place (``VOICEBOT_KEY_FILE`` or the user config directory, never the data directory).
+    Several processes starting at once create one file (the write refuses to overwrite), and a
+    key file that exists but is malformed or readable by others is still an error.
+
+    Returns:
+        (keyring, whether the key file was created now).
+    """
+    env = os.environ if env is None else env
+    file = Path(env[ENV_KEY_FILE]) if env.get(ENV_KEY_FILE) else default_key_file()
+    if env.get(ENV_KEY, "").strip() or file.exists():
+        return load_keyring(env=env), False
+    try:
+        write_key_file(file, Keyring(MasterKey.generate(), source=str(file)))
+    except KeyFileError:  # another process created it first
+        return read_key_file(file), False
+    return read_key_file(file), True
+
+
 def keyring_from_env(value: str) -> Keyring:
     """Keys from ``VOICEBOT_MASTER_KEY``: base64 keys separated by commas, the active one first."""
     parts = [p.strip() for p in value.split(",") if p.strip()]

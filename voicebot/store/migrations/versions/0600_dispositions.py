@@ -1,7 +1,7 @@
 """Agents' dispositions of the calls handed to them.
 
-Revision ID: 0500_dispositions
-Revises: 0200_dialer
+Revision ID: 0600_dispositions
+Revises: 0500_numbers
 Create Date: 2026-12-03
 """
 
@@ -10,8 +10,8 @@ from __future__ import annotations
 import sqlalchemy as sa
 from alembic import op
 
-revision = "0500_dispositions"
-down_revision = "0200_dialer"
+revision = "0600_dispositions"
+down_revision = "0500_numbers"
 branch_labels = None
 depends_on = None
 
