@@ -12,6 +12,7 @@ import pytest
 from sqlalchemy import select
 
 from voicebot.call.session import CallHooks
+from voicebot.call.transfer import TransferAsk
 from voicebot.campaign import queue
 from voicebot.campaign.callbacks import callback_time
 from voicebot.campaign.clock import RealClock, SimulatedClock
@@ -20,14 +21,35 @@ from voicebot.campaign.contacts import Contact
 from voicebot.campaign.dialer import INTERRUPTED, Dialer, DialPlan
 from voicebot.campaign.runner import CallEnd, CallRequest
 from voicebot.campaign.simulated import ScriptError, SimulatedRunner, parse_script
+from voicebot.compliance.dispositions import Disposition
 from voicebot.compliance.gate import Gate
 from voicebot.compliance.policy import load_policy
-from voicebot.flow.model import Purpose
+from voicebot.flow.host import HandoffContext
+from voicebot.flow.model import Handoff, Purpose
+from voicebot.handoff import Activity, AgentDesk
+from voicebot.handoff.presence import Presence
 from voicebot.outcomes import Outcome
 from voicebot.store import Store, open_store
 from voicebot.store.models import ATTEMPTS
+from voicebot.telephony.loopback import (
+    Callee,
+    IncomingCall,
+    LoopbackTransport,
+    Ring,
+    RingAction,
+    StaticDirectory,
+)
 
 NY = ZoneInfo("America/New_York")
+
+
+class _AgentAnswers(Callee):
+    """The agent's end of a handoff (a loopback peer standing in for the browser)."""
+
+    def ring(self, call: IncomingCall) -> Ring:
+        return Ring(RingAction.ANSWER)
+
+
 MONDAY_10 = dt.datetime(2026, 11, 23, 10, 0, tzinfo=NY)
 
 
@@ -206,3 +228,63 @@ async def test_restart_closes_dialing_attempts_and_releases_bare_reservations(
     await again.run(until=now + dt.timedelta(hours=1))
     # The interrupted contact is not redialled today (1 a day); the released one is dialled.
     assert dict(runner.dialled) == {CONTACTS[1].number: 1}
+
+
+async def test_an_agents_callback_plans_the_contact_again(store: Store, tmp_path: Path) -> None:
+    """A handed-off call whose agent wraps up with ``callback``: the dialer calls again at the
+    agent's time, even when the wrap-up lands before the dialer has closed the call."""
+    path = tmp_path / "policy.yaml"
+    path.write_text(
+        "purposes:\n  notification:\n"
+        '    window: {start: "00:00", end: "23:59:59"}\n'
+        "    caps: {per_day: 3, per_week: 5, scope: all}\n",
+        encoding="utf-8",
+    )
+    gate = Gate(store, load_policy(path))
+    desk = AgentDesk()
+    desk.set_presence("agent1", Presence.AVAILABLE)
+    dialled: list[dt.datetime] = []
+    callback_at: list[dt.datetime] = []
+    answering = LoopbackTransport(StaticDirectory({"+12025550188": _AgentAnswers()}))
+
+    async def agent_side() -> None:
+        while desk.activity("agent1")[0] is not Activity.RINGING:
+            await asyncio.sleep(0.01)
+        _, offer = desk.activity("agent1")
+        assert offer is not None
+        leg = await answering.dial("+12025550188", "+12025550100", timeout=5)
+        await desk.accept(offer.id, "agent1", leg)
+        while desk.activity("agent1")[0] is not Activity.WRAP_UP:
+            await asyncio.sleep(0.01)
+        when = dt.datetime.now(dt.UTC) + dt.timedelta(seconds=1)
+        callback_at.append(when)
+        await desk.dispose(offer.id, "agent1", Disposition.CALLBACK, callback_at=when)
+
+    class HandsOver(SimulatedRunner):
+        async def __call__(self, request: CallRequest, hooks: CallHooks) -> CallEnd:
+            dialled.append(dt.datetime.now(dt.UTC))
+            if len(dialled) > 1:
+                return CallEnd(Outcome.COMPLETED, 30.0)
+            assert hooks.handoff is not None
+            context = HandoffContext("unit", "transfer", {}, (), None, None)
+            agent = await hooks.handoff(TransferAsk(Handoff(queue="sales"), context, "interested"))
+            assert agent is not None
+            await agent.leg.hangup()
+            agent.call_ended()
+            await asyncio.sleep(0.3)  # the agent wraps up before this call is closed
+            return CallEnd(Outcome.HANDOFF, 60.0)
+
+    plan = _plan(pacing=Pacing(max_concurrent=1, calls_per_second=100))
+    dialer = Dialer(store, gate, plan, HandsOver(), RealClock(), desk=desk)
+    await dialer.prepare(CONTACTS[:1])
+    agent = asyncio.create_task(agent_side())
+    try:
+        entries = await asyncio.wait_for(dialer.run(), 30)
+    finally:
+        await answering.close()
+    await agent
+    assert len(dialled) == 2 and dialled[1] >= callback_at[0]
+    assert [e.status for e in entries] == [queue.DONE]
+    async with store.engine.connect() as conn:
+        outcomes = [r.outcome for r in await conn.execute(select(ATTEMPTS.c.outcome))]
+    assert outcomes == ["handoff", "completed"]

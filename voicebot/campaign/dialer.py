@@ -135,6 +135,8 @@ class Dialer:
         self._wake = asyncio.Event()
         self._paused = False
         self._stopping = False
+        self._agent_callbacks: dict[int, dt.datetime] = {}
+        """Callbacks agents asked for while their call was still being closed."""
 
     # ---- control -------------------------------------------------------------------------
 
@@ -348,6 +350,9 @@ class Dialer:
             entry.status, entry.due_at = queue.WAITING, callback_at or default
         else:
             entry.status, entry.due_at = queue.DONE, None
+        agent_callback = self._agent_callbacks.pop(entry.id, None)
+        if agent_callback is not None and outcome is Outcome.HANDOFF:
+            entry.status, entry.due_at = queue.WAITING, agent_callback  # the agent's wrap-up
 
     # ---- what a call asks of the engine -------------------------------------------------
 
@@ -388,13 +393,18 @@ class Dialer:
                 self.store, self.gate.policy, attempt_id, record.disposition, record.agent,
                 record.at, note=record.note, callback_at=record.callback_at,
             )  # fmt: skip
-            if record.disposition is Disposition.CALLBACK and entry.status == queue.DONE:
-                default = record.at + dt.timedelta(seconds=self.plan.callbacks.default_delay)
-                entry.status, entry.due_at = queue.WAITING, record.callback_at or default
-                entry.last_outcome = Outcome.CALLBACK.value
-                await queue.save(self.store, entry, record.at)
-                heapq.heappush(self._due, (entry.due_at, entry.line, entry.id))
-                self._poke()
+            if record.disposition is not Disposition.CALLBACK:
+                return
+            due = record.callback_at or record.at + dt.timedelta(
+                seconds=self.plan.callbacks.default_delay
+            )
+            if entry.status == queue.ACTIVE:  # the call is still being closed: it plans this
+                self._agent_callbacks[entry.id] = due
+                return
+            entry.status, entry.due_at = queue.WAITING, due
+            await queue.save(self.store, entry, record.at)
+            heapq.heappush(self._due, (due, entry.line, entry.id))
+            self._poke()
 
         async def handoff(ask: TransferAsk) -> ConnectedAgent | None:
             offer = offer_for(

@@ -23,12 +23,12 @@ from sqlalchemy.engine import Connection
 
 from voicebot.compliance.audit import write_audit_sync
 from voicebot.compliance.policy import Policy
-from voicebot.compliance.rules import add_dnc
+from voicebot.compliance.rules import add_dnc, queue_review
 from voicebot.privacy import mask_number
 from voicebot.privacy.number_keys import ERASED, NumberKeys
 from voicebot.store.dispositions import CALL_DISPOSITIONS
 from voicebot.store.engine import Store, lock_number_sync
-from voicebot.store.models import ATTEMPTS, REVIEW_QUEUE
+from voicebot.store.models import ATTEMPTS
 
 
 class Disposition(enum.StrEnum):
@@ -142,17 +142,7 @@ def _apply(
         source = f"agent {agent}: wrong number (attempt {attempt_id})"
         return DispositionEffects(dnc_added=add_dnc(conn, keys, number, None, source, now))
     if disposition is Disposition.NOT_INTERESTED and policy.refusal_review.enabled:
-        created = conn.execute(
-            insert(REVIEW_QUEUE)
-            .values(
-                **keys.stored(number).columns(),
-                attempt_id=attempt_id,
-                status="pending",
-                created_at=now,
-            )
-            .returning(REVIEW_QUEUE.c.id)
-        )
-        return DispositionEffects(review_id=int(created.scalar_one()))
+        return DispositionEffects(review_id=queue_review(conn, keys, number, attempt_id, now))
     return DispositionEffects()
 
 

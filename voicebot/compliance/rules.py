@@ -133,17 +133,7 @@ def _record(
         add_dnc(conn, keys, number, scope_campaign, f"opt-out on attempt {attempt_id}", now)
         dnc_added = True
     if outcome is Outcome.REFUSED and policy.refusal_review.enabled and not erased:
-        created = conn.execute(
-            insert(_reviews)
-            .values(
-                **keys.stored(number).columns(),
-                attempt_id=attempt_id,
-                status="pending",
-                created_at=now,
-            )
-            .returning(_reviews.c.id)
-        )
-        review_id = int(created.scalar_one())
+        review_id = queue_review(conn, keys, number, attempt_id, now)
     if not erased:
         frozen_until = _apply_freeze_rule(conn, keys, policy, number, attempt.local_day, now)
     write_audit_sync(
@@ -163,6 +153,23 @@ def _record(
         },
     )
     return OutcomeEffects(dnc_added, frozen_until, review_id)
+
+
+def queue_review(
+    conn: Connection, keys: NumberKeys, number: str, attempt_id: int, now: dt.datetime
+) -> int:
+    """Put a refusal in the review queue (a person confirms it, then the number is frozen)."""
+    created = conn.execute(
+        insert(_reviews)
+        .values(
+            **keys.stored(number).columns(),
+            attempt_id=attempt_id,
+            status="pending",
+            created_at=now,
+        )
+        .returning(_reviews.c.id)
+    )
+    return int(created.scalar_one())
 
 
 def add_dnc(

@@ -11,6 +11,7 @@ erasure removed, is a 404 that says so. The transcript was redacted before it wa
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 
 from aiohttp import web
 
@@ -64,24 +65,36 @@ def _absent(what: str, attempt: int) -> web.Response:
     )
 
 
-async def get_call_transcript(request: web.Request) -> web.Response:
-    """The call's redacted transcript (decrypted through the audited vault path)."""
+async def _read_archive(
+    request: web.Request, what: str, name_of: Callable[[int], str], event: str
+) -> tuple[AttemptOwner, bytes] | web.Response:
+    """One archived file of a call, decrypted in memory through the audited vault path, after
+    the console's own audit row (``event``: who, from where, which attempt)."""
     try:
         owner = await _owner(request)
         vault = _vault(request)
     except _Refusal as refusal:
         return refusal.response
-    name = transcript_name(owner.attempt_id)
+    name = name_of(owner.attempt_id)
     if not vault.exists(name):
-        return _absent("transcript", owner.attempt_id)
+        return _absent(what, owner.attempt_id)
     actor = user_of(request).name
     await audit(
-        request, "transcript_viewed", actor=actor, number_masked=owner.number_masked,
+        request, event, actor=actor, number_masked=owner.number_masked,
         attempt_id=owner.attempt_id, attempt=owner.attempt_id, campaign=owner.campaign,
     )  # fmt: skip
     plain = await read_archived(vault, name, PURPOSE, actor)
     if plain is None:
-        return _absent("transcript", owner.attempt_id)
+        return _absent(what, owner.attempt_id)
+    return owner, plain
+
+
+async def get_call_transcript(request: web.Request) -> web.Response:
+    """The call's redacted transcript (decrypted through the audited vault path)."""
+    read = await _read_archive(request, "transcript", transcript_name, "transcript_viewed")
+    if isinstance(read, web.Response):
+        return read
+    owner, plain = read
     return web.json_response(
         {
             "attempt": owner.attempt_id,
@@ -96,22 +109,10 @@ async def get_call_transcript(request: web.Request) -> web.Response:
 
 async def get_call_recording(request: web.Request) -> web.Response:
     """The call's recording as WAV, decrypted in memory (audited as ``recording_accessed``)."""
-    try:
-        owner = await _owner(request)
-        vault = _vault(request)
-    except _Refusal as refusal:
-        return refusal.response
-    name = recording_name(owner.attempt_id)
-    if not vault.exists(name):
-        return _absent("recording", owner.attempt_id)
-    actor = user_of(request).name
-    await audit(
-        request, "recording_accessed", actor=actor, number_masked=owner.number_masked,
-        attempt_id=owner.attempt_id, attempt=owner.attempt_id, campaign=owner.campaign,
-    )  # fmt: skip
-    wav = await read_archived(vault, name, PURPOSE, actor)
-    if wav is None:
-        return _absent("recording", owner.attempt_id)
+    read = await _read_archive(request, "recording", recording_name, "recording_accessed")
+    if isinstance(read, web.Response):
+        return read
+    owner, wav = read
     return web.Response(
         body=wav,
         content_type="audio/wav",
