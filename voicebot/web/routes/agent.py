@@ -42,6 +42,7 @@ async def put_presence(request: web.Request) -> web.Response:
     body = await read_body(request, PresenceUpdate)
     board = request.app[PRESENCE]
     request.app[DESK].set_presence(user_of(request).name, body.status)
+    await request.app[HANDOFF_QUEUE].touch()  # the agent's other tabs see it at once
     entry = board.get(user_of(request).name)
     assert entry is not None
     request.app[METRICS].agents_available.set(len(board.available(now(request))))

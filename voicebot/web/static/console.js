@@ -3,7 +3,7 @@
 import { connectAgentAudio } from "/static/agent_audio.js";
 
 const $ = (id) => document.getElementById(id);
-const state = { activity: "idle", handoff: null, audio: null, meters: null };
+const state = { activity: "idle", handoff: null, audio: null, meters: null, presenceSet: 0 };
 
 function showPresence(status) {
   const el = $("presence");
@@ -14,6 +14,7 @@ function showPresence(status) {
 }
 
 async function setPresence(status) {
+  state.presenceSet += 1; // a poll answer that left before this change must not undo it
   const { status: code, data } = await voicebot.call("PUT", "/api/agent/presence", { status });
   if (code === 200) showPresence(data.status);
   else say(data.message || "Could not change status.");
@@ -152,11 +153,12 @@ async function poll() {
   for (;;) {
     const query = version === null ? "" : `?since=${version}&wait=20`;
     try {
+      const presenceSet = state.presenceSet;
       const { status, data } = await voicebot.call("GET", `/api/agent/handoffs${query}`);
       if (status !== 200) throw new Error(data.message || String(status));
       version = data.version;
       showHandoffs(data.handoffs);
-      showPresence(data.mine.presence);
+      if (presenceSet === state.presenceSet) showPresence(data.mine.presence);
       showActivity(data.mine.activity, data.mine.handoff);
     } catch (err) {
       say(`Lost contact with the server (${err.message}); retrying.`);
