@@ -14,7 +14,8 @@ from typing import Any
 import av
 import numpy as np
 
-from voicebot.audio import SAMPLE_RATE, Pcm, frames
+from voicebot.audio import SAMPLE_RATE, Pcm, frames, rms_dbfs
+from voicebot.telephony.leg import Leg
 
 
 @functools.cache
@@ -140,3 +141,26 @@ def feed_frames(detector: Any, pcm: Pcm) -> list[Any]:
         elif result is not None:
             out.append(result)
     return out
+
+
+def tone(freq: float, ms: int) -> Pcm:
+    """A steady sine at 8 kHz, loud enough to be heard through any codec."""
+    t = np.arange(SAMPLE_RATE * ms // 1000) / SAMPLE_RATE
+    return (8000 * np.sin(2 * np.pi * freq * t)).astype(np.int16)
+
+
+def peak_hz(pcm: Pcm) -> float:
+    """The strongest frequency in ``pcm`` (8 kHz)."""
+    spectrum = np.abs(np.fft.rfft(pcm.astype(np.float64)))
+    return float(np.fft.rfftfreq(len(pcm), 1 / SAMPLE_RATE)[int(np.argmax(spectrum))])
+
+
+async def loud_frames(leg: Leg, count: int, above_dbfs: float = -30.0) -> Pcm:
+    """The next ``count`` inbound frames whose level shows speech or tone."""
+    loud: list[Pcm] = []
+    async for frame in leg.audio():
+        if rms_dbfs(frame) > above_dbfs:
+            loud.append(frame)
+            if len(loud) == count:
+                break
+    return np.concatenate(loud) if loud else np.zeros(0, dtype=np.int16)

@@ -43,24 +43,32 @@ POSTGRES = "postgresql://postgres@127.0.0.1:5432"
 
 
 @pytest.fixture
-async def pg_store() -> AsyncIterator[Store]:
-    """A store on a fresh PostgreSQL database of its own, dropped afterwards."""
+async def pg_url() -> AsyncIterator[str]:
+    """A fresh, empty PostgreSQL database (not migrated), dropped afterwards."""
     name = f"voicebot_test_{uuid.uuid4().hex[:12]}"
     admin = await asyncpg.connect(f"{POSTGRES}/postgres", timeout=10)
     try:
         await admin.execute(f'CREATE DATABASE "{name}"')
     finally:
         await admin.close()
-    store = await open_store(f"{POSTGRES}/{name}")
     try:
-        yield store
+        yield f"{POSTGRES}/{name}"
     finally:
-        await store.close()
         admin = await asyncpg.connect(f"{POSTGRES}/postgres", timeout=10)
         try:
             await admin.execute(f'DROP DATABASE "{name}" WITH (FORCE)')
         finally:
             await admin.close()
+
+
+@pytest.fixture
+async def pg_store(pg_url: str) -> AsyncIterator[Store]:
+    """A store on a fresh PostgreSQL database of its own, dropped afterwards."""
+    store = await open_store(pg_url)
+    try:
+        yield store
+    finally:
+        await store.close()
 
 
 @pytest.fixture

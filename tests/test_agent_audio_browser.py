@@ -21,9 +21,8 @@ import pytest
 from aiohttp import web
 from playwright.async_api import Page, async_playwright
 
-from tests.audio_samples import speech
+from tests.audio_samples import loud_frames, peak_hz, speech
 from tests.browser_support import FLAGS, MEDIA_FLAGS, ensure_chromium, fake_audio_flag
-from voicebot.audio import SAMPLE_RATE, Pcm, rms_dbfs
 from voicebot.telephony import CallState, HangupCause, Leg
 from voicebot.telephony.browser import BrowserMedia, BrowserOfferError, answer_browser
 from voicebot.web.routes.pages import static_asset
@@ -51,11 +50,6 @@ def write_tone(path: Path, hz: float, seconds: float, rate: int = 48000) -> None
         out.setsampwidth(2)
         out.setframerate(rate)
         out.writeframes(samples.tobytes())
-
-
-def peak_hz(pcm: Pcm) -> float:
-    spectrum = np.abs(np.fft.rfft(pcm.astype(np.float64)))
-    return float(np.fft.rfftfreq(len(pcm), 1 / SAMPLE_RATE)[int(np.argmax(spectrum))])
 
 
 class AgentServer:
@@ -125,16 +119,6 @@ async def poll_max(page: Page, expression: str, seconds: float) -> float:
         best = max(best, float(await page.evaluate(expression)))
         await asyncio.sleep(0.05)
     return best
-
-
-async def loud_frames(leg: Leg, count: int) -> Pcm:
-    loud: list[Pcm] = []
-    async for frame in leg.audio():
-        if rms_dbfs(frame) > -35:
-            loud.append(frame)
-            if len(loud) == count:
-                break
-    return np.concatenate(loud) if loud else np.zeros(0, dtype=np.int16)
 
 
 ICE_PAIRS = """async () => {
@@ -218,7 +202,7 @@ async def test_agent_hears_the_bot_and_the_bot_hears_the_agents_microphone(
         # The fake microphone's tone reaches leg.audio() as 8 kHz frames.
         assert await poll_max(page, "agent.outboundLevel()", 0.5) > 0.03
         async with asyncio.timeout(10):
-            pcm = await loud_frames(leg, 25)
+            pcm = await loud_frames(leg, 25, above_dbfs=-35)
         assert abs(peak_hz(pcm) - MIC_HZ) < 20
 
         await page.evaluate("agent.hangUp()")

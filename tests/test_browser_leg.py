@@ -6,10 +6,9 @@ from __future__ import annotations
 import asyncio
 import re
 
-import numpy as np
 import pytest
 
-from voicebot.audio import SAMPLE_RATE, Pcm, rms_dbfs
+from tests.audio_samples import loud_frames, peak_hz, tone
 from voicebot.telephony import (
     CallState,
     Codec,
@@ -70,27 +69,6 @@ CHROMIUM_OFFER = "\r\n".join(
 )
 """What Chromium offers with a microphone and ``--allow-loopback-in-peer-connection`` (trimmed;
 the ``.local`` line is how it hides an address without microphone permission)."""
-
-
-def tone(freq: float, ms: int) -> Pcm:
-    t = np.arange(SAMPLE_RATE * ms // 1000) / SAMPLE_RATE
-    return (8000 * np.sin(2 * np.pi * freq * t)).astype(np.int16)
-
-
-def peak_hz(pcm: Pcm) -> float:
-    spectrum = np.abs(np.fft.rfft(pcm.astype(np.float64)))
-    return float(np.fft.rfftfreq(len(pcm), 1 / SAMPLE_RATE)[int(np.argmax(spectrum))])
-
-
-async def loud_frames(leg: Leg, count: int) -> Pcm:
-    """The next ``count`` inbound frames with a tone's energy in them."""
-    loud: list[Pcm] = []
-    async for frame in leg.audio():
-        if rms_dbfs(frame) > -30:
-            loud.append(frame)
-            if len(loud) == count:
-                break
-    return np.concatenate(loud) if loud else np.zeros(0, dtype=np.int16)
 
 
 def candidate_addresses(sdp: str) -> set[str]:

@@ -6,10 +6,10 @@ import asyncio
 import contextlib
 from collections.abc import AsyncIterator, Awaitable, Callable
 
-import numpy as np
 import pytest
 
-from voicebot.audio import SAMPLE_RATE, Pcm, rms_dbfs
+from tests.audio_samples import loud_frames, peak_hz, tone
+from voicebot.audio import Pcm
 from voicebot.outcomes import Outcome
 from voicebot.telephony import (
     Callee,
@@ -36,27 +36,6 @@ ALICE = "+8613800138000"
 BOB = "+12025550142"
 
 Script = Callable[[Leg], Awaitable[None]]
-
-
-def tone(freq: float, ms: int) -> Pcm:
-    t = np.arange(SAMPLE_RATE * ms // 1000) / SAMPLE_RATE
-    return (8000 * np.sin(2 * np.pi * freq * t)).astype(np.int16)
-
-
-def peak_hz(pcm: Pcm) -> float:
-    spectrum = np.abs(np.fft.rfft(pcm.astype(np.float64)))
-    return float(np.fft.rfftfreq(len(pcm), 1 / SAMPLE_RATE)[int(np.argmax(spectrum))])
-
-
-async def record(leg: Leg, frames: int) -> Pcm:
-    """The next ``frames`` inbound frames whose level shows speech or tone."""
-    loud: list[Pcm] = []
-    async for frame in leg.audio():
-        if rms_dbfs(frame) > -30:
-            loud.append(frame)
-            if len(loud) == frames:
-                break
-    return np.concatenate(loud) if loud else np.zeros(0, dtype=np.int16)
 
 
 class Person(Callee):
@@ -115,7 +94,7 @@ async def test_audio_flows_both_ways(codec: Codec) -> None:
 
     async def listen_and_hum(leg: Leg) -> None:
         humming = asyncio.create_task(hums(leg, 440))
-        heard_by_callee.append(await record(leg, 25))
+        heard_by_callee.append(await loud_frames(leg, 25))
         humming.cancel()
         await leg.wait_ended()
 
@@ -123,7 +102,7 @@ async def test_audio_flows_both_ways(codec: Codec) -> None:
     async with transport({ALICE: callee}, codec) as loop:
         leg = await loop.dial(ALICE, BOT, timeout=5)
         assert await leg.wait_answered()
-        heard_by_bot = asyncio.create_task(record(leg, 25))
+        heard_by_bot = asyncio.create_task(loud_frames(leg, 25))
         playing = asyncio.create_task(leg.play(tone(1000, 3000)))
         async with asyncio.timeout(10):
             bot_pcm = await heard_by_bot
@@ -269,7 +248,7 @@ async def test_callee_notices_the_bot_hanging_up_while_it_talks() -> None:
     async with transport({ALICE: answers(hums)}) as loop:
         leg = await loop.dial(ALICE, BOT, timeout=5)
         assert await leg.wait_answered()
-        await record(leg, 5)
+        await loud_frames(leg, 5)
         await leg.hangup()
     # the transport context checked that the humming callee's tasks are gone
 
@@ -295,7 +274,7 @@ async def test_barge_in_cuts_the_bot_prompt() -> None:
         leg = await loop.dial(ALICE, BOT, timeout=5)
         assert await leg.wait_answered()
         prompt = asyncio.create_task(leg.play(tone(1000, 5000)))
-        await record(leg, 2)  # the callee speaks: barge in
+        await loud_frames(leg, 2)  # the callee speaks: barge in
         leg.interrupt()
         result = await prompt
         assert not result.completed and 0 < result.played_ms < 5000
@@ -308,7 +287,7 @@ async def test_bridge_carries_audio_between_two_calls() -> None:
     def party(name: str, freq: float) -> Person:
         async def talk(leg: Leg) -> None:
             humming = asyncio.create_task(hums(leg, freq))
-            heard[name] = await record(leg, 20)
+            heard[name] = await loud_frames(leg, 20)
             humming.cancel()
             await leg.wait_ended()
 

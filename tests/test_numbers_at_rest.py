@@ -6,17 +6,14 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
-import uuid
-from collections.abc import AsyncIterator, Callable
+from collections.abc import Callable
 from pathlib import Path
 
-import asyncpg  # type: ignore[import-untyped]
 import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 from sqlalchemy import select, text
 
-from tests.conftest import POSTGRES
 from voicebot.campaign.queue import load
 from voicebot.compliance import dnc
 from voicebot.compliance.decision import Reason
@@ -187,25 +184,6 @@ async def test_the_migration_hashes_and_seals_plain_numbers_on_sqlite(tmp_path: 
         data = file.read_bytes()
         for form in ("8613800138000", "13800138000", "12025550123", "2025550123", "Zhang Wei"):
             assert form.encode() not in data, (file.name, form)
-
-
-@pytest.fixture
-async def pg_url() -> AsyncIterator[str]:
-    """A fresh, empty PostgreSQL database (not migrated), dropped afterwards."""
-    name = f"voicebot_test_{uuid.uuid4().hex[:12]}"
-    admin = await asyncpg.connect(f"{POSTGRES}/postgres", timeout=10)
-    try:
-        await admin.execute(f'CREATE DATABASE "{name}"')
-    finally:
-        await admin.close()
-    try:
-        yield f"{POSTGRES}/{name}"
-    finally:
-        admin = await asyncpg.connect(f"{POSTGRES}/postgres", timeout=10)
-        try:
-            await admin.execute(f'DROP DATABASE "{name}" WITH (FORCE)')
-        finally:
-            await admin.close()
 
 
 async def test_the_migration_hashes_and_seals_plain_numbers_on_postgres(pg_url: str) -> None:
