@@ -10,7 +10,13 @@ One asyncio task schedules; one task per call runs it. Every step is durable bef
 After a crash, :meth:`Dialer.prepare` closes what was in flight: an attempt marked ``dialing``
 without an outcome may have rung a phone, so it is completed as ``failed`` ("interrupted") and
 keeps counting toward the caps; a reservation that never got the mark is released. Nothing is
-dialled twice for one slot, and no attempt is left without an outcome.
+dialled twice for one slot, and no attempt is left without an outcome. Recovery assumes this
+process alone runs the campaign: callers hold its lease first (:mod:`voicebot.campaign.lease`).
+
+Stopping is orderly: :meth:`Dialer.stop` lets calls under way end, :meth:`Dialer.interrupt` (or
+cancelling :meth:`Dialer.run`) ends them now, each with an outcome (``failed``, "interrupted"),
+and :meth:`Dialer.run` returns only once every call task has finished writing, so the store can
+be closed behind it. A call task that fails never stalls the schedule: every task's end wakes it.
 """
 
 from __future__ import annotations
@@ -35,6 +41,7 @@ from voicebot.compliance import dnc
 from voicebot.compliance.decision import Reason
 from voicebot.compliance.dispositions import Disposition, record_disposition
 from voicebot.compliance.gate import Gate
+from voicebot.compliance.rules import AttemptStateError
 from voicebot.flow.model import Purpose
 from voicebot.handoff.desk import AgentDesk, DispositionRecord
 from voicebot.handoff.offers import offer_for
@@ -155,6 +162,13 @@ class Dialer:
         self._stopping = True
         self._poke()
 
+    def interrupt(self) -> None:
+        """Dial nothing new and end the calls under way now (each recorded as ``failed``,
+        "interrupted", then planned by the retry rules); :meth:`run` returns once they are."""
+        self.stop()
+        for task in list(self._running):
+            task.cancel()
+
     @property
     def stopping(self) -> bool:
         """Whether :meth:`stop` was called."""
@@ -196,7 +210,9 @@ class Dialer:
                 self._after_call(entry, CallEnd(Outcome.FAILED, 0.0, INTERRUPTED), now)
                 await queue.save(self.store, entry, now)
                 self._emit("recovered", entry, outcome=Outcome.FAILED, reasons=(INTERRUPTED,))
-            else:  # reserved, never marked dialing: it never reached the network
+            else:
+                # Reserved, never marked dialing: it never reached the network. Without an entry
+                # it is stale: a decision committed while its task was being cancelled.
                 await self.gate.release(attempt.id, now)
                 if entry is not None:
                     entry.attempt_id, entry.phase, entry.status = None, None, queue.WAITING
@@ -229,6 +245,19 @@ class Dialer:
         """
         if self.campaign_id is None:
             raise RuntimeError("call prepare() first")
+        try:
+            await self._schedule(until)
+        except asyncio.CancelledError:
+            # Cancelled (a server shutting down): end the calls under way with an outcome and
+            # give back reservations this task never learnt about, before the store closes.
+            self._stopping = True
+            await self._end_calls()
+            await self._sweep_stale()
+            raise
+        return sorted(self.entries.values(), key=lambda e: e.line)
+
+    async def _schedule(self, until: dt.datetime | None) -> None:
+        assert self.campaign_id is not None
         pacing = self.plan.pacing
         gap = dt.timedelta(seconds=1.0 / pacing.calls_per_second)
         next_dial = self.clock.now()
@@ -258,7 +287,29 @@ class Dialer:
                 await self.clock.sleep_until(wake_at, self._wake)
             if self._running:
                 await asyncio.gather(*self._running, return_exceptions=True)
-        return sorted(self.entries.values(), key=lambda e: e.line)
+        await self._sweep_stale()
+
+    async def _end_calls(self) -> None:
+        """Cancel every call under way and wait until each has recorded its outcome."""
+        running = list(self._running)
+        for task in running:
+            task.cancel()
+        if running:
+            await asyncio.gather(*running, return_exceptions=True)
+
+    async def _sweep_stale(self) -> None:
+        """Release this campaign's reservations that no contact refers to any more.
+
+        Only this process reserves for the campaign (it holds the lease) and none of its calls
+        is under way here, so such a reservation is a decision committed while the task that
+        asked for it was being cancelled: it never reached the network.
+        """
+        assert self.campaign_id is not None
+        held = {e.attempt_id for e in self.entries.values() if e.attempt_id is not None}
+        now = self.clock.now()
+        for attempt in await queue.attempts(self.store, self.campaign_id, "reserved"):
+            if attempt.id not in held:
+                await self.gate.release(attempt.id, now)
 
     async def _try(self, entry: Entry, now: dt.datetime) -> bool:
         """Ask the gate; start the call if allowed, else reschedule or close. True if dialled."""
@@ -289,8 +340,15 @@ class Dialer:
         entry.attempt_id = decision.attempt_id
         task = asyncio.create_task(self._call(entry), name=f"call-{entry.id}")
         self._running.add(task)
-        task.add_done_callback(self._running.discard)
+        task.add_done_callback(self._call_done)
         return True
+
+    def _call_done(self, task: asyncio.Task[None]) -> None:
+        """Whatever became of a call task, the schedule wakes (a slot is free, or it may end)."""
+        self._running.discard(task)
+        if not task.cancelled() and task.exception() is not None:
+            log.error("a call task failed", exc_info=task.exception())
+        self._poke()
 
     async def _call(self, entry: Entry) -> None:
         assert entry.attempt_id is not None
@@ -314,20 +372,37 @@ class Dialer:
             try:
                 end = await self.runner(request, self._hooks(entry))
             except asyncio.CancelledError:
-                await asyncio.shield(
-                    self._complete(entry, CallEnd(Outcome.FAILED, 0.0, INTERRUPTED))
-                )
+                await asyncio.shield(self._finish(entry, CallEnd(Outcome.FAILED, 0.0, INTERRUPTED)))
                 raise
             except Exception as exc:  # a broken runner fails this call, not the campaign
                 log.exception("call to %s failed", mask_number(entry.number))
                 end = CallEnd(Outcome.FAILED, 0.0, f"{type(exc).__name__}: {exc}")
-            await self._complete(entry, end)
+            await self._finish(entry, end)
+            # Woken while still working on the clock's time, so a simulated clock cannot jump
+            # before the schedule has seen this slot free (the done callback wakes it too).
             self._wake.set()
+
+    async def _finish(self, entry: Entry, end: CallEnd) -> None:
+        """Record ``end``; if the store refuses, log it and leave the call to the next start's
+        recovery (it stays ``dialing`` there) rather than end the task with an exception."""
+        try:
+            await self._complete(entry, end)
+        except Exception:
+            log.exception(
+                "could not record the end of the call to %s; the next start closes it",
+                mask_number(entry.number),
+            )
 
     async def _complete(self, entry: Entry, end: CallEnd) -> None:
         assert entry.attempt_id is not None
         now = self.clock.now()
-        await self.gate.record_outcome(entry.attempt_id, end.outcome, end.talk_seconds, now)
+        try:
+            await self.gate.record_outcome(entry.attempt_id, end.outcome, end.talk_seconds, now)
+        except AttemptStateError as exc:
+            # Closed by someone else (an operator's tool; never a live dialer, the lease sees to
+            # that): its recorded outcome stands, and this contact's plan still moves on.
+            log.warning("attempt %s was already closed: %s", entry.attempt_id, exc)
+            end = CallEnd(Outcome.FAILED, end.talk_seconds, f"{type(exc).__name__}: {exc}")
         self._after_call(entry, end, now)
         await queue.save(self.store, entry, now)
         if entry.status == queue.WAITING and entry.due_at is not None:
