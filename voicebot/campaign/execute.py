@@ -71,6 +71,7 @@ async def run_campaign(
     Raises:
         NotApproved: the flow is not approved and ``dev`` is off.
         TransportUnavailable: the campaign's transport cannot be reached.
+        CampaignBusy: another live process runs this campaign (its lease names it).
     """
     clock = clock or RealClock()
     started = clock.now()
@@ -81,7 +82,7 @@ async def run_campaign(
     async with runner_for(prepared, note, gate=gate, vault=vault) as runner:
         entries = await dial(
             prepared, gate, runner, clock, collector,
-            until_idle=until_idle, control=control, desk=desk,
+            until_idle=until_idle, control=control, desk=desk, note=note,
         )  # fmt: skip
     results = results_of(prepared, entries, collector, started, clock.now())
     results.dev_override = dev_override

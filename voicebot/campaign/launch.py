@@ -13,10 +13,12 @@ import datetime as dt
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
 
+from voicebot.campaign import queue
 from voicebot.campaign.clock import Clock
 from voicebot.campaign.config import Campaign
 from voicebot.campaign.contacts import ImportReport, RejectedRow, read_contacts
 from voicebot.campaign.dialer import Dialer, DialerEvent, DialPlan
+from voicebot.campaign.lease import CampaignLease
 from voicebot.campaign.queue import Entry
 from voicebot.campaign.results import CallResult, CampaignResults, TimelineEntry
 from voicebot.campaign.runner import CallChecks, CallEnd, CallRunner, SessionRunner
@@ -195,20 +197,32 @@ async def dial(
     until_idle: bool = False,
     control: Callable[[Dialer], None] = lambda _: None,
     desk: AgentDesk | None = None,
+    note: Callable[[str], None] = lambda _: None,
 ) -> list[Entry]:
-    """Plan the contacts and dial until done.
+    """Take the campaign's lease, plan the contacts and dial until done.
 
     Args:
         until_idle: return once nothing is due any more at the start (later retries,
             callbacks and blocked contacts stay planned).
         control: given the dialer before it runs (signal handlers: pause, stop).
         desk: the agents that take handoffs; without one every handoff takes its fallback.
+        note: told when the lease is taken over from a process that is gone.
+
+    Raises:
+        CampaignBusy: another live process runs this campaign.
     """
     plan = DialPlan.of(prepared.campaign, prepared.purpose, prepared.loaded.flow.locale)
-    dialer = Dialer(gate.store, gate, plan, runner, clock, collector, desk=desk)
-    await dialer.prepare(prepared.contacts.contacts)
-    control(dialer)
-    return await dialer.run(until=clock.now() if until_idle else None)
+    store = gate.store
+    dialer = Dialer(store, gate, plan, runner, clock, collector, desk=desk)
+    cid = await queue.ensure_campaign(store, plan.name, plan.purpose.value, clock.now())
+    # Held before recovery: it closes attempts left open, which must not be a live neighbour's.
+    lease = CampaignLease(store, cid, plan.name, on_lost=dialer.interrupt)
+    async with lease.held() as previous:
+        if previous is not None:
+            note(f"took the campaign over from {previous.describe()} (no longer running)")
+        await dialer.prepare(prepared.contacts.contacts)
+        control(dialer)
+        return await dialer.run(until=clock.now() if until_idle else None)
 
 
 def results_of(

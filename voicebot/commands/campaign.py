@@ -1,9 +1,11 @@
 """``voicebot campaign run|status|results``: dial a campaign file, see where it stands, export it.
 
 ``run`` resumes where a previous run stopped (even after kill -9): the plan lives in the store.
-Ctrl-C stops cleanly (no new dials; calls under way end and are recorded); a second Ctrl-C
-interrupts those calls too (they are recorded as failed, "interrupted"). Numbers are masked in
-every output unless ``--show-numbers`` is given.
+One process runs a campaign at a time (a lease in the store; a second ``run`` is refused with the
+holder's host and pid, and takes over only once that process is gone). Ctrl-C stops cleanly (no
+new dials; calls under way end and are recorded); a second Ctrl-C, or SIGTERM, ends those calls
+now (they are recorded as failed, "interrupted"). Numbers are masked in every output unless
+``--show-numbers`` is given.
 """
 
 from __future__ import annotations
@@ -30,6 +32,7 @@ from voicebot.campaign.launch import (
     TransportUnavailable,
     prepare,
 )
+from voicebot.campaign.lease import CampaignBusy
 from voicebot.campaign.queue import AttemptRow
 from voicebot.campaign.queue import attempts as attempts_of
 from voicebot.campaign.report import write_report
@@ -139,7 +142,7 @@ def run(
             f"{exc}\napprove it with `voicebot flow approve {prepared.loaded.path} --reviewer NAME`"
             " (or run with --dev while developing)"
         ) from None
-    except TransportUnavailable as exc:
+    except (TransportUnavailable, CampaignBusy) as exc:
         raise click.ClickException(str(exc)) from None
     except asyncio.CancelledError:
         raise click.ClickException(
@@ -149,22 +152,30 @@ def run(
 
 
 def _signals(console: Console) -> Any:
-    """Ctrl-C / SIGTERM: first stop cleanly, then interrupt the calls under way."""
+    """Ctrl-C first stops cleanly (calls under way end by themselves), a second one ends them;
+    SIGTERM (a service manager stopping us) ends them at once. Ended calls are recorded as
+    failed ("interrupted") and planned by the retry rules; a last signal cancels outright."""
 
     def control(dialer: Dialer) -> None:
         loop = asyncio.get_running_loop()
         main = asyncio.current_task()
+        interrupted = False
 
-        def on_signal() -> None:
-            if not dialer.stopping:
+        def on_signal(sig: signal.Signals) -> None:
+            nonlocal interrupted
+            if sig is signal.SIGINT and not dialer.stopping:
                 console.print("stopping: no new calls; waiting for calls under way (Ctrl-C again "
-                              "to interrupt them)")  # fmt: skip
+                              "to end them)")  # fmt: skip
                 dialer.stop()
+            elif not interrupted:
+                console.print("stopping: no new calls; ending the calls under way")
+                interrupted = True
+                dialer.interrupt()
             elif main is not None:
                 main.cancel()
 
         for sig in (signal.SIGINT, signal.SIGTERM):
-            loop.add_signal_handler(sig, on_signal)
+            loop.add_signal_handler(sig, on_signal, sig)
 
     return control
 

@@ -11,7 +11,7 @@ import asyncio
 import contextlib
 import ipaddress
 import ssl
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator
 from dataclasses import replace
 from pathlib import Path
 
@@ -21,9 +21,10 @@ from aiohttp import web
 
 from voicebot.campaign.config import load_campaign
 from voicebot.campaign.contacts import ContactFileError
-from voicebot.campaign.dialer import DialerEvent
+from voicebot.campaign.dialer import Dialer, DialerEvent
 from voicebot.campaign.execute import run_campaign
 from voicebot.campaign.launch import Prepared, TransportUnavailable, prepare
+from voicebot.campaign.lease import CampaignBusy
 from voicebot.campaign.report import write_report
 from voicebot.commands.compliance import policy_option
 from voicebot.compliance.policy import Policy, load_policy, user_policy_path
@@ -41,6 +42,8 @@ from voicebot.web.keys import DESK, STORE
 from voicebot.yamlsource import SourceErrors
 
 _FILE = click.Path(dir_okay=False, exists=True, path_type=Path)
+_SHUTDOWN_SECONDS = 20.0
+"""How long a stopping server waits for its campaigns' calls to record their outcomes."""
 
 
 def default_session_key_path() -> Path:
@@ -72,42 +75,69 @@ def _vault(store: Store) -> Vault | None:
     return Vault(default_vault_dir(), keyring, vault_hook(store))
 
 
-def campaign_in_server(
-    prepared: Prepared, policy: Policy, dev: bool, report: Path
-) -> Callable[[web.Application], AsyncIterator[None]]:
-    """A cleanup context that runs ``prepared`` while the server runs, handoffs to its desk."""
+class CampaignInServer:
+    """Runs ``prepared`` while the server runs, its handoffs going to the console's desk.
 
-    async def context(app: web.Application) -> AsyncIterator[None]:
-        name = prepared.campaign.name
+    Shutdown is ordered: :meth:`on_shutdown` (first thing on SIGTERM/SIGINT) stops dialling and
+    ends the calls under way, each with an outcome; :meth:`context`'s cleanup waits for that
+    before the store is closed (``close_store`` runs after every cleanup context).
+    """
 
-        def note(text: str) -> None:
-            click.echo(f"[{name}] {text}", err=True)
+    def __init__(self, prepared: Prepared, policy: Policy, dev: bool, report: Path) -> None:
+        self.prepared = prepared
+        self.policy = policy
+        self.dev = dev
+        self.report = report
+        self.dialer: Dialer | None = None
+        self.stopping = False
+
+    def note(self, text: str) -> None:
+        """Print ``text`` tagged with the campaign's name."""
+        click.echo(f"[{self.prepared.campaign.name}] {text}", err=True)
+
+    async def on_shutdown(self, _: web.Application) -> None:
+        """Dial nothing new and end the calls under way (recorded failed, "interrupted")."""
+        self.stopping = True
+        if self.dialer is not None:
+            self.note("shutting down: no new calls; ending the calls under way")
+            self.dialer.interrupt()
+
+    async def context(self, app: web.Application) -> AsyncIterator[None]:
+        """A cleanup context: the campaign's task, finished before the store closes."""
 
         def progress(event: DialerEvent) -> None:
             if event.kind == "ended" and event.outcome is not None:
-                note(f"{event.masked}: {event.outcome.value}")
+                self.note(f"{event.masked}: {event.outcome.value}")
             elif event.kind == "blocked":
-                note(f"{event.masked}: blocked ({', '.join(event.reasons)})")
+                self.note(f"{event.masked}: blocked ({', '.join(event.reasons)})")
+
+        def control(dialer: Dialer) -> None:
+            self.dialer = dialer
+            if self.stopping:  # the server began to stop while the campaign was preparing
+                dialer.interrupt()
 
         async def run() -> None:
             try:
                 results = await run_campaign(
-                    prepared, app[STORE], policy, dev=dev, note=note, listeners=[progress],
-                    desk=app[DESK],
+                    self.prepared, app[STORE], self.policy, dev=self.dev, note=self.note,
+                    listeners=[progress], desk=app[DESK], control=control,
                 )  # fmt: skip
-            except (NotApproved, TransportUnavailable) as exc:
-                note(f"not run: {exc}")
+            except (NotApproved, TransportUnavailable, CampaignBusy) as exc:
+                self.note(f"not run: {exc}")
                 return
-            write_report(results, report)
-            note(f"finished; report: {report}")
+            write_report(results, self.report)
+            self.note(f"finished; report: {self.report}")
 
-        task = asyncio.create_task(run(), name=f"campaign-{name}")
+        task = asyncio.create_task(run(), name=f"campaign-{self.prepared.campaign.name}")
         yield
-        task.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await task
-
-    return context
+        if self.dialer is not None:
+            self.dialer.interrupt()
+        try:  # the calls record their outcomes; a store that hangs must not hang the exit
+            await asyncio.wait_for(asyncio.shield(task), _SHUTDOWN_SECONDS)
+        except TimeoutError:
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
 
 
 @click.command()
@@ -187,7 +217,9 @@ def serve(
         app = create_app(store, replace(config, vault=vault, retention=RetentionPolicy()))
         for path, campaign in prepared:
             report = path.with_name(f"{campaign.campaign.name}-report.html")
-            app.cleanup_ctx.append(campaign_in_server(campaign, policy, dev, report))
+            running = CampaignInServer(campaign, policy, dev, report)
+            app.on_shutdown.append(running.on_shutdown)
+            app.cleanup_ctx.append(running.context)
 
         async def close_store(_: web.Application) -> None:
             await store.close()
