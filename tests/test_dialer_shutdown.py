@@ -4,6 +4,7 @@ interrupting it mid-call ends every live call with an outcome before it returns.
 from __future__ import annotations
 
 import asyncio
+import datetime as dt
 from collections.abc import AsyncIterator
 from pathlib import Path
 
@@ -17,6 +18,7 @@ from voicebot.campaign.config import Pacing
 from voicebot.campaign.contacts import Contact
 from voicebot.campaign.dialer import INTERRUPTED, Dialer, DialPlan
 from voicebot.campaign.runner import CallEnd, CallRequest
+from voicebot.compliance.decision import Decision
 from voicebot.compliance.gate import Gate
 from voicebot.compliance.policy import load_policy
 from voicebot.flow.model import Purpose
@@ -126,3 +128,25 @@ async def test_interrupt_ends_live_calls_and_run_returns(store: Store, gate: Gat
         (queue.DONE, "failed", INTERRUPTED)
     }
     assert await _attempts(store) == [("completed", "failed")] * len(CONTACTS)
+
+
+async def test_a_reservation_committed_as_its_task_is_cancelled_is_released(
+    store: Store, gate: Gate
+) -> None:
+    class CancelledAsItCommits(Gate):
+        """The decision is durable, but the task asking for it is cancelled before it learns
+        the attempt's id (a shutdown landing mid-commit)."""
+
+        async def check_and_reserve(
+            self, number: str, campaign: str, purpose: Purpose, now: dt.datetime
+        ) -> Decision:
+            await super().check_and_reserve(number, campaign, purpose, now)
+            raise asyncio.CancelledError
+
+    cancelling = CancelledAsItCommits(store, gate.policy)
+    dialer = Dialer(store, cancelling, PLAN, Endless(1), RealClock())
+    await dialer.prepare(CONTACTS[:1])
+    with pytest.raises(asyncio.CancelledError):
+        await dialer.run()
+    # Stale: reserved, and no contact refers to it; only this process runs the campaign.
+    assert await _attempts(store) == [("released", None)]
