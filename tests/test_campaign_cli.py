@@ -67,6 +67,7 @@ def test_run_status_and_results(tmp_path: Path) -> None:
     assert summary["contacts"] == 3 and summary["open_attempts"] == 0
     assert summary["states"] == {"done": 2, "waiting": 1}  # busy: retry planned
     assert summary["last_outcomes"] == {"completed": 1, "opted_out": 1, "busy": 1}
+    assert summary["running"] is None  # the run ended and gave its lease back
 
     masked = runner.invoke(cli, ["campaign", "results", "clitest", *db])
     rows = list(csv.DictReader(io.StringIO(masked.output)))

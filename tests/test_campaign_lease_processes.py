@@ -9,6 +9,7 @@ kill). PostgreSQL at 127.0.0.1:5432 is required (fails, never skips, without it)
 from __future__ import annotations
 
 import asyncio
+import json
 import os
 import signal
 import socket
@@ -114,6 +115,13 @@ def test_one_process_per_campaign_and_takeover_after_kill(tmp_path: Path, db_url
         first.send_signal(signal.SIGKILL)
         first.wait()
     assert len(_query(db_url, "SELECT * FROM campaign_leases")) == 1, "kill -9 leaves the lease"
+    status = subprocess.run(
+        [sys.executable, "-m", "voicebot", "campaign", "status", "leased", "--json",
+         "--db", db_url],
+        env={**os.environ, "PYTHONPATH": str(ROOT)}, capture_output=True, check=True,
+    )  # fmt: skip
+    running = json.loads(status.stdout)["running"]
+    assert (running["pid"], running["gone"]) == (first.pid, True), running
     dialing_at_kill = _query(db_url, "SELECT attempt_id FROM dialer_queue WHERE phase = 'dialing'")
 
     heir = _run(tmp_path, camp, db_url)

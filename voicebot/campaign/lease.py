@@ -61,6 +61,12 @@ class Holder:
         """For people: ``pid 4242 on host-a since 2026-12-06 02:41:07 UTC``."""
         return f"pid {self.pid} on {self.host} since {self.since:%Y-%m-%d %H:%M:%S} UTC"
 
+    def gone(self, now: dt.datetime, host: str | None = None) -> bool:
+        """Whether the holder no longer runs: its lease expired, or it is a dead process of
+        this host (``host``: this host's name)."""
+        here = host if host is not None else socket.gethostname()
+        return self.expires_at <= now or (self.host == here and not pid_alive(self.pid))
+
 
 class CampaignBusy(RuntimeError):
     """Another live process runs the campaign."""
@@ -178,8 +184,7 @@ class CampaignLease:
         if row.token == self.token:
             self._renew(conn, now, expires)
             return None
-        gone = row.expires_at <= now or (row.host == self.host and not pid_alive(row.pid))
-        if not gone:
+        if not holder.gone(now, self.host):
             raise CampaignBusy(self.name, holder)
         swapped = conn.execute(
             update(_l)
@@ -240,6 +245,13 @@ class CampaignLease:
             self.lost = True
             self.on_lost()
             return
+
+
+async def current_holder(store: Store, campaign_id: int) -> Holder | None:
+    """Who holds the campaign's lease (maybe a process that is gone), or None."""
+    async with store.engine.connect() as conn:
+        row = (await conn.execute(select(_l).where(_l.c.campaign_id == campaign_id))).first()
+    return _holder(row) if row is not None else None
 
 
 def _holder(row: Any) -> Holder:

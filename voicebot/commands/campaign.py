@@ -32,7 +32,7 @@ from voicebot.campaign.launch import (
     TransportUnavailable,
     prepare,
 )
-from voicebot.campaign.lease import CampaignBusy
+from voicebot.campaign.lease import CampaignBusy, Holder, current_holder
 from voicebot.campaign.queue import AttemptRow
 from voicebot.campaign.queue import attempts as attempts_of
 from voicebot.campaign.report import write_report
@@ -186,7 +186,7 @@ def _signals(console: Console) -> Any:
 @db_option
 def status(name: str, as_json: bool, db: str | None) -> None:
     """Where campaign NAME stands: contacts per state and last outcome, attempts made."""
-    rows, attempts = _load(name, db)
+    rows, attempts, holder = _load(name, db)
     by_state: dict[str, int] = {}
     by_outcome: dict[str, int] = {}
     for r in rows:
@@ -202,6 +202,7 @@ def status(name: str, as_json: bool, db: str | None) -> None:
         "attempts": len(attempts),
         "open_attempts": sum(1 for a in attempts if a.state == "reserved"),
         "next_due": min(due) if due else None,
+        "running": _running(holder),
     }
     if as_json:
         click.echo(json.dumps(summary, indent=2))
@@ -215,6 +216,9 @@ def status(name: str, as_json: bool, db: str | None) -> None:
         table.add_row(f"last outcome {key}", str(value))
     table.add_row("attempts", str(summary["attempts"]))
     table.add_row("next due", str(summary["next_due"] or "-"))
+    if holder is not None:
+        gone = " (gone: the next run takes over)" if holder.gone(_utcnow()) else ""
+        table.add_row("running", f"{holder.describe()}{gone}")
     Console().print(table)
 
 
@@ -232,7 +236,7 @@ def status(name: str, as_json: bool, db: str | None) -> None:
 @db_option
 def results(name: str, fmt: str, output: Path | None, show_numbers: bool, db: str | None) -> None:
     """Export campaign NAME: one row per contact (numbers masked unless --show-numbers)."""
-    rows, attempts = _load(name, db)
+    rows, attempts, _ = _load(name, db)
     per_number: dict[str, int] = {}
     for a in attempts:
         per_number[a.number] = per_number.get(a.number, 0) + 1
@@ -263,8 +267,28 @@ def results(name: str, fmt: str, output: Path | None, show_numbers: bool, db: st
             handle.close()
 
 
-def _load(name: str, db: str | None) -> tuple[list[dict[str, Any]], list[AttemptRow]]:
-    async def main() -> tuple[list[dict[str, Any]], list[AttemptRow]]:
+def _running(holder: Holder | None) -> dict[str, Any] | None:
+    """The process running the campaign (from its lease), for ``status --json``."""
+    if holder is None:
+        return None
+    return {
+        "host": holder.host,
+        "pid": holder.pid,
+        "since": holder.since.isoformat(),
+        "renewed_at": holder.renewed_at.isoformat(),
+        "gone": holder.gone(_utcnow()),
+    }
+
+
+def _utcnow() -> dt.datetime:
+    return dt.datetime.now(dt.UTC)
+
+
+_Loaded = tuple[list[dict[str, Any]], list[AttemptRow], Holder | None]
+
+
+def _load(name: str, db: str | None) -> _Loaded:
+    async def main() -> _Loaded:
         store = await open_store(resolve_db_url(db))
         try:
             async with store.engine.connect() as conn:
@@ -289,7 +313,7 @@ def _load(name: str, db: str | None) -> tuple[list[dict[str, Any]], list[Attempt
                 due = row.get("due_at")
                 row["due_at"] = due.isoformat() if isinstance(due, dt.datetime) else None
                 rows.append(row)
-            return rows, await attempts_of(store, cid)
+            return rows, await attempts_of(store, cid), await current_holder(store, cid)
         finally:
             await store.close()
 
