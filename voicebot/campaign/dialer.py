@@ -247,12 +247,16 @@ class Dialer:
             raise RuntimeError("call prepare() first")
         try:
             await self._schedule(until)
-        except asyncio.CancelledError:
-            # Cancelled (a server shutting down): end the calls under way with an outcome and
-            # give back reservations this task never learnt about, before the store closes.
+        except BaseException:
+            # Cancelled (a server shutting down) or failed: end the calls under way with an
+            # outcome and give back reservations this task never learnt about, before the
+            # caller closes the store.
             self._stopping = True
             await self._end_calls()
-            await self._sweep_stale()
+            try:
+                await self._sweep_stale()
+            except Exception:
+                log.exception("could not release stale reservations; the next start does")
             raise
         return sorted(self.entries.values(), key=lambda e: e.line)
 

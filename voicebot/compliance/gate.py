@@ -44,7 +44,8 @@ class Gate:
     """Decides before every dial; one per process, shared by its tasks.
 
     A task cancelled while its decision is being committed may leave a reservation it never
-    learns about; it keeps counting toward the caps (the safe side) until the store is cleaned.
+    learns about; it keeps counting toward the caps (the safe side) until the dialer, which
+    holds the campaign's lease, releases it as stale when it stops or next starts.
 
     Args:
         store: the open store.
