@@ -150,3 +150,30 @@ async def test_a_reservation_committed_as_its_task_is_cancelled_is_released(
         await dialer.run()
     # Stale: reserved, and no contact refers to it; only this process runs the campaign.
     assert await _attempts(store) == [("released", None)]
+
+
+async def test_a_failing_schedule_ends_the_calls_under_way_before_it_raises(
+    store: Store, gate: Gate
+) -> None:
+    runner = Endless(1)
+
+    class BreaksOnSecond(Gate):
+        """The first decision goes through; the second fails (a store gone away)."""
+
+        asked = 0
+
+        async def check_and_reserve(
+            self, number: str, campaign: str, purpose: Purpose, now: dt.datetime
+        ) -> Decision:
+            self.asked += 1
+            if self.asked > 1:
+                await runner.live.wait()  # the first call is on the line
+                raise RuntimeError("the store went away")
+            return await super().check_and_reserve(number, campaign, purpose, now)
+
+    dialer = Dialer(store, BreaksOnSecond(store, gate.policy), PLAN, runner, RealClock())
+    await dialer.prepare(CONTACTS[:2])
+    with pytest.raises(RuntimeError, match="went away"):
+        await dialer.run()
+    assert [t for t in asyncio.all_tasks() if t.get_name().startswith("call-")] == []
+    assert await _attempts(store) == [("completed", "failed")]
