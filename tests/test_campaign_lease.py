@@ -115,3 +115,11 @@ async def test_renewals_keep_the_lease_and_the_end_releases_it(store: Store) -> 
         assert not lease.lost
     async with store.engine.connect() as conn:
         assert (await conn.execute(select(CAMPAIGN_LEASES))).all() == []
+
+
+async def test_racing_for_a_free_lease_exactly_one_wins(store: Store) -> None:
+    cid = await _campaign(store)
+    leases = [CampaignLease(store, cid, "leased") for _ in range(6)]
+    outcomes = await asyncio.gather(*(lease.acquire() for lease in leases), return_exceptions=True)
+    assert sum(o is None for o in outcomes) == 1, outcomes
+    assert all(isinstance(o, CampaignBusy) for o in outcomes if o is not None)
