@@ -130,14 +130,17 @@ class CampaignInServer:
 
         task = asyncio.create_task(run(), name=f"campaign-{self.prepared.campaign.name}")
         yield
-        if self.dialer is not None:
-            self.dialer.interrupt()
-        try:  # the calls record their outcomes; a store that hangs must not hang the exit
-            await asyncio.wait_for(asyncio.shield(task), _SHUTDOWN_SECONDS)
-        except TimeoutError:
+        self.stopping = True
+        if self.dialer is None:  # still preparing: nothing dialled yet, nothing to wait for
             task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
+        else:
+            self.dialer.interrupt()
+        # The calls record their outcomes; a store that hangs must not hang the exit.
+        finished, _ = await asyncio.wait({task}, timeout=_SHUTDOWN_SECONDS)
+        if not finished:
+            task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
 
 
 @click.command()
