@@ -22,7 +22,9 @@ from pathlib import Path
 
 import asyncpg  # type: ignore[import-untyped]
 import pytest
+from click.testing import CliRunner
 
+from voicebot.cli import cli
 from voicebot.privacy.number_keys import NumberKeys
 from voicebot.privacy.vault.keys import load_keyring
 
@@ -115,12 +117,9 @@ def test_one_process_per_campaign_and_takeover_after_kill(tmp_path: Path, db_url
         first.send_signal(signal.SIGKILL)
         first.wait()
     assert len(_query(db_url, "SELECT * FROM campaign_leases")) == 1, "kill -9 leaves the lease"
-    status = subprocess.run(
-        [sys.executable, "-m", "voicebot", "campaign", "status", "leased", "--json",
-         "--db", db_url],
-        env={**os.environ, "PYTHONPATH": str(ROOT)}, capture_output=True, check=True,
-    )  # fmt: skip
-    running = json.loads(status.stdout)["running"]
+    status = CliRunner().invoke(cli, ["campaign", "status", "leased", "--json", "--db", db_url])
+    assert status.exit_code == 0, status.output
+    running = json.loads(status.output)["running"]
     assert (running["pid"], running["gone"]) == (first.pid, True), running
     dialing_at_kill = _query(db_url, "SELECT attempt_id FROM dialer_queue WHERE phase = 'dialing'")
 
