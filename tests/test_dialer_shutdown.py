@@ -177,3 +177,21 @@ async def test_a_failing_schedule_ends_the_calls_under_way_before_it_raises(
         await dialer.run()
     assert [t for t in asyncio.all_tasks() if t.get_name().startswith("call-")] == []
     assert await _attempts(store) == [("completed", "failed")]
+
+
+async def test_a_manual_call_counting_under_the_campaign_is_left_alone(
+    store: Store, gate: Gate
+) -> None:
+    # `voicebot call --campaign shutdown` to someone who is not a contact, still on the line.
+    manual = await gate.check_and_reserve(
+        "+12025550199", PLAN.name, Purpose.NOTIFICATION, RealClock().now()
+    )
+    assert manual.attempt_id is not None
+    runner = Endless(1)
+    dialer = Dialer(store, gate, PLAN, runner, RealClock())
+    await dialer.prepare(CONTACTS[:1])
+    task = asyncio.create_task(dialer.run())
+    await asyncio.wait_for(runner.live.wait(), 20)
+    dialer.interrupt()
+    await asyncio.wait_for(task, 20)
+    assert sorted(await _attempts(store)) == [("completed", "failed"), ("reserved", None)]

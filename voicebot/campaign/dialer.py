@@ -143,6 +143,8 @@ class Dialer:
         self._paused = False
         self._stopping = False
         self._agent_callbacks: dict[int, dt.datetime] = {}
+        self._asking: set[str] = set()
+        """Numbers whose decision was asked for and never came back (cancelled mid-commit?)."""
         """Callbacks agents asked for while their call was still being closed."""
 
     # ---- control -------------------------------------------------------------------------
@@ -200,6 +202,7 @@ class Dialer:
         entries = await queue.load(self.store, cid)
         by_attempt = {e.attempt_id: e for e in entries if e.attempt_id is not None}
         attempts = {a.id: a for a in await queue.attempts(self.store, cid)}
+        ours = {e.number for e in entries}
         for attempt in attempts.values():
             if attempt.state != "reserved":
                 continue
@@ -210,9 +213,10 @@ class Dialer:
                 self._after_call(entry, CallEnd(Outcome.FAILED, 0.0, INTERRUPTED), now)
                 await queue.save(self.store, entry, now)
                 self._emit("recovered", entry, outcome=Outcome.FAILED, reasons=(INTERRUPTED,))
-            else:
+            elif entry is not None or attempt.number in ours:
                 # Reserved, never marked dialing: it never reached the network. Without an entry
-                # it is stale: a decision committed while its task was being cancelled.
+                # it is stale: a decision for one of our contacts committed while the task that
+                # asked for it was being cancelled (we hold the lease: no other dialer asked).
                 await self.gate.release(attempt.id, now)
                 if entry is not None:
                     entry.attempt_id, entry.phase, entry.status = None, None, queue.WAITING
@@ -291,7 +295,8 @@ class Dialer:
                 await self.clock.sleep_until(wake_at, self._wake)
             if self._running:
                 await asyncio.gather(*self._running, return_exceptions=True)
-        await self._sweep_stale()
+        if self._asking:
+            await self._sweep_stale()
 
     async def _end_calls(self) -> None:
         """Cancel every call under way and wait until each has recorded its outcome."""
@@ -302,18 +307,22 @@ class Dialer:
             await asyncio.gather(*running, return_exceptions=True)
 
     async def _sweep_stale(self) -> None:
-        """Release this campaign's reservations that no contact refers to any more.
+        """Release the reservations of decisions this dialer asked for and never heard back.
 
-        Only this process reserves for the campaign (it holds the lease) and none of its calls
-        is under way here, so such a reservation is a decision committed while the task that
-        asked for it was being cancelled: it never reached the network.
+        A decision whose task was cancelled (or failed) while it was being committed may have
+        reserved an attempt that no contact refers to: it never reached the network. Only our
+        contacts' numbers are looked at, so a manual ``voicebot call`` counting under this
+        campaign's name is left alone.
         """
         assert self.campaign_id is not None
+        if not self._asking:
+            return
         held = {e.attempt_id for e in self.entries.values() if e.attempt_id is not None}
         now = self.clock.now()
         for attempt in await queue.attempts(self.store, self.campaign_id, "reserved"):
-            if attempt.id not in held:
+            if attempt.id not in held and attempt.number in self._asking:
                 await self.gate.release(attempt.id, now)
+        self._asking.clear()
 
     async def _try(self, entry: Entry, now: dt.datetime) -> bool:
         """Ask the gate; start the call if allowed, else reschedule or close. True if dialled."""
@@ -324,9 +333,11 @@ class Dialer:
             await queue.save(self.store, entry, now)
             self._emit("blocked", entry, reasons=("campaign_ended",))
             return False
+        self._asking.add(entry.number)  # kept if this await never returns (see _sweep_stale)
         decision = await self.gate.check_and_reserve(
             entry.number, self.plan.name, self.plan.purpose, now
         )
+        self._asking.discard(entry.number)
         reasons = tuple(r.value for r in decision.reasons)
         if not decision.allowed:
             entry.last_reasons = list(reasons)
