@@ -29,7 +29,6 @@ from voicebot.privacy.vault import (
     Vault,
     VaultError,
     default_key_file,
-    default_vault_dir,
     load_keyring,
     rotate,
     write_key_file,
@@ -55,7 +54,7 @@ vault_option = click.option(
     "vault_dir",
     type=click.Path(file_okay=False, path_type=Path),
     default=None,
-    help=f"Vault directory [default: ${ENV_VAULT}, else the user data directory].",
+    help=f"Vault directory [default: ${ENV_VAULT}, else the store's own vault].",
 )
 
 
@@ -87,10 +86,11 @@ def init(key_file: Path | None, to_stdout: bool) -> None:
 @keys.command("list")
 @key_file_option
 @vault_option
-def list_keys(key_file: Path | None, vault_dir: Path | None) -> None:
+@db_option
+def list_keys(key_file: Path | None, vault_dir: Path | None, db: str | None) -> None:
     """Show each key id, whether it is active, and how many vault files use it."""
     keyring = _run(lambda: load_keyring(key_file))
-    vault = Vault(vault_dir or default_vault_dir(), keyring, _audit)
+    vault = _run(lambda: _store_vault(resolve_db_url(db), keyring, vault_dir))
     usage = _usage(vault)
     click.echo(f"keys from {keyring.source}; vault {vault.root}")
     for key in keyring.keys:
@@ -133,7 +133,7 @@ def rotate_keys(
         keyring = keyring.with_active(MasterKey.generate())
         _run(lambda: write_key_file(path, keyring, overwrite=True))
         click.echo(f"new active key {keyring.active.key_id} saved in {path}")
-    vault = Vault(vault_dir or default_vault_dir(), keyring, _audit)
+    vault = _run(lambda: _store_vault(resolve_db_url(db), keyring, vault_dir))
     report = rotate(vault, keyring.active, actor=actor)
     click.echo(
         f"re-wrapped {len(report.rewrapped)} files under {report.key_id}; "
@@ -153,6 +153,16 @@ def rotate_keys(
         else:
             _run(lambda: write_key_file(path, keyring.without(unused), overwrite=True))
             click.echo(f"retired {len(unused)} old keys from {path}")
+
+
+def _store_vault(url: str, keyring: Keyring, vault_dir: Path | None) -> Vault:
+    """``vault_dir``, else the vault of the store at ``url`` (derived from where it lives).
+
+    Listing and re-wrapping write no call's file, so the store is not opened for its id.
+    """
+    from voicebot.store.identity import store_vault_root
+
+    return Vault(vault_dir or store_vault_root(url), keyring, _audit)
 
 
 def _store_key_ids(url: str) -> set[str]:

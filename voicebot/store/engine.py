@@ -40,7 +40,9 @@ from sqlalchemy.ext.asyncio import (
 
 from voicebot.privacy.number_keys import NumberKeyMissing, NumberKeys, missing_keys
 from voicebot.privacy.vault.keys import Keyring, load_or_create_keyring
+from voicebot.privacy.vault.vault import AuditHook, Vault
 from voicebot.store.batch import GroupCommitter
+from voicebot.store.identity import read_store_id, vault_of
 from voicebot.store.location import normalize_url
 from voicebot.store.models import NUMBER_KEYS
 
@@ -70,6 +72,8 @@ class Store:
     """Hash, seal and open phone numbers (every number column is stored this way)."""
     committer: GroupCommitter | None = None
     """SQLite only: the group-commit writer behind :meth:`serialized`."""
+    store_id: str | None = None
+    """This store's random id (read when it is opened with migrations); its vault names it."""
     # One writer at a time per process on SQLite: waiting on an asyncio lock is cheaper than
     # several of our own connections spinning on SQLite's busy handler.
     _local_writer: asyncio.Lock = field(default_factory=asyncio.Lock)
@@ -78,6 +82,20 @@ class Store:
     def is_sqlite(self) -> bool:
         """Whether this store is a SQLite file (else PostgreSQL)."""
         return self.engine.dialect.name == "sqlite"
+
+    @property
+    def url(self) -> str:
+        """The store's database URL (with its password: never log it)."""
+        return self.engine.url.render_as_string(hide_password=False)
+
+    def vault(self, keyring: Keyring, audit: AuditHook, root: Path | None = None) -> Vault:
+        """This store's vault: ``root`` or the place derived from the store, checked to be its
+        own (:func:`voicebot.store.identity.vault_of`).
+
+        Raises:
+            VaultOwnerError: the vault belongs to another store.
+        """
+        return vault_of(self.url, self.store_id, keyring, audit, root)
 
     @asynccontextmanager
     async def write(self) -> AsyncIterator[AsyncConnection]:
@@ -148,6 +166,8 @@ async def open_store(url: str, *, migrate: bool = True, keyring: Keyring | None 
             if await upgrade(engine, attributes={"number_keys": numbers}):
                 await compact(engine)
             await _register_keys(store)
+            async with engine.connect() as conn:
+                store.store_id = await conn.run_sync(read_store_id)
         except BaseException:
             await store.close()
             raise

@@ -16,6 +16,7 @@ TABLE_MODULES = (
     "voicebot.store.models",
     "voicebot.store.users",
     "voicebot.store.dispositions",
+    "voicebot.store.identity",
 )
 
 

@@ -1,0 +1,107 @@
+"""A vault belongs to one store: two stores' attempt 1 never share, swap or replace a recording.
+
+Each store's recordings go to the vault derived from it (beside a SQLite file), the vault names
+its owner, and opening it for another store is refused; a second write of one call's file is
+refused rather than replacing the first.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from voicebot.cli import cli
+from voicebot.privacy.vault import Keyring, MasterKey, Vault, VaultError
+from voicebot.privacy.vault.owner import VaultOwnerError, claim
+from voicebot.store.identity import store_vault_root
+
+ROOT = Path(__file__).resolve().parent.parent
+FLOW = ROOT / "flows" / "upgrade_offer.yaml"
+
+
+def _campaign(tmp: Path, name: str, number: str, person: str) -> Path:
+    folder = tmp / name
+    folder.mkdir()
+    (folder / "contacts.csv").write_text(
+        f"number,name,offer,persona\n{number},{person},the 50 GB plan,presses_nine\n",
+        encoding="utf-8",
+    )
+    (folder / "policy.yaml").write_text(
+        "purposes:\n  marketing:\n"
+        '    window: {start: "00:00", end: "23:59:59"}\n'
+        "    holidays: {public: false, weekends: false, extra_dates: []}\n",
+        encoding="utf-8",
+    )
+    path = folder / "camp.yaml"
+    path.write_text(
+        f"name: {name}\nflow: {FLOW.as_posix()}\ncontacts: contacts.csv\n"
+        'caller_id: "+12025550100"\ndefault_region: US\ntransport: loopback\nring_timeout: 5\n',
+        encoding="utf-8",
+    )
+    return path
+
+
+@pytest.fixture
+def own_dirs(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    for kind in ("DATA", "CACHE", "CONFIG"):
+        monkeypatch.setenv(f"XDG_{kind}_HOME", str(tmp_path / kind.lower()))
+    monkeypatch.delenv("VOICEBOT_VAULT", raising=False)
+    return tmp_path
+
+
+def _call_files(db: Path, attempt_id: int) -> dict[str, bytes]:
+    """The stored (encrypted) bytes of one call's files in the store's vault."""
+    root = store_vault_root(str(db))
+    folder = root / "calls" / str(attempt_id)
+    files = {p.name: p.read_bytes() for p in sorted(folder.glob("*.vbv"))}
+    assert "recording.wav.vbv" in files, sorted(files)
+    vault = Vault(root, _keyring(), lambda *_: None)
+    assert vault.open(f"calls/{attempt_id}/recording.wav", "test", "test")[:4] == b"RIFF"
+    return files
+
+
+def _keyring() -> Keyring:
+    from voicebot.privacy.vault import load_keyring
+
+    return load_keyring()
+
+
+def test_two_stores_keep_their_own_attempt_1(own_dirs: Path) -> None:
+    runner = CliRunner()
+    stored: dict[str, dict[str, bytes]] = {}
+    for name, number, person in (
+        ("alpha", "+12025550111", "Annabel"),
+        ("beta", "+12025550122", "Bartholomew"),
+    ):
+        db = ["--db", str(own_dirs / f"{name}.db")]
+        camp = _campaign(own_dirs, name, number, person)
+        done = runner.invoke(cli, ["flow", "approve", str(FLOW), "--reviewer", "Dana", *db])
+        assert done.exit_code == 0, done.output
+        ran = runner.invoke(
+            cli,
+            ["campaign", "run", str(camp), "--until-idle", "--policy",
+             str(camp.parent / "policy.yaml"), *db],
+        )  # fmt: skip
+        assert ran.exit_code == 0, ran.output
+        stored[name] = _call_files(own_dirs / f"{name}.db", 1)
+    # alpha's call is still there, byte for byte, after beta's attempt 1 was recorded
+    assert _call_files(own_dirs / "alpha.db", 1) == stored["alpha"]
+    assert _call_files(own_dirs / "beta.db", 1) == stored["beta"] != stored["alpha"]
+
+
+def test_a_vault_refuses_a_second_store_and_a_second_write(tmp_path: Path) -> None:
+    root = tmp_path / "vault"
+    claim(root, "a" * 32)
+    claim(root, "a" * 32)  # its own store again: fine
+    with pytest.raises(VaultOwnerError, match="belongs to another store"):
+        claim(root, "b" * 32)
+    vault = Vault(root, Keyring(MasterKey.generate()), lambda *_: None)
+    from voicebot.call.archive import VaultRecordingSink
+
+    sink = VaultRecordingSink(vault, 1)
+    sink.store("attempt-1", b"first call")
+    with pytest.raises(VaultError, match="already exists"):
+        sink.store("attempt-1", b"second call")
+    assert vault.open("calls/1/recording.wav", "test", "test") == b"first call"
