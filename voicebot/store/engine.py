@@ -9,7 +9,8 @@ it form one serialized unit across processes. Hot write paths (the gate) go thro
 (see :func:`lock_number_sync`).
 
 Every store carries the keys that hash and seal phone numbers (:attr:`Store.numbers`, see
-:mod:`voicebot.privacy.number_keys`): no table holds a number in the clear. SQLite connections
+:mod:`voicebot.privacy.number_keys`): no table holds a number in the clear. A SQLite file is
+created 0600 (its ``-wal``/``-shm`` follow it), like the key file. SQLite connections
 run with ``secure_delete``, so the bytes of a deleted or rewritten row are zeroed rather than
 left in a free page where a copy of the file could still show them.
 """
@@ -19,6 +20,8 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 import logging
+import os
+import stat
 import time
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
@@ -220,11 +223,37 @@ def _create_engine(url: str) -> AsyncEngine:
         return create_async_engine(url, pool_pre_ping=True)
     database = parsed.database or ""
     if database and database != ":memory:" and not database.startswith("file:"):
-        Path(database).parent.mkdir(parents=True, exist_ok=True)
+        make_private(Path(database))
     engine = create_async_engine(url, connect_args={"timeout": BUSY_TIMEOUT_S})
     event.listen(engine.sync_engine, "connect", _sqlite_on_connect)
     event.listen(engine.sync_engine, "begin", _sqlite_on_begin)
     return engine
+
+
+def make_private(path: Path) -> None:
+    """Create the SQLite file ``path`` readable by its owner only (0600), or make an existing
+    one so; its folder, when created here, is 0700.
+
+    SQLite gives its ``-wal`` and ``-shm`` files the mode of the database file, so the log of
+    recent writes is as private as the file itself.
+    """
+    path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    except FileExistsError:
+        mode = stat.S_IMODE(path.stat().st_mode)
+        if mode & 0o077:
+            try:
+                os.chmod(path, mode & 0o700)
+            except PermissionError:  # not ours: say so, the store still opens
+                log.warning("the store file %s is readable by others (mode %o)", path, mode)
+            else:
+                for companion in ("-wal", "-shm", "-journal"):
+                    other = path.with_name(path.name + companion)
+                    if other.exists():
+                        os.chmod(other, stat.S_IMODE(other.stat().st_mode) & 0o700)
+    else:
+        os.close(fd)
 
 
 def _create_sync_sqlite_engine(url: str) -> Engine:
