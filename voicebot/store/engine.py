@@ -41,6 +41,7 @@ from sqlalchemy.ext.asyncio import (
     create_async_engine,
 )
 
+from voicebot.privacy.audit_watermark import WatermarkSeal, watch
 from voicebot.privacy.number_keys import NumberKeyMissing, NumberKeys, missing_keys
 from voicebot.privacy.vault.keys import Keyring, load_or_create_keyring
 from voicebot.privacy.vault.vault import AuditHook, Vault
@@ -73,6 +74,9 @@ class Store:
     sessions: async_sessionmaker[AsyncSession]
     numbers: NumberKeys
     """Hash, seal and open phone numbers (every number column is stored this way)."""
+    watermark: WatermarkSeal
+    """Seals the audit log's high-water mark on every append (see
+    :mod:`voicebot.privacy.audit_watermark`); ``voicebot audit verify`` checks it."""
     committer: GroupCommitter | None = None
     """SQLite only: the group-commit writer behind :meth:`serialized`."""
     store_id: str | None = None
@@ -158,9 +162,13 @@ async def open_store(url: str, *, migrate: bool = True, keyring: Keyring | None 
         engine=engine,
         sessions=async_sessionmaker(engine, expire_on_commit=False),
         numbers=numbers,
+        watermark=WatermarkSeal(numbers.keyring),
     )
+    watch(engine.sync_engine, store.watermark)
     if store.is_sqlite:
-        store.committer = GroupCommitter(_create_sync_sqlite_engine(async_url))
+        sync_engine = _create_sync_sqlite_engine(async_url)
+        watch(sync_engine, store.watermark)
+        store.committer = GroupCommitter(sync_engine)
     if migrate:
         from voicebot.store.compact import compact
         from voicebot.store.migrate import upgrade
