@@ -3,6 +3,10 @@
 Entries are keyed by a hash of engine + voice + text (and a format version), stored as 8 kHz
 mono 16-bit WAV files (playable by any tool a reviewer has) and written atomically: a
 reader sees a whole file or none, even with several workers rendering at once.
+
+Only what every caller hears is cached: a prompt filled with a contact's data ("Hi Alice, ...")
+is rendered in memory for its call and never written here (``render(..., keep=False)``, see
+:mod:`voicebot.call.prompt_audio`), so the cache holds no personal data for erasure to miss.
 """
 
 from __future__ import annotations

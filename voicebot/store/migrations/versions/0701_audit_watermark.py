@@ -13,7 +13,7 @@ Create Date: 2026-12-06
 from __future__ import annotations
 
 import sqlalchemy as sa
-from alembic import context, op
+from alembic import op
 
 revision = "0701_audit_watermark"
 down_revision = "0700_vault_owner"
@@ -41,7 +41,8 @@ def upgrade() -> None:
         .limit(1)
     ).first()
     seq, digest = (int(head.seq), str(head.hash)) if head is not None else (0, GENESIS)
-    keys = (context.config.attributes if context.config is not None else {}).get("number_keys")
+    config = op.get_context().config
+    keys = (config.attributes if config is not None else {}).get("number_keys")
     seal = WatermarkSeal(keys.keyring).seal(seq, digest) if keys is not None else None
     conn.execute(sa.insert(AUDIT_WATERMARK).values(id=1, seq=seq, hash=digest, seal=seal))
     if conn.dialect.name == "sqlite":
