@@ -8,6 +8,7 @@ counters (attempts reserved) say when the chain is shorter than they imply.
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
 import sqlite3
 from collections.abc import AsyncIterator
@@ -143,3 +144,57 @@ def test_the_mark_follows_retention_and_a_reopened_store(filled: Path, tmp_path:
     result = _verify(filled)
     assert result.exit_code == 0, result.output
     assert "high-water mark: seq 8 (reached)" in result.output  # the checkpoint entry
+
+
+async def test_a_store_from_before_gets_its_mark_and_its_notes_sealed(
+    tmp_path: Path, master_key: str
+) -> None:
+    from sqlalchemy import insert, select
+
+    from voicebot.compliance.audit import audit_row
+    from voicebot.privacy.audit_chain import link
+    from voicebot.privacy.notes import open_note
+    from voicebot.store.dispositions import CALL_DISPOSITIONS
+    from voicebot.store.migrate import upgrade
+    from voicebot.store.models import ATTEMPTS, AUDIT_EVENTS
+
+    path = tmp_path / "old.db"
+    old = await open_store(str(path), migrate=False)
+    try:
+        await upgrade(old.engine, "0600_dispositions", attributes={"number_keys": old.numbers})
+        async with old.engine.begin() as conn:
+            head = None
+            for i in range(3):  # entries written by the code of the time (no mark to raise)
+                row = link(head, audit_row(at=NOW, kind="reserve", number_masked="",
+                                           policy_version="-", detail={"i": i}))  # fmt: skip
+                await conn.execute(insert(AUDIT_EVENTS).values(row))
+                head = (row["seq"], row["hash"])
+            await conn.execute(
+                insert(ATTEMPTS).values(
+                    id=1, purpose="notification", state="completed", reserved_at=NOW,
+                    local_day=NOW.date(), policy_version="-",
+                )
+            )  # fmt: skip
+            await conn.execute(
+                insert(CALL_DISPOSITIONS).values(
+                    attempt_id=1, agent="a", disposition="callback", created_at=NOW,
+                    note="call me on 202-555-0133, card 4111 1111 1111 1111",
+                )
+            )  # fmt: skip
+    finally:
+        await old.close()
+
+    result = await asyncio.to_thread(_verify, path)  # migrates: mark at the head, notes sealed
+    assert result.exit_code == 0, result.output
+    assert "high-water mark: seq 3 (reached)" in result.output
+    assert b"202-555-0133" not in path.read_bytes() and b"4111" not in path.read_bytes()
+    store = await open_store(str(path))
+    try:
+        async with store.engine.connect() as conn:
+            sealed = (await conn.execute(select(CALL_DISPOSITIONS.c.note))).scalar_one()
+        assert open_note(store.numbers, sealed) == "call me on 202***0133, card [CARD]"
+    finally:
+        await store.close()
+    _tamper(path, *_UNGUARD, "DELETE FROM audit_events WHERE seq = 3")
+    cut = await asyncio.to_thread(_verify, path)
+    assert cut.exit_code == 1 and "seq 3..3 missing at the end" in cut.output, cut.output

@@ -105,3 +105,35 @@ def test_a_vault_refuses_a_second_store_and_a_second_write(tmp_path: Path) -> No
     with pytest.raises(VaultError, match="already exists"):
         sink.store("attempt-1", b"second call")
     assert vault.open("calls/1/recording.wav", "test", "test") == b"first call"
+
+
+def test_where_each_store_s_vault_is(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from voicebot.privacy.vault import default_vault_dir
+    from voicebot.store.location import default_db_path
+
+    monkeypatch.delenv("VOICEBOT_VAULT", raising=False)
+    assert store_vault_root(str(tmp_path / "a.db")) == tmp_path / "a.db.vault"
+    assert store_vault_root(f"sqlite:///{tmp_path / 'b.db'}") == tmp_path / "b.db.vault"
+    assert store_vault_root(str(default_db_path())) == default_vault_dir()
+    pg = store_vault_root("postgresql://postgres@127.0.0.1:5432/calls")
+    assert pg.parent.name == "vaults" and pg.name == "pg-127.0.0.1-5432-calls"
+    assert store_vault_root("postgresql://postgres@127.0.0.1:5432/other") != pg
+    monkeypatch.setenv("VOICEBOT_VAULT", str(tmp_path / "shared"))
+    assert store_vault_root(str(tmp_path / "a.db")) == tmp_path / "shared"
+
+
+def test_a_store_is_refused_another_store_s_vault(
+    own_dirs: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("VOICEBOT_MASTER_KEY", MasterKey.generate().to_base64())
+    runner = CliRunner()
+    shared = own_dirs / "shared-vault"
+    first = runner.invoke(
+        cli, ["erase", "+12025550111", "--db", str(own_dirs / "a.db"), "--vault", str(shared)]
+    )
+    assert first.exit_code == 0, first.output
+    second = runner.invoke(
+        cli, ["erase", "+12025550111", "--db", str(own_dirs / "b.db"), "--vault", str(shared)]
+    )
+    assert second.exit_code == 1, second.output
+    assert "belongs to another store" in second.output and "Traceback" not in second.output

@@ -5,8 +5,9 @@ Rotation order is what keeps it safe: the new key is saved in the key file (besi
 ``--resume`` finishes the job with the key already active.
 
 ``--retire`` keeps every old key the store still needs: phone numbers in the store are hashed
-and sealed under the key that was active when each row was written, and erased numbers stay on
-the do-not-call list as digests under theirs (:mod:`voicebot.privacy.number_keys`). Dropping such
+and sealed under the key that was active when each row was written, erased numbers stay on
+the do-not-call list as digests under theirs (:mod:`voicebot.privacy.number_keys`), and the
+audit log's high-water mark is sealed under the key active at the last append. Dropping such
 a key would make those rows unmatchable, so it is kept and said so.
 """
 
@@ -171,6 +172,7 @@ def _store_key_ids(url: str) -> set[str]:
     from sqlalchemy.engine import make_url
     from sqlalchemy.exc import DBAPIError
 
+    from voicebot.privacy.audit_watermark import WatermarkSeal, read_mark
     from voicebot.store.engine import open_store
     from voicebot.store.models import DNC_ERASED, NUMBER_KEYS
 
@@ -189,6 +191,13 @@ def _store_key_ids(url: str) -> set[str]:
                         used |= {str(k) for k in (await conn.execute(select(column))).scalars()}
                 except DBAPIError:  # an older schema without this table
                     continue
+            try:  # the audit log's high-water mark is sealed under a key too
+                async with store.engine.connect() as conn:
+                    mark = await conn.run_sync(read_mark)
+            except DBAPIError:
+                mark = None
+            if mark is not None and mark.seal:
+                used.add(WatermarkSeal(store.numbers.keyring).sealed_under(mark))
             return used
         finally:
             await store.close()
