@@ -69,6 +69,7 @@ def claim(root: Path, store_id: str) -> None:
     if owner != store_id:
         raise VaultOwnerError(
             f"vault {root} belongs to another store (id {owner}), not this one (id {store_id}): "
-            "its recordings are named by that store's attempt ids. Give this store its own vault "
-            "(--vault DIR or $VOICEBOT_VAULT), or open the store it belongs to"
+            "its recordings are named by that store's attempt ids. Open the store it belongs to, "
+            "move the vault away if that store is gone, or give this store another vault "
+            "($VOICEBOT_VAULT, or --vault DIR where the command has it)"
         )
