@@ -12,6 +12,7 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
+from voicebot.call.archive import VaultRecordingSink
 from voicebot.cli import cli
 from voicebot.privacy.vault import Keyring, MasterKey, Vault, VaultError
 from voicebot.privacy.vault.owner import VaultOwnerError, claim
@@ -98,8 +99,6 @@ def test_a_vault_refuses_a_second_store_and_a_second_write(tmp_path: Path) -> No
     with pytest.raises(VaultOwnerError, match="belongs to another store"):
         claim(root, "b" * 32)
     vault = Vault(root, Keyring(MasterKey.generate()), lambda *_: None)
-    from voicebot.call.archive import VaultRecordingSink
-
     sink = VaultRecordingSink(vault, 1)
     sink.store("attempt-1", b"first call")
     with pytest.raises(VaultError, match="already exists"):
@@ -137,3 +136,28 @@ def test_a_store_is_refused_another_store_s_vault(
     )
     assert second.exit_code == 1, second.output
     assert "belongs to another store" in second.output and "Traceback" not in second.output
+
+
+@pytest.mark.integration
+async def test_postgres_stores_get_their_own_vaults(
+    pg_url: str, own_dirs: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from voicebot.store import open_store
+
+    keyring = Keyring(MasterKey.generate())
+    store = await open_store(pg_url, keyring=keyring)
+    try:
+        vault = store.vault(keyring, lambda *_: None)
+        assert vault.root.parent == own_dirs / "data" / "voicebot" / "vaults"
+        assert vault.root.name.startswith("pg-127.0.0.1-5432-voicebot_test_")
+        VaultRecordingSink(vault, 1).store("attempt-1", b"postgres store's call")
+        monkeypatch.setenv("VOICEBOT_VAULT", str(own_dirs / "shared"))
+        store.vault(keyring, lambda *_: None)  # claims the shared vault for this store
+    finally:
+        await store.close()
+    other = await open_store(str(own_dirs / "other.db"), keyring=keyring)
+    try:
+        with pytest.raises(VaultOwnerError, match="belongs to another store"):
+            other.vault(keyring, lambda *_: None)
+    finally:
+        await other.close()
