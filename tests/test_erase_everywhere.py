@@ -132,3 +132,22 @@ def test_erase_leaves_nothing_of_the_number_on_disk(dirs: dict[str, Path], tmp_p
     assert erased.exit_code == 0, erased.output
     assert "agents' notes emptied:      1" in erased.output
     assert _leftovers(dirs) == []
+
+
+def test_renders_cached_by_an_earlier_version_are_removed(tmp_path: Path) -> None:
+    import numpy as np
+
+    from voicebot.speech.tts.cache import TtsCache, cache_key
+
+    key = cache_key("piper", "en_US", f"Hi {NAME}, Northwind Mobile can upgrade your plan")
+    legacy = tmp_path / key[:2] / f"{key}.wav"  # where version 1 kept every render
+    legacy.parent.mkdir()
+    legacy.write_bytes(b"RIFF personalised")
+    unrelated = tmp_path / "db" / "notes.txt"
+    unrelated.parent.mkdir()
+    unrelated.write_text("not a cache entry")
+    cache = TtsCache(tmp_path)
+    cache.put("piper", "en_US", "Goodbye.", np.ones(160, dtype=np.int16))
+    assert not legacy.exists() and not legacy.parent.exists()
+    assert unrelated.is_file()
+    assert cache.get("piper", "en_US", "Goodbye.") is not None
