@@ -3,7 +3,10 @@
 Recordings and transcripts only ever reach the disk through the vault (AES-256-GCM, nothing in
 plaintext, no temp files); transcripts are redacted (card and ID numbers, accounts, emails,
 also spoken as digits) before they are stored. Files are named ``calls/<attempt id>/...`` so
-retention and erasure find every piece of a call. Reading them back goes through
+retention and erasure find every piece of a call. A file is written once: a second write of a
+call's file is refused (:class:`~voicebot.privacy.vault.errors.VaultError`), never a replacement
+of the first, and the vault itself belongs to one store (:mod:`voicebot.store.identity`), so
+another store's attempt of the same id cannot land there. Reading them back goes through
 :func:`read_archived`, the vault's audited path: the access is recorded before decryption.
 """
 
@@ -52,7 +55,7 @@ class VaultRecordingSink(RecordingSink):
 
     def store(self, name: str, wav: bytes) -> str:
         path = recording_name(self.attempt_id)
-        self.vault.write(path, wav, overwrite=True)
+        self.vault.write(path, wav)
         return f"vault:{path}"
 
 
@@ -67,5 +70,5 @@ def store_transcript(
         redacted += len(result.findings)
         document.append({"who": line.who, "text": result.text})
     path = transcript_name(attempt_id)
-    vault.write(path, json.dumps(document, ensure_ascii=False).encode(), overwrite=True)
+    vault.write(path, json.dumps(document, ensure_ascii=False).encode())
     return f"vault:{path}", redacted

@@ -3,6 +3,10 @@
 While the phone rings and the disclosure plays, every prompt this contact can hear is rendered
 in the order the flow uses them, so the bot never pauses mid-call to synthesize (a pause reads
 as "your turn" to the caller). The disclosure itself only ever comes from the cache.
+
+A prompt that uses the contact's variables (anything but ``{company}``) is personal: it is
+rendered in memory for this call and never stored in the disk cache, which outlives the call
+and which erasure of a number could not find it in.
 """
 
 from __future__ import annotations
@@ -15,6 +19,9 @@ from voicebot.flow.loader import LoadedFlow
 from voicebot.flow.machine import FlowSpec
 from voicebot.flow.runner import prompts_used
 from voicebot.speech.tts.base import Synthesizer
+
+SHARED_VARIABLES = frozenset({"company"})
+"""Variables that are the same for every contact (a prompt using only these is cached)."""
 
 
 class PromptAudio:
@@ -54,4 +61,13 @@ class PromptAudio:
         return await self._render(prompt_id, text)
 
     async def _render(self, prompt_id: str, text: str) -> Pcm:
-        return await self.synthesizer.render(text, live=prompt_id != self.loaded.flow.disclosure)
+        return await self.synthesizer.render(
+            text,
+            live=prompt_id != self.loaded.flow.disclosure,
+            keep=not self.personal(prompt_id),
+        )
+
+    def personal(self, prompt_id: str) -> bool:
+        """Whether the prompt's text carries the contact's data (a variable besides company)."""
+        catalog = self.loaded.prompts
+        return catalog is not None and bool(catalog.variables(prompt_id) - SHARED_VARIABLES)

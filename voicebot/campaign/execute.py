@@ -19,7 +19,7 @@ from voicebot.handoff.desk import AgentDesk
 from voicebot.privacy.audit_events import vault_hook
 from voicebot.privacy.vault.errors import KeyFileError
 from voicebot.privacy.vault.keys import load_keyring
-from voicebot.privacy.vault.vault import Vault, default_vault_dir
+from voicebot.privacy.vault.vault import Vault
 from voicebot.store import Store
 
 Note = Callable[[str], None]
@@ -33,7 +33,7 @@ def campaign_vault(store: Store, note: Note) -> Vault | None:
     except KeyFileError as exc:
         note(f"recordings are not kept: {exc} (create a key with `voicebot keys init`)")
         return None
-    return Vault(default_vault_dir(), keyring, vault_hook(store))
+    return store.vault(keyring, vault_hook(store))
 
 
 async def approved_or_dev(store: Store, prepared: Prepared, dev: bool, note: Note) -> bool:

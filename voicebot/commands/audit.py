@@ -17,7 +17,7 @@ from sqlalchemy import select
 from sqlalchemy.engine import Connection
 
 from voicebot.privacy.audit_chain import Verification, verify
-from voicebot.store import db_option, open_store, resolve_db_url
+from voicebot.store import Store, db_option, open_store, resolve_db_url
 from voicebot.store.models import AUDIT_EVENTS
 
 T = TypeVar("T")
@@ -25,12 +25,17 @@ T = TypeVar("T")
 
 def with_connection(db: str | None, work: Callable[[Connection], T]) -> T:
     """Open the store, run ``work`` on a sync connection, close it."""
+    return with_store(db, lambda _store, conn: work(conn))
+
+
+def with_store(db: str | None, work: Callable[[Store, Connection], T]) -> T:
+    """Open the store, run ``work`` with it and a sync connection, close it."""
 
     async def main() -> T:
         store = await open_store(resolve_db_url(db))
         try:
             async with store.engine.connect() as conn:
-                return await conn.run_sync(work)
+                return await conn.run_sync(lambda sync: work(store, sync))
         finally:
             await store.close()
 
@@ -74,9 +79,15 @@ def audit() -> None:
 @click.option("--json", "as_json", is_flag=True, help="Print the report as JSON.")
 @db_option
 def verify_command(anchor: str | None, as_json: bool, db: str | None) -> None:
-    """Check that no audit entry was edited, deleted, inserted or reordered (exit 1 if one was)."""
+    """Check that no audit entry was edited, deleted, inserted or reordered (exit 1 if one was).
+
+    The newest entries too: the chain must reach the high-water mark sealed under the master
+    key, so a tail cut off or an emptied table is found without --anchor.
+    """
     expected = _parse_anchor(anchor)
-    report: Verification = with_connection(db, lambda conn: verify(conn, expected))
+    report: Verification = with_store(
+        db, lambda store, conn: verify(conn, expected, store.watermark)
+    )
     if as_json:
         click.echo(json.dumps(report.as_json(), indent=2))
     else:
@@ -86,15 +97,22 @@ def verify_command(anchor: str | None, as_json: bool, db: str | None) -> None:
 
 
 def _print(report: Verification) -> None:
+    for warning in report.warnings:
+        click.echo(f"warning: {warning}", err=True)
     if report.ok:
         start = f" (from checkpoint of seq {report.anchored_at})" if report.anchored_at else ""
         click.echo(f"audit chain intact: {report.rows} entries{start}")
+        if report.mark_seq is not None:
+            click.echo(f"sealed high-water mark: seq {report.mark_seq} (reached)")
         if report.head_seq is not None:
             click.echo(f"head: {report.head_seq}:{report.head_hash}")
             click.echo("keep this head elsewhere; check it later with --anchor")
         return
     click.echo(f"audit chain BROKEN: {len(report.problems)} problem(s) in {report.rows} entries")
     for problem in report.problems:
+        if problem.seq is None and problem.id is None:
+            click.echo(f"  {problem.message}")
+            continue
         where = f"id {problem.id}" if problem.id is not None else "id -"
         click.echo(f"  position {problem.position}, seq {problem.seq}, {where}: {problem.message}")
 

@@ -39,6 +39,7 @@ from voicebot.campaign.report import write_report
 from voicebot.commands.compliance import policy_option, show
 from voicebot.compliance.policy import load_policy, user_policy_path
 from voicebot.flow.approval import NotApproved
+from voicebot.privacy.vault.owner import VaultOwnerError
 from voicebot.store import db_option, open_store, resolve_db_url
 from voicebot.store.models import CAMPAIGNS, DIALER_QUEUE
 from voicebot.yamlsource import SourceErrors
@@ -142,7 +143,7 @@ def run(
             f"{exc}\napprove it with `voicebot flow approve {prepared.loaded.path} --reviewer NAME`"
             " (or run with --dev while developing)"
         ) from None
-    except (TransportUnavailable, CampaignBusy) as exc:
+    except (TransportUnavailable, CampaignBusy, VaultOwnerError) as exc:
         raise click.ClickException(str(exc)) from None
     except asyncio.CancelledError:
         raise click.ClickException(

@@ -5,8 +5,9 @@ Rotation order is what keeps it safe: the new key is saved in the key file (besi
 ``--resume`` finishes the job with the key already active.
 
 ``--retire`` keeps every old key the store still needs: phone numbers in the store are hashed
-and sealed under the key that was active when each row was written, and erased numbers stay on
-the do-not-call list as digests under theirs (:mod:`voicebot.privacy.number_keys`). Dropping such
+and sealed under the key that was active when each row was written, erased numbers stay on
+the do-not-call list as digests under theirs (:mod:`voicebot.privacy.number_keys`), and the
+audit log's high-water mark is sealed under the key active at the last append. Dropping such
 a key would make those rows unmatchable, so it is kept and said so.
 """
 
@@ -29,7 +30,6 @@ from voicebot.privacy.vault import (
     Vault,
     VaultError,
     default_key_file,
-    default_vault_dir,
     load_keyring,
     rotate,
     write_key_file,
@@ -55,7 +55,7 @@ vault_option = click.option(
     "vault_dir",
     type=click.Path(file_okay=False, path_type=Path),
     default=None,
-    help=f"Vault directory [default: ${ENV_VAULT}, else the user data directory].",
+    help=f"Vault directory [default: ${ENV_VAULT}, else the store's own vault].",
 )
 
 
@@ -87,10 +87,11 @@ def init(key_file: Path | None, to_stdout: bool) -> None:
 @keys.command("list")
 @key_file_option
 @vault_option
-def list_keys(key_file: Path | None, vault_dir: Path | None) -> None:
+@db_option
+def list_keys(key_file: Path | None, vault_dir: Path | None, db: str | None) -> None:
     """Show each key id, whether it is active, and how many vault files use it."""
     keyring = _run(lambda: load_keyring(key_file))
-    vault = Vault(vault_dir or default_vault_dir(), keyring, _audit)
+    vault = _run(lambda: _store_vault(resolve_db_url(db), keyring, vault_dir))
     usage = _usage(vault)
     click.echo(f"keys from {keyring.source}; vault {vault.root}")
     for key in keyring.keys:
@@ -133,7 +134,7 @@ def rotate_keys(
         keyring = keyring.with_active(MasterKey.generate())
         _run(lambda: write_key_file(path, keyring, overwrite=True))
         click.echo(f"new active key {keyring.active.key_id} saved in {path}")
-    vault = Vault(vault_dir or default_vault_dir(), keyring, _audit)
+    vault = _run(lambda: _store_vault(resolve_db_url(db), keyring, vault_dir))
     report = rotate(vault, keyring.active, actor=actor)
     click.echo(
         f"re-wrapped {len(report.rewrapped)} files under {report.key_id}; "
@@ -155,12 +156,23 @@ def rotate_keys(
             click.echo(f"retired {len(unused)} old keys from {path}")
 
 
+def _store_vault(url: str, keyring: Keyring, vault_dir: Path | None) -> Vault:
+    """``vault_dir``, else the vault of the store at ``url`` (derived from where it lives).
+
+    Listing and re-wrapping write no call's file, so the store is not opened for its id.
+    """
+    from voicebot.store.identity import store_vault_root
+
+    return Vault(vault_dir or store_vault_root(url), keyring, _audit)
+
+
 def _store_key_ids(url: str) -> set[str]:
     """Master key ids the store's rows need (numbers, erased digests); none if no store yet."""
     from sqlalchemy import select
     from sqlalchemy.engine import make_url
     from sqlalchemy.exc import DBAPIError
 
+    from voicebot.privacy.audit_watermark import WatermarkSeal, read_mark
     from voicebot.store.engine import open_store
     from voicebot.store.models import DNC_ERASED, NUMBER_KEYS
 
@@ -179,6 +191,13 @@ def _store_key_ids(url: str) -> set[str]:
                         used |= {str(k) for k in (await conn.execute(select(column))).scalars()}
                 except DBAPIError:  # an older schema without this table
                     continue
+            try:  # the audit log's high-water mark is sealed under a key too
+                async with store.engine.connect() as conn:
+                    mark = await conn.run_sync(read_mark)
+            except DBAPIError:
+                mark = None
+            if mark is not None and mark.seal:
+                used.add(WatermarkSeal(store.numbers.keyring).sealed_under(mark))
             return used
         finally:
             await store.close()

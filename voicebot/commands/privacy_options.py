@@ -12,8 +12,9 @@ import click
 
 from voicebot.compliance.zones import InvalidNumber
 from voicebot.privacy.audit_events import vault_hook
-from voicebot.privacy.vault import KeyFileError, Vault, VaultError, default_vault_dir, load_keyring
+from voicebot.privacy.vault import KeyFileError, Vault, VaultError, load_keyring
 from voicebot.store import Store, open_store, resolve_db_url
+from voicebot.store.identity import store_vault_root
 
 T = TypeVar("T")
 F = TypeVar("F", bound=Callable[..., Any])
@@ -27,7 +28,8 @@ def vault_option(func: F) -> F:
         type=click.Path(file_okay=False, path_type=Path),
         default=None,
         help="Vault directory of recordings and transcripts (default: $VOICEBOT_VAULT, else the "
-        "user data dir's vault/).",
+        "store's own: beside a SQLite file as FILE.vault/, the user data dir's vault/ for the "
+        "default store).",
     )
     return option(func)
 
@@ -37,14 +39,14 @@ def open_vault(store: Store, vault_dir: Path | None, *, required: bool) -> Vault
 
     None when there is no vault directory and no key, unless ``required``.
     """
-    root = vault_dir or default_vault_dir()
+    root = vault_dir or store_vault_root(store.url)
     try:
         keyring = load_keyring()
     except KeyFileError:
         if not required and not root.exists():
             return None
         raise
-    return Vault(root, keyring, vault_hook(store))
+    return store.vault(keyring, vault_hook(store), root)
 
 
 def run_store_work(db: str | None, work: Callable[[Store], Awaitable[T]]) -> T:

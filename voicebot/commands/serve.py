@@ -33,7 +33,7 @@ from voicebot.privacy.audit_events import vault_hook
 from voicebot.privacy.retention import RetentionPolicy
 from voicebot.privacy.vault.errors import KeyFileError
 from voicebot.privacy.vault.keys import load_keyring
-from voicebot.privacy.vault.vault import Vault, default_vault_dir
+from voicebot.privacy.vault.vault import Vault
 from voicebot.resources import flows_dir
 from voicebot.store import Store, db_option, open_store, resolve_db_url
 from voicebot.web.app import WebConfig, create_app
@@ -72,7 +72,7 @@ def _vault(store: Store) -> Vault | None:
             err=True,
         )
         return None
-    return Vault(default_vault_dir(), keyring, vault_hook(store))
+    return store.vault(keyring, vault_hook(store))
 
 
 class CampaignInServer:

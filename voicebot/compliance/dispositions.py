@@ -25,6 +25,7 @@ from voicebot.compliance.audit import write_audit_sync
 from voicebot.compliance.policy import Policy
 from voicebot.compliance.rules import add_dnc, queue_review
 from voicebot.privacy import mask_number
+from voicebot.privacy.notes import seal_note
 from voicebot.privacy.number_keys import ERASED, NumberKeys
 from voicebot.store.dispositions import CALL_DISPOSITIONS
 from voicebot.store.engine import Store, lock_number_sync
@@ -90,7 +91,7 @@ async def record_disposition(
                 attempt_id=attempt_id,
                 agent=agent,
                 disposition=disposition.value,
-                note=note,
+                note=seal_note(keys, note),
                 callback_at=callback_at,
                 created_at=now,
             )

@@ -12,9 +12,14 @@ transaction holds SQLite's write lock (``BEGIN IMMEDIATE``), and on PostgreSQL a
 transaction-scoped advisory lock on the chain, so no two writers ever extend the same head, across
 processes. A unique index on ``seq`` turns any bug in that into a failed insert, never a fork.
 
-The chain is keyless on purpose: an auditor verifies it with the database alone. An attacker who
-rewrites the whole tail after an edit is caught by an *anchor*: the head that ``voicebot audit
-verify`` prints, kept elsewhere (a ticket, a mail), and checked later with ``--anchor``.
+The chain is keyless on purpose: an auditor verifies it with the database alone. What the chain
+cannot see is its own tail cut off, or the whole table emptied: every append also raises the
+sealed high-water mark (:mod:`voicebot.privacy.audit_watermark`, a MAC under the master key),
+which :func:`verify` checks when given the seal (``voicebot audit verify`` always does), and the
+store's own counters (attempts reserved, dispositions) say when the chain holds fewer entries
+than they imply. An attacker who rewrites the whole tail after an edit is caught by an *anchor*:
+the head that ``voicebot audit verify`` prints, kept elsewhere (a ticket, a mail), and checked
+later with ``--anchor``.
 
 Retention purges old entries (:mod:`voicebot.privacy.retention`); before it does, it appends a
 ``audit_checkpoint`` entry naming the last purged ``seq`` and its hash, so the chain still verifies
@@ -31,10 +36,17 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import JSON, insert, select, text
+from sqlalchemy import JSON, insert, inspect, select, text
 from sqlalchemy.dialects import sqlite as sqlite_dialect
 from sqlalchemy.engine import Connection
 
+from voicebot.privacy.audit_watermark import (
+    SQL_FUNCTION,
+    SQL_RAISE,
+    WatermarkSeal,
+    raise_mark,
+    read_mark,
+)
 from voicebot.store.models import AUDIT_EVENTS, UTCDateTime
 
 GENESIS = "0" * 64
@@ -107,6 +119,7 @@ def append_sync(conn: Connection, values: dict[str, Any]) -> dict[str, Any]:
     head = conn.execute(_HEAD).first()
     row = link((int(head[0]), str(head[1])) if head is not None else None, values)
     conn.execute(_INSERT, row)
+    raise_mark(conn, row["seq"], row["hash"])
     return row
 
 
@@ -115,6 +128,11 @@ def append_sqlite(raw: sqlite3.Connection, values: dict[str, Any]) -> dict[str, 
     head = raw.execute(_SQL_HEAD).fetchone()
     row = link((int(head[0]), str(head[1])) if head is not None else None, values)
     raw.execute(_SQL_INSERT, _bind_sqlite(row))
+    try:
+        raw.execute(SQL_RAISE, (row["seq"], row["hash"]))
+    except sqlite3.OperationalError as exc:  # a connection the store did not open: no seal
+        if SQL_FUNCTION not in str(exc):
+            raise
     return row
 
 
@@ -161,6 +179,10 @@ class Verification:
     anchored_at: int | None = None
     """The ``seq`` of the checkpoint the chain starts from, when it does not start at 1."""
     problems: list[Problem] = field(default_factory=list)
+    mark_seq: int | None = None
+    """The sealed high-water mark's ``seq``, when it was checked and holds."""
+    warnings: list[str] = field(default_factory=list)
+    """Doubts that are not proof: entries past the mark, fewer entries than counters imply."""
     _first_prev: str | None = field(default=None, repr=False)
     _first_id: int | None = field(default=None, repr=False)
 
@@ -177,7 +199,9 @@ class Verification:
             "head": {"seq": self.head_seq, "hash": self.head_hash},
             "starts_at": self.starts_at,
             "anchored_at": self.anchored_at,
+            "mark_seq": self.mark_seq,
             "problems": [p.__dict__ for p in self.problems],
+            "warnings": list(self.warnings),
         }
 
 
@@ -194,12 +218,19 @@ def iter_rows(conn: Connection, batch: int = 5000) -> Iterator[dict[str, Any]]:
         yield dict(zip(_COLUMNS, row, strict=True))
 
 
-def verify(conn: Connection, anchor: tuple[int, str] | None = None) -> Verification:
+def verify(
+    conn: Connection,
+    anchor: tuple[int, str] | None = None,
+    seal: WatermarkSeal | None = None,
+) -> Verification:
     """Check every entry's hash, the links, the positions and the order of ids.
 
     Args:
         conn: any connection on the store (read-only use).
         anchor: a ``(seq, hash)`` head recorded earlier; it must still be in the chain.
+        seal: the store's watermark seal: then the sealed high-water mark must hold and the
+            chain must reach it (tail cut off, table emptied), and the store's counters are
+            compared with the chain.
     """
     report = Verification()
     checkpoints: dict[int, str] = {}
@@ -221,7 +252,54 @@ def verify(conn: Connection, anchor: tuple[int, str] | None = None) -> Verificat
         report.problems.append(
             Problem(None, anchor[0], report.rows, f"anchor seq {anchor[0]} is past the head")
         )
+    if seal is not None:
+        from voicebot.privacy.audit_counts import check_counts
+
+        _check_mark(conn, report, seal)
+        check_counts(conn, report)
     return report
+
+
+def _check_mark(conn: Connection, report: Verification, seal: WatermarkSeal) -> None:
+    """The sealed high-water mark holds, and the chain reaches it with the same entry."""
+    head = report.head_seq or 0
+    mark = read_mark(conn) if inspect(conn).has_table("audit_watermark") else None
+    if mark is None:
+        _tail(report, "the sealed high-water mark is missing (its row or table was deleted)")
+        return
+    valid = seal.check(mark)
+    if valid is None:
+        key_id = seal.sealed_under(mark)
+        _tail(report, f"the high-water mark is sealed under master key {key_id!r}, which the "
+              "keyring lacks: it cannot be checked")  # fmt: skip
+        return
+    if not valid:
+        _tail(report, f"the high-water mark's seal does not match (seq {mark.seq}): it was edited")
+        return
+    report.mark_seq = mark.seq
+    if mark.seq > head:
+        ends = f"the chain ends at seq {head}" if head else "the log is empty"
+        _tail(
+            report,
+            f"entries seq {head + 1}..{mark.seq} missing at the end: the sealed high-water mark "
+            f"is seq {mark.seq}, {ends}",
+        )
+        return
+    if mark.seq > 0:
+        found = conn.execute(
+            select(AUDIT_EVENTS.c.hash).where(AUDIT_EVENTS.c.seq == mark.seq)
+        ).scalar()
+        if found != mark.hash:
+            _tail(report, f"entry seq {mark.seq} is not the one the high-water mark sealed")
+    if head > mark.seq:
+        report.warnings.append(
+            f"{head - mark.seq} newest entries (seq {mark.seq + 1}..{head}) are past the sealed "
+            "high-water mark: written without the master key, so not covered by it"
+        )
+
+
+def _tail(report: Verification, message: str) -> None:
+    report.problems.append(Problem(None, None, report.rows, message))
 
 
 def _check_row(

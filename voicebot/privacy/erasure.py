@@ -3,6 +3,7 @@
 What happens to each place the number lives, in one write transaction under the number's lock:
 
 - contacts rows, review-queue items (with their notes), freezes: deleted;
+- agents' wrap-up notes on the number's calls: emptied (the dispositions stay, for the figures);
 - attempts: anonymised (both number columns emptied: no hash, no sealed copy); outcomes and
   durations stay, unlinked, so campaign figures still add up;
 - the dialer's queue rows of the number: deleted;
@@ -42,6 +43,7 @@ from voicebot.privacy.masking import mask_number
 from voicebot.privacy.number_keys import ERASED
 from voicebot.privacy.vault import Vault
 from voicebot.store.compact import compact
+from voicebot.store.dispositions import CALL_DISPOSITIONS
 from voicebot.store.engine import Store, lock_number_sync
 from voicebot.store.models import (
     ATTEMPTS,
@@ -87,6 +89,8 @@ class ErasureReport:
     freezes: int = 0
     dnc_entries: int = 0
     dnc_hash_added: bool = False
+    notes: int = 0
+    """Agents' wrap-up notes of the number's calls emptied (the dispositions stay)."""
     vault_files: list[str] = field(default_factory=list)
     """Deleted vault names, the number masked where a name spelled it."""
     other: dict[str, int] = field(default_factory=dict)
@@ -108,6 +112,7 @@ class ErasureReport:
             f"  attempts anonymised:        {self.attempts_anonymised}",
             f"  review items deleted:       {self.review_items}",
             f"  freezes deleted:            {self.freezes}",
+            f"  agents' notes emptied:      {self.notes}",
             f"  do-not-call entries:        {self.dnc_entries} replaced by a keyed hash"
             + ("" if self.dnc_hash_added else " (hash already present)"),
             f"  recordings/transcripts:     {len(self.vault_files)} deleted",
@@ -166,6 +171,13 @@ def _erase_rows(
     ]
     for name, eraser in ERASERS.items():
         report.other[name] = eraser(conn, e164, ids)
+    report.notes = _count(
+        conn.execute(
+            update(CALL_DISPOSITIONS)
+            .where(CALL_DISPOSITIONS.c.attempt_id.in_(ids), CALL_DISPOSITIONS.c.note != "")
+            .values(note="")
+        )
+    )
     report.review_items = _deleted(conn, REVIEW_QUEUE, digests)
     report.contacts = _deleted(conn, CONTACTS, digests)
     report.queue_entries = _deleted(conn, DIALER_QUEUE, digests)
@@ -235,6 +247,7 @@ def _audit(conn: Connection, report: ErasureReport) -> None:
             "attempts_anonymised": report.attempts_anonymised,
             "review_items": report.review_items,
             "freezes": report.freezes,
+            "notes": report.notes,
             "dnc_entries": report.dnc_entries,
             "vault_files": len(report.vault_files),
             "other": report.other,

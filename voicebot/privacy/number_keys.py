@@ -52,6 +52,7 @@ _HASH_CONTEXT = b"voicebot number lookup v1\x00"
 _SEAL_CONTEXT = b"voicebot number seal v1\x00"
 _AAD = b"voicebot number v1"
 _FIELDS_AAD = b"voicebot contact fields v1"
+_TEXT_AAD = b"voicebot free text v1"
 _NONCE_BYTES = 12
 
 ERASED = "erased"
@@ -123,6 +124,18 @@ class NumberKeys:
         """
         data = json.loads(self._open(sealed, _FIELDS_AAD).decode("utf-8"))
         return {str(k): str(v) for k, v in data.items()}
+
+    def seal_text(self, text: str) -> str:
+        """Free text someone typed about a call (an agent's note), encrypted."""
+        return self._seal(text.encode("utf-8"), _TEXT_AAD)
+
+    def open_text(self, sealed: str) -> str:
+        """The text :meth:`seal_text` sealed.
+
+        Raises:
+            SealedNumberError: damaged, or sealed under a key not in the keyring.
+        """
+        return self._open(sealed, _TEXT_AAD).decode("utf-8")
 
     def _seal(self, plain: bytes, aad: bytes) -> str:
         nonce = os.urandom(_NONCE_BYTES)

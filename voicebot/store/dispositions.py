@@ -24,6 +24,7 @@ class CallDisposition(Base):
     agent: Mapped[str] = mapped_column(String(64))
     disposition: Mapped[str] = mapped_column(String(20))
     note: Mapped[str] = mapped_column(Text, default="")
+    """The agent's note, redacted and sealed (:mod:`voicebot.privacy.notes`); ``""``: none."""
     callback_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime())
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime())
 

@@ -9,7 +9,8 @@ it form one serialized unit across processes. Hot write paths (the gate) go thro
 (see :func:`lock_number_sync`).
 
 Every store carries the keys that hash and seal phone numbers (:attr:`Store.numbers`, see
-:mod:`voicebot.privacy.number_keys`): no table holds a number in the clear. SQLite connections
+:mod:`voicebot.privacy.number_keys`): no table holds a number in the clear. A SQLite file is
+created 0600 (its ``-wal``/``-shm`` follow it), like the key file. SQLite connections
 run with ``secure_delete``, so the bytes of a deleted or rewritten row are zeroed rather than
 left in a free page where a copy of the file could still show them.
 """
@@ -19,6 +20,8 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 import logging
+import os
+import stat
 import time
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
@@ -38,9 +41,12 @@ from sqlalchemy.ext.asyncio import (
     create_async_engine,
 )
 
+from voicebot.privacy.audit_watermark import WatermarkSeal, watch
 from voicebot.privacy.number_keys import NumberKeyMissing, NumberKeys, missing_keys
 from voicebot.privacy.vault.keys import Keyring, load_or_create_keyring
+from voicebot.privacy.vault.vault import AuditHook, Vault
 from voicebot.store.batch import GroupCommitter
+from voicebot.store.identity import read_store_id, vault_of
 from voicebot.store.location import normalize_url
 from voicebot.store.models import NUMBER_KEYS
 
@@ -68,8 +74,13 @@ class Store:
     sessions: async_sessionmaker[AsyncSession]
     numbers: NumberKeys
     """Hash, seal and open phone numbers (every number column is stored this way)."""
+    watermark: WatermarkSeal
+    """Seals the audit log's high-water mark on every append (see
+    :mod:`voicebot.privacy.audit_watermark`); ``voicebot audit verify`` checks it."""
     committer: GroupCommitter | None = None
     """SQLite only: the group-commit writer behind :meth:`serialized`."""
+    store_id: str | None = None
+    """This store's random id (read when it is opened with migrations); its vault names it."""
     # One writer at a time per process on SQLite: waiting on an asyncio lock is cheaper than
     # several of our own connections spinning on SQLite's busy handler.
     _local_writer: asyncio.Lock = field(default_factory=asyncio.Lock)
@@ -78,6 +89,20 @@ class Store:
     def is_sqlite(self) -> bool:
         """Whether this store is a SQLite file (else PostgreSQL)."""
         return self.engine.dialect.name == "sqlite"
+
+    @property
+    def url(self) -> str:
+        """The store's database URL (with its password: never log it)."""
+        return self.engine.url.render_as_string(hide_password=False)
+
+    def vault(self, keyring: Keyring, audit: AuditHook, root: Path | None = None) -> Vault:
+        """This store's vault: ``root`` or the place derived from the store, checked to be its
+        own (:func:`voicebot.store.identity.vault_of`).
+
+        Raises:
+            VaultOwnerError: the vault belongs to another store.
+        """
+        return vault_of(self.url, self.store_id, keyring, audit, root)
 
     @asynccontextmanager
     async def write(self) -> AsyncIterator[AsyncConnection]:
@@ -137,9 +162,13 @@ async def open_store(url: str, *, migrate: bool = True, keyring: Keyring | None 
         engine=engine,
         sessions=async_sessionmaker(engine, expire_on_commit=False),
         numbers=numbers,
+        watermark=WatermarkSeal(numbers.keyring),
     )
+    watch(engine.sync_engine, store.watermark)
     if store.is_sqlite:
-        store.committer = GroupCommitter(_create_sync_sqlite_engine(async_url))
+        sync_engine = _create_sync_sqlite_engine(async_url)
+        watch(sync_engine, store.watermark)
+        store.committer = GroupCommitter(sync_engine)
     if migrate:
         from voicebot.store.compact import compact
         from voicebot.store.migrate import upgrade
@@ -148,6 +177,8 @@ async def open_store(url: str, *, migrate: bool = True, keyring: Keyring | None 
             if await upgrade(engine, attributes={"number_keys": numbers}):
                 await compact(engine)
             await _register_keys(store)
+            async with engine.connect() as conn:
+                store.store_id = await conn.run_sync(read_store_id)
         except BaseException:
             await store.close()
             raise
@@ -200,11 +231,37 @@ def _create_engine(url: str) -> AsyncEngine:
         return create_async_engine(url, pool_pre_ping=True)
     database = parsed.database or ""
     if database and database != ":memory:" and not database.startswith("file:"):
-        Path(database).parent.mkdir(parents=True, exist_ok=True)
+        make_private(Path(database))
     engine = create_async_engine(url, connect_args={"timeout": BUSY_TIMEOUT_S})
     event.listen(engine.sync_engine, "connect", _sqlite_on_connect)
     event.listen(engine.sync_engine, "begin", _sqlite_on_begin)
     return engine
+
+
+def make_private(path: Path) -> None:
+    """Create the SQLite file ``path`` readable by its owner only (0600), or make an existing
+    one so; its folder, when created here, is 0700.
+
+    SQLite gives its ``-wal`` and ``-shm`` files the mode of the database file, so the log of
+    recent writes is as private as the file itself.
+    """
+    path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    except FileExistsError:
+        mode = stat.S_IMODE(path.stat().st_mode)
+        if mode & 0o077:
+            try:
+                os.chmod(path, mode & 0o700)
+            except PermissionError:  # not ours: say so, the store still opens
+                log.warning("the store file %s is readable by others (mode %o)", path, mode)
+            else:
+                for companion in ("-wal", "-shm", "-journal"):
+                    other = path.with_name(path.name + companion)
+                    if other.exists():
+                        os.chmod(other, stat.S_IMODE(other.stat().st_mode) & 0o700)
+    else:
+        os.close(fd)
 
 
 def _create_sync_sqlite_engine(url: str) -> Engine:

@@ -180,6 +180,18 @@ class AuditEvent(Base):
     hash: Mapped[str | None] = mapped_column(String(64))
 
 
+class AuditWatermark(Base):
+    """The audit log's sealed high-water mark: one row, raised by every append
+    (:mod:`voicebot.privacy.audit_watermark`); triggers refuse deleting it."""
+
+    __tablename__ = "audit_watermark"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    seq: Mapped[int] = mapped_column(Integer)
+    hash: Mapped[str] = mapped_column(String(64))
+    seal: Mapped[str | None] = mapped_column(String(100))
+
+
 class ErasedNumber(Base):
     """A do-not-call entry kept after erasure: a keyed hash of the number, never the number.
 
@@ -284,6 +296,7 @@ DNC_ENTRIES = _table(DncEntry)
 FREEZES = _table(Freeze)
 REVIEW_QUEUE = _table(ReviewItem)
 AUDIT_EVENTS = _table(AuditEvent)
+AUDIT_WATERMARK = _table(AuditWatermark)
 FLOW_APPROVALS = _table(FlowApproval)
 CALL_QA = _table(CallQa)
 DNC_ERASED = _table(ErasedNumber)

@@ -17,6 +17,7 @@ TABLE_MODULES = (
     "voicebot.store.users",
     "voicebot.store.dispositions",
     "voicebot.store.leases",
+    "voicebot.store.identity",
 )
 
 

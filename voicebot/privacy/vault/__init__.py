@@ -1,7 +1,8 @@
 """Encryption at rest for recordings and transcripts (AES-256-GCM, envelope keys, audited reads).
 
 Public API: :class:`Vault` (write, stream, open), :class:`AuditHook`, :class:`MasterKey`,
-:class:`Keyring`, :func:`load_keyring`, :func:`rotate` and the errors.
+:class:`Keyring`, :func:`load_keyring`, :func:`rotate` and the errors (a vault belongs to one
+store: :class:`VaultOwnerError`).
 """
 
 from voicebot.privacy.vault.errors import (
@@ -19,6 +20,7 @@ from voicebot.privacy.vault.keys import (
     read_key_file,
     write_key_file,
 )
+from voicebot.privacy.vault.owner import VaultOwnerError
 from voicebot.privacy.vault.rotate import RotationReport, rotate
 from voicebot.privacy.vault.vault import AuditHook, Vault, VaultWriter, default_vault_dir
 
@@ -33,6 +35,7 @@ __all__ = [
     "UnknownKeyError",
     "Vault",
     "VaultError",
+    "VaultOwnerError",
     "VaultWriter",
     "default_key_file",
     "default_vault_dir",

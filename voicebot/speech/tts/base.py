@@ -64,13 +64,17 @@ class Synthesizer(ABC):
         """The pre-rendered audio for ``text``, or None; never loads the engine."""
         return self.cache.get(self.engine, voice or self.voice, _checked(text))
 
-    async def render(self, text: str, voice: str | None = None, *, live: bool = True) -> Pcm:
+    async def render(
+        self, text: str, voice: str | None = None, *, live: bool = True, keep: bool = True
+    ) -> Pcm:
         """Speech for ``text`` as 8 kHz int16 PCM, from the cache or synthesized and stored.
 
         Args:
             text: what to say (already with variables filled in).
             voice: an engine-specific voice; default: the synthesizer's voice.
             live: if False, only a cached rendering is acceptable (the disclosure).
+            keep: if False, the text is personal ("Hi Alice, ..."): synthesized in memory,
+                never looked up in nor written to the disk cache.
 
         Raises:
             NotPreRendered: ``live`` is False and the text was never rendered.
@@ -79,7 +83,7 @@ class Synthesizer(ABC):
         """
         text = _checked(text)
         chosen = voice or self.voice
-        hit = self.cache.get(self.engine, chosen, text)
+        hit = self.cache.get(self.engine, chosen, text) if keep else None
         if hit is not None:
             return hit
         if not live:
@@ -91,7 +95,8 @@ class Synthesizer(ABC):
         pcm = resample(to_int16(raw.samples), raw.sample_rate, SAMPLE_RATE)
         if len(pcm) == 0:
             raise TtsError(f"{self.engine}/{chosen} produced no audio for {text[:60]!r}")
-        self.cache.put(self.engine, chosen, text, pcm)
+        if keep:
+            self.cache.put(self.engine, chosen, text, pcm)
         return pcm
 
     @abstractmethod

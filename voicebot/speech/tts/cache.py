@@ -3,13 +3,21 @@
 Entries are keyed by a hash of engine + voice + text (and a format version), stored as 8 kHz
 mono 16-bit WAV files (playable by any tool a reviewer has) and written atomically: a
 reader sees a whole file or none, even with several workers rendering at once.
+
+Only what every caller hears is cached: a prompt filled with a contact's data ("Hi Alice, ...")
+is rendered in memory for its call and never written here (``render(..., keep=False)``, see
+:mod:`voicebot.call.prompt_audio`), so the cache holds no personal data for erasure to miss.
+Entries live under ``v2/``; entries an earlier version wrote directly in the directory (which
+could be personalised) are removed the first time a process uses the cache.
 """
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import os
+import re
 import tempfile
 import wave
 from pathlib import Path
@@ -21,6 +29,13 @@ from voicebot.audio import SAMPLE_RATE, Pcm
 
 FORMAT_VERSION = 1
 """Bumped when the stored audio would differ for the same key (e.g. resampling changes)."""
+
+LAYOUT = "v2"
+"""Sub-directory of the current entries (v1 kept personalised renders, see the module doc)."""
+
+_LEGACY_DIR = re.compile(r"[0-9a-f]{2}")
+_LEGACY_FILE = re.compile(r"[0-9a-f]{64}\.wav")
+_swept: set[Path] = set()
 
 CACHE_DIR_ENV = "VOICEBOT_CACHE_DIR"
 
@@ -51,8 +66,29 @@ class TtsCache:
 
     def path_for(self, engine: str, voice: str, text: str) -> Path:
         """Where the rendering of ``text`` by ``engine``/``voice`` is (or would be) stored."""
+        self._sweep_legacy()
         key = cache_key(engine, voice, text)
-        return self.directory / key[:2] / f"{key}.wav"
+        return self.directory / LAYOUT / key[:2] / f"{key}.wav"
+
+    def _sweep_legacy(self) -> None:
+        """Remove entries of the old layout once per process: they may be personalised."""
+        if self.directory in _swept:
+            return
+        _swept.add(self.directory)
+        try:
+            folders = [d for d in self.directory.iterdir() if _LEGACY_DIR.fullmatch(d.name)]
+        except FileNotFoundError:
+            return
+        removed = 0
+        for folder in folders:
+            for entry in folder.glob("*.wav"):
+                if _LEGACY_FILE.fullmatch(entry.name):
+                    entry.unlink(missing_ok=True)
+                    removed += 1
+            with contextlib.suppress(OSError):  # not empty: something else lives there
+                folder.rmdir()
+        if removed:
+            log.info("tts_cache_legacy_removed", entries=removed, directory=str(self.directory))
 
     def get(self, engine: str, voice: str, text: str) -> Pcm | None:
         """The cached PCM, or None; a damaged entry is removed and counts as a miss."""

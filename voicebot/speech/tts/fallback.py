@@ -31,13 +31,15 @@ class FallbackSynthesizer(Synthesizer):
         hit = self.primary.cached(text, voice)
         return hit if hit is not None else self.secondary.cached(text)
 
-    async def render(self, text: str, voice: str | None = None, *, live: bool = True) -> Pcm:
+    async def render(
+        self, text: str, voice: str | None = None, *, live: bool = True, keep: bool = True
+    ) -> Pcm:
         """The primary's rendering, else the secondary's (see :meth:`Synthesizer.render`)."""
-        hit = self.cached(text, voice)
+        hit = self.cached(text, voice) if keep else None
         if hit is not None:
             return hit
         try:
-            return await self.primary.render(text, voice, live=live)
+            return await self.primary.render(text, voice, live=live, keep=keep)
         except NotPreRendered:
             raise
         except TtsError as exc:
@@ -51,7 +53,7 @@ class FallbackSynthesizer(Synthesizer):
                 from voicebot.speech.tts.edge import mark_unreachable
 
                 mark_unreachable()
-            return await self.secondary.render(text, live=live)
+            return await self.secondary.render(text, live=live, keep=keep)
 
     async def _synthesize_impl(self, text: str, voice: str) -> RawAudio:
         raise AssertionError("FallbackSynthesizer renders through its engines")  # pragma: no cover

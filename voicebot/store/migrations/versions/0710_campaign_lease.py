@@ -11,7 +11,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "0710_campaign_lease"
-down_revision = "0600_dispositions"
+down_revision = "0701_audit_watermark"
 branch_labels = None
 depends_on = None
 
