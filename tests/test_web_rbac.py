@@ -54,6 +54,7 @@ EXPECTED_ACCESS: dict[tuple[str, str], str] = {
     ("GET", "/api/users"): "admin",
     ("POST", "/api/users"): "admin",
     ("PUT", "/api/users/{name}/roles"): "admin",
+    ("DELETE", "/api/users/{name}"): "admin",
     ("POST", "/api/handoffs/{id}/reveal"): "admin",
     ("POST", "/api/admin/erase"): "admin",
     ("GET", "/api/agent/presence"): "agent",

@@ -5,7 +5,9 @@ another reason: who may use the console, not what the engine did. The table live
 declarative ``Base`` so one Alembic history covers both (migration ``0100``).
 
 Passwords arrive here already hashed (:mod:`voicebot.web.auth` hashes them); this module never
-sees a clear-text password.
+sees a clear-text password. A password change, a role change and a removal end the user's console
+sessions in the same transaction (:mod:`voicebot.store.web_sessions`), whoever makes the change:
+the console or ``voicebot users``.
 """
 
 from __future__ import annotations
@@ -16,11 +18,12 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import JSON, Boolean, Integer, Row, String, Table, insert, select, update
+from sqlalchemy import JSON, Boolean, Integer, Row, String, Table, delete, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 from sqlalchemy.orm import Mapped, mapped_column
 
 from voicebot.store.models import Base, UTCDateTime
+from voicebot.store.web_sessions import end_user_sessions
 
 
 class Role(enum.StrEnum):
@@ -163,17 +166,45 @@ async def set_password_hash(
     values: dict[str, object] = {"password_hash": password_hash}
     if not rehash:
         values["password_changed_at"] = now
-    await _update(conn, name, values)
+    user_id = await _update(conn, name, values)
+    if not rehash:
+        await end_user_sessions(conn, user_id)
 
 
 async def set_roles(
     conn: AsyncConnection, name: str, roles: frozenset[Role], totp_secret: str | None
 ) -> None:
-    """Replace the user's roles (and TOTP secret: admins must have one)."""
-    await _update(conn, name, {"roles": sorted(r.value for r in roles), "totp_secret": totp_secret})
+    """Replace the user's roles (and TOTP secret: admins must have one).
+
+    A real change ends the user's sessions: they sign in again under the new roles (an admin
+    role, for one, asks for the TOTP code at sign-in).
+    """
+    before = await get_user(conn, name=name)
+    user_id = await _update(
+        conn, name, {"roles": sorted(r.value for r in roles), "totp_secret": totp_secret}
+    )
+    if before is None or before.roles != roles:
+        await end_user_sessions(conn, user_id)
 
 
-async def _update(conn: AsyncConnection, name: str, values: dict[str, object]) -> None:
-    result = await conn.execute(update(WEB_USERS).where(WEB_USERS.c.name == name).values(**values))
-    if result.rowcount != 1:
+async def remove_user(conn: AsyncConnection, name: str) -> User:
+    """Delete an account and end its sessions; returns what it was (for the audit row).
+
+    Raises:
+        UserError: no user has that name.
+    """
+    user = await get_user(conn, name=name)
+    if user is None:
         raise UserError(f"no user named {name!r}")
+    await end_user_sessions(conn, user.id)
+    await conn.execute(delete(WEB_USERS).where(WEB_USERS.c.id == user.id))
+    return user
+
+
+async def _update(conn: AsyncConnection, name: str, values: dict[str, object]) -> int:
+    """Update the named user's row; returns their id."""
+    query = update(WEB_USERS).where(WEB_USERS.c.name == name).values(**values)
+    user_id = (await conn.execute(query.returning(WEB_USERS.c.id))).scalar()
+    if user_id is None:
+        raise UserError(f"no user named {name!r}")
+    return int(user_id)

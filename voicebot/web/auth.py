@@ -2,9 +2,12 @@
 
 Why these choices: argon2id (argon2-cffi) is memory-hard, so a stolen table is slow to crack;
 sessions live in an encrypted, authenticated cookie (aiohttp-session over Fernet) marked
-``HttpOnly`` and ``SameSite=Strict`` and ``Secure`` when served over TLS, so the server keeps no
-session table and a script in the page cannot read it; every state-changing request must echo the
-session's synchronizer token in ``X-CSRF-Token``; admins need a TOTP code (pyotp) as well.
+``HttpOnly`` and ``SameSite=Strict`` and ``Secure`` when served over TLS, so a script in the page
+cannot read it; the cookie also carries a session token that must name an open row of the store's
+session table (:mod:`voicebot.store.web_sessions`), so the server can end a session for good
+(sign-out, password or role change, removal) even if the cookie was copied; every
+state-changing request must echo the session's synchronizer token in ``X-CSRF-Token``; admins
+need a TOTP code (pyotp) as well.
 """
 
 from __future__ import annotations
@@ -32,6 +35,7 @@ TOTP_ISSUER = "voicebot"
 _UID = "uid"
 _AUTH_AT = "auth_at"
 _CSRF = "csrf"
+_TOKEN = "sid"
 
 
 class WeakPassword(ValueError):
@@ -168,16 +172,32 @@ def csrf_ok(session: Session, presented: str | None) -> bool:
     return hmac.compare_digest(token.encode(), presented.encode())
 
 
-def start_session(session: Session, user_id: int, at: dt.datetime) -> str:
-    """Fill a *new* session (fixation-safe) for a signed-in user; returns its CSRF token."""
+@dataclass(frozen=True)
+class Carried:
+    """What a session cookie claims: the user, when they signed in, and the server-side token."""
+
+    user_id: int
+    auth_at: dt.datetime
+    token: str
+
+
+def start_session(session: Session, user_id: int, at: dt.datetime, token: str) -> str:
+    """Fill a *new* session (fixation-safe) for a signed-in user; returns its CSRF token.
+
+    ``token`` names the session's row in the store (see :mod:`voicebot.store.web_sessions`).
+    """
     session[_UID] = user_id
     session[_AUTH_AT] = at.timestamp()
+    session[_TOKEN] = token
     return csrf_token(session)
 
 
-def session_user(session: Session) -> tuple[int, dt.datetime] | None:
-    """The user id and sign-in instant a session carries, if any."""
-    uid, auth_at = session.get(_UID), session.get(_AUTH_AT)
+def session_user(session: Session) -> Carried | None:
+    """What a session carries, if it is a signed-in one (a cookie from before server-side
+    sessions carries no token, and so is no longer signed in)."""
+    uid, auth_at, token = session.get(_UID), session.get(_AUTH_AT), session.get(_TOKEN)
     if not isinstance(uid, int) or not isinstance(auth_at, int | float):
         return None
-    return uid, dt.datetime.fromtimestamp(auth_at, dt.UTC)
+    if not isinstance(token, str) or not token:
+        return None
+    return Carried(uid, dt.datetime.fromtimestamp(auth_at, dt.UTC), token)

@@ -16,6 +16,7 @@ from aiohttp.typedefs import Middleware
 from aiohttp_session import Session, get_session
 
 from voicebot.store.users import Role, User, get_user
+from voicebot.store.web_sessions import session_is_open
 from voicebot.web.auth import CSRF_HEADER, SESSION_MAX_AGE_S, csrf_ok, session_user
 from voicebot.web.context import error, now
 from voicebot.web.keys import STORE, USER
@@ -139,6 +140,12 @@ ROUTES: tuple[RouteSpec, ...] = (
         example_body={"roles": ["agent", "auditor"]},
     ),
     RouteSpec(
+        "DELETE", "/api/users/{name}", users.delete_user, ADMIN,
+        "Remove an account (ends its sessions; audited)", "users",
+        # Names nobody, so trying the example (the RBAC matrix does) never removes an account.
+        example_path={"name": "nobody-here"},
+    ),
+    RouteSpec(
         "POST", "/api/admin/erase", privacy.erase_number, ADMIN,
         "Erase a number's personal data now (keeps a hashed do-not-call entry)", "privacy",
         body=privacy.ErasureRequest, example_body={"number": "+12025550100"},
@@ -198,12 +205,14 @@ async def _current_user(request: web.Request, sess: Session) -> User | None:
     carried = session_user(sess)
     if carried is None:
         return None
-    user_id, auth_at = carried
+    at = now(request)
     async with request.app[STORE].engine.connect() as conn:
-        user = await get_user(conn, user_id=user_id)
-    expired = now(request) - auth_at > dt.timedelta(seconds=SESSION_MAX_AGE_S)
-    # A password change ends every session started before it.
-    if user is None or user.disabled or expired or user.password_changed_at > auth_at:
+        user = await get_user(conn, user_id=carried.user_id)
+        # Signed out, or ended by a password change, role change or removal, on any process.
+        is_open = await session_is_open(conn, carried.token, carried.user_id, at)
+    expired = at - carried.auth_at > dt.timedelta(seconds=SESSION_MAX_AGE_S)
+    stale = user is not None and user.password_changed_at > carried.auth_at
+    if user is None or user.disabled or expired or stale or not is_open:
         sess.invalidate()
         return None
     return user
