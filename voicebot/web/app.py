@@ -2,7 +2,8 @@
 
 Composition, not subclassing: :func:`create_app` builds a plain ``web.Application``, puts what
 handlers share under typed ``AppKey``s (:mod:`voicebot.web.keys`), stacks the middlewares
-(security headers and metrics outermost, then the encrypted session, then RBAC) and registers
+(security headers and metrics outermost, then the encrypted session, then RBAC, then the
+validation of path and query parameters) and registers
 every route of :data:`voicebot.web.rbac.ROUTES`. The call side reaches the handoff queue through
 ``app[HANDOFF_QUEUE]``.
 """
@@ -28,6 +29,7 @@ from voicebot.privacy.vault.vault import Vault
 from voicebot.resources import flows_dir
 from voicebot.store import Store
 from voicebot.web.auth import Passwords, TotpReplayGuard, session_storage
+from voicebot.web.inputs import inputs_middleware
 from voicebot.web.keys import (
     CLOCK,
     DESK,
@@ -53,6 +55,12 @@ _CSP = (
     "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
     "connect-src 'self'; frame-ancestors 'none'; base-uri 'none'; form-action 'self'"
 )
+
+
+# Browsers that once reached the console over HTTPS refuse plain HTTP to it for a year.
+HSTS = "max-age=31536000; includeSubDomains"
+SERVER = "voicebot"
+"""The ``Server`` header: no Python or aiohttp version for a probe to match against CVEs."""
 
 
 def _utcnow() -> dt.datetime:
@@ -121,8 +129,10 @@ def create_app(store: Store, config: WebConfig) -> web.Application:
     app[VAULT] = config.vault
     if config.retention is not None:
         app.cleanup_ctx.append(_daily_retention(config.retention))
+    app.on_response_prepare.append(_transport_headers)
     setup_session(app, session_storage(config.session_key, secure=config.tls))
     app.middlewares.append(rbac_middleware(spec_index(config.routes)))
+    app.middlewares.append(inputs_middleware())
     for spec in config.routes:
         app.router.add_route(spec.method, spec.path, spec.handler, name=spec.operation_id)
     return app
@@ -149,6 +159,14 @@ def _observe(metrics: WebMetrics) -> Middleware:
         return response
 
     return observe
+
+
+async def _transport_headers(request: web.Request, response: web.StreamResponse) -> None:
+    """On every response, error pages included: HSTS when the connection is TLS (over plain
+    HTTP browsers ignore it, RFC 6797), and a ``Server`` header that names no versions."""
+    response.headers["Server"] = SERVER
+    if request.secure:
+        response.headers.setdefault("Strict-Transport-Security", HSTS)
 
 
 def _secure_headers(response: web.StreamResponse, request: web.Request) -> None:

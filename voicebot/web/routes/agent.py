@@ -18,9 +18,26 @@ from voicebot.compliance.dispositions import Disposition
 from voicebot.handoff import DeskError, Presence, agent_view
 from voicebot.privacy.masking import mask_number
 from voicebot.web.context import audit, error, now, read_body, user_of
+from voicebot.web.inputs import Counter, Params, query_params
 from voicebot.web.keys import DESK, HANDOFF_QUEUE, METRICS, PRESENCE
 
 MAX_WAIT_S = 25.0
+
+
+HANDOFF_ID = r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,199}$"  # "<campaign>-<attempt>"
+
+
+class HandoffPath(Params):
+    """A waiting or ringing call is named by its handoff id."""
+
+    id: str = Field(pattern=HANDOFF_ID)
+
+
+class HandoffsQuery(Params):
+    """Long-poll: answer once the queue's version moves past ``since``, or after ``wait`` s."""
+
+    since: Counter | None = None
+    wait: float = Field(default=0.0, ge=0, allow_inf_nan=False)
 
 
 class PresenceUpdate(BaseModel):
@@ -52,11 +69,8 @@ async def put_presence(request: web.Request) -> web.Response:
 async def get_handoffs(request: web.Request) -> web.Response:
     """Waiting calls (masked). ``?since=V&wait=S`` long-polls until the queue's version moves."""
     queue = request.app[HANDOFF_QUEUE]
-    try:
-        since = int(request.query["since"]) if "since" in request.query else None
-        wait = min(float(request.query.get("wait", "0")), MAX_WAIT_S)
-    except ValueError:
-        return error(400, "validation", "since must be a whole number and wait a number")
+    poll = query_params(request, HandoffsQuery)
+    since, wait = poll.since, min(poll.wait, MAX_WAIT_S)
     board = request.app[PRESENCE]
     board.seen(user_of(request).name, now(request))
     if since is not None and wait > 0:

@@ -7,6 +7,7 @@ every number before it leaves; reading a report or a campaign's calls is audited
 from __future__ import annotations
 
 from aiohttp import web
+from pydantic import Field
 
 from voicebot.campaign.report import render_report
 from voicebot.campaign.stored import (
@@ -16,6 +17,7 @@ from voicebot.campaign.stored import (
     stored_results,
 )
 from voicebot.web.context import audit, error, user_of
+from voicebot.web.inputs import Params
 from voicebot.web.keys import STORE
 
 # The report is one self-contained file with inline CSS and SVG and no script: let it style
@@ -24,6 +26,12 @@ REPORT_CSP = (
     "default-src 'none'; style-src 'unsafe-inline'; img-src data:; frame-ancestors 'none'; "
     "base-uri 'none'; form-action 'none'"
 )
+
+
+class CampaignPath(Params):
+    """A campaign is named as its campaign file names it."""
+
+    name: str = Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,199}$")
 
 
 async def get_campaigns(request: web.Request) -> web.Response:

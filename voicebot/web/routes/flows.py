@@ -31,11 +31,24 @@ from voicebot.flow.loader import LoadedFlow, default_prompts_dir, load_flow
 from voicebot.flow.prompts import PromptCatalog
 from voicebot.privacy.audit_events import FLOW_CHANGE
 from voicebot.web.context import audit, error, read_body, user_of
+from voicebot.web.inputs import Params
 from voicebot.web.keys import FLOWS_DIR, STORE
 
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{0,99}$")
 _LOCALE = re.compile(r"^[A-Za-z]{2,3}(?:-[A-Za-z0-9]{2,8})*$")
 _SAVING = threading.Lock()  # one save at a time: check the base version, lint, replace
+
+
+class FlowPath(Params):
+    """A flow is named by its file's name without ``.yaml`` (a name is never a path)."""
+
+    name: str = Field(pattern=_NAME.pattern)
+
+
+class LocalePath(Params):
+    """A prompt catalog is named by its locale (``en-US``, ``zh-CN``)."""
+
+    locale: str = Field(max_length=35, pattern=_LOCALE.pattern)
 
 
 class FlowUpdate(BaseModel):

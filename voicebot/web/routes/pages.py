@@ -10,7 +10,9 @@ import re
 from pathlib import Path
 
 from aiohttp import web
+from pydantic import Field
 
+from voicebot.web.inputs import Params
 from voicebot.web.keys import METRICS, ROUTE_TABLE
 from voicebot.web.metrics import metrics_response
 from voicebot.web.openapi import openapi_document
@@ -18,6 +20,12 @@ from voicebot.web.openapi import openapi_document
 STATIC_DIR = Path(__file__).resolve().parent.parent / "static"
 _ASSET = re.compile(r"^[a-z0-9_-]+\.(css|js|svg)$")
 _TYPES = {"css": "text/css", "js": "text/javascript", "svg": "image/svg+xml"}
+
+
+class AssetPath(Params):
+    """An asset is named by its file name, from a fixed set of kinds."""
+
+    name: str = Field(pattern=_ASSET.pattern)
 
 
 def _page(name: str) -> web.FileResponse:

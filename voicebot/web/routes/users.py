@@ -25,8 +25,15 @@ from voicebot.store.users import (
 )
 from voicebot.web.auth import WeakPassword, new_totp_secret, totp_uri
 from voicebot.web.context import audit, error, now, read_body, user_of
+from voicebot.web.inputs import Params
 from voicebot.web.keys import PASSWORDS, STORE
 from voicebot.web.routes.session import user_json
+
+
+class UserPath(Params):
+    """An account is named by its user name (see :func:`voicebot.store.users.check_name`)."""
+
+    name: str = Field(pattern=r"^[\w.@-]{1,64}$")
 
 
 class UserCreate(BaseModel):
