@@ -5,6 +5,7 @@ no software versions in ``Server``."""
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
 import ssl
 from pathlib import Path
@@ -158,3 +159,22 @@ async def test_plain_http_answers_have_no_hsts_and_no_software_versions(
                 assert "Strict-Transport-Security" not in r.headers  # meaningless over HTTP
                 server = r.headers.get("Server", "")
                 assert "Python" not in server and "aiohttp" not in server, (path, server)
+
+
+async def test_a_malformed_request_is_refused_without_software_versions(
+    tmp_path: Path, repo_root: Path
+) -> None:
+    """aiohttp answers these before the app sees them: its default banner must be ours too."""
+    async with running_app(tmp_path, repo_root / "flows") as app:
+        for raw in (b"GET / HTTP/1.1\r\nHost: x\r\nBad Header\r\n\r\n", b"GARBAGE\r\n\r\n"):
+            reader, writer = await asyncio.open_connection("127.0.0.1", app.server.port)
+            try:
+                writer.write(raw)
+                await writer.drain()
+                answer = await asyncio.wait_for(reader.read(4096), 10)
+            finally:
+                writer.close()
+            head = answer.split(b"\r\n\r\n", 1)[0].decode("latin-1")
+            assert head.startswith("HTTP/1.") and " 400 " in head.splitlines()[0], head
+            server = [line for line in head.splitlines() if line.lower().startswith("server:")]
+            assert server == ["Server: voicebot"], head

@@ -18,7 +18,7 @@ from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from aiohttp import web
+from aiohttp import web, web_response
 from aiohttp.typedefs import Handler as NextHandler
 from aiohttp.typedefs import Middleware
 from aiohttp_session import setup as setup_session
@@ -111,8 +111,19 @@ def _daily_retention(
     return context
 
 
+def _no_version_banner() -> None:
+    """Make aiohttp's default ``Server`` header ours, process-wide.
+
+    :func:`_transport_headers` sets it on every response the app prepares, but aiohttp answers a
+    malformed request (a bad header line, a bad method) before any app sees it, with its default
+    ``Python/3.x aiohttp/3.y``; that default is a module attribute read at each response.
+    """
+    web_response.SERVER_SOFTWARE = SERVER  # type: ignore[attr-defined]  # private, read per response
+
+
 def create_app(store: Store, config: WebConfig) -> web.Application:
     """A ready-to-run app over an open store (the caller closes the store)."""
+    _no_version_banner()
     metrics = WebMetrics()
     app = web.Application(middlewares=[_observe(metrics)], client_max_size=64 * 1024)
     app[STORE] = store
