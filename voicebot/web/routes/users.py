@@ -8,16 +8,18 @@ The last admin cannot lose the role (nobody could manage accounts afterwards).
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Annotated, Any
 
 from aiohttp import web
-from pydantic import BaseModel, Field
+from pydantic import AfterValidator, BaseModel, Field
 
 from voicebot.store.users import (
+    NAME_MAX,
     Role,
     User,
     UserError,
     add_user,
+    check_name,
     get_user,
     list_users,
     remove_user,
@@ -33,7 +35,7 @@ from voicebot.web.routes.session import user_json
 class UserPath(Params):
     """An account is named by its user name (see :func:`voicebot.store.users.check_name`)."""
 
-    name: str = Field(pattern=r"^[\w.@-]{1,64}$")
+    name: Annotated[str, Field(min_length=1, max_length=NAME_MAX), AfterValidator(check_name)]
 
 
 class UserCreate(BaseModel):
