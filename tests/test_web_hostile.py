@@ -178,3 +178,32 @@ async def test_a_malformed_request_is_refused_without_software_versions(
             assert head.startswith("HTTP/1.") and " 400 " in head.splitlines()[0], head
             server = [line for line in head.splitlines() if line.lower().startswith("server:")]
             assert server == ["Server: voicebot"], head
+
+
+@pytest.mark.integration
+async def test_hostile_requests_are_400_over_postgresql_too(
+    pg_url: str, tmp_path: Path, repo_root: Path
+) -> None:
+    """PostgreSQL refuses NUL in text and integers past 64 bits where SQLite did not mind:
+    these must be stopped before they reach it."""
+    async with running_app(tmp_path, repo_root / "flows", db_url=pg_url) as app:
+        async with app.client() as http:
+            csrf = await app.csrf(http)
+            for data, reason in (
+                (b'{"name": "agent1\\u0000", "password": "a long test passphrase"}', "NUL"),
+                (DEEP, "nested"),
+                (LONG_NUMBER, "digits"),
+            ):
+                status, body = await _answer(
+                    app, http, "POST", "/api/session", data=data, csrf=csrf
+                )
+                _bad(status, body, reason)
+        async with app.client() as http:
+            await app.login(http, "auditor1")
+            for path, reason in (
+                ("/api/calls/99999999999999999999/qa", "attempt"),
+                ("/api/audit?before=9223372036854775808", "before"),
+                ("/api/campaigns/a%00b/calls", "NUL"),
+            ):
+                status, body = await _answer(app, http, "GET", path)
+                _bad(status, body, reason)
