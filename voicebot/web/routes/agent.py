@@ -18,7 +18,7 @@ from voicebot.compliance.dispositions import Disposition
 from voicebot.handoff import DeskError, Presence, agent_view
 from voicebot.privacy.masking import mask_number
 from voicebot.web.context import audit, error, now, read_body, user_of
-from voicebot.web.inputs import Counter, Params, query_params
+from voicebot.web.inputs import Counter, Params, path_params, query_params
 from voicebot.web.keys import DESK, HANDOFF_QUEUE, METRICS, PRESENCE
 
 MAX_WAIT_S = 25.0
@@ -94,7 +94,7 @@ async def get_handoffs(request: web.Request) -> web.Response:
 
 async def reveal_number(request: web.Request) -> web.Response:
     """An admin sees a waiting call's full number; the reveal is audited."""
-    offer = await request.app[HANDOFF_QUEUE].get(request.match_info["id"])
+    offer = await request.app[HANDOFF_QUEUE].get(path_params(request, HandoffPath).id)
     if offer is None:
         return error(404, "not_found", "no such waiting call")
     await audit(
@@ -133,7 +133,8 @@ async def accept_handoff(request: web.Request) -> web.Response:
     from voicebot.telephony.browser import BrowserOfferError, answer_browser
 
     body = await read_body(request, AudioOffer)
-    desk, agent, offer_id = request.app[DESK], user_of(request).name, request.match_info["id"]
+    desk, agent = request.app[DESK], user_of(request).name
+    offer_id = path_params(request, HandoffPath).id
     activity, offer = desk.activity(agent)
     if offer is None or offer.id != offer_id or activity.value != "ringing":
         return error(409, "not_yours", "that call is not ringing at your console")
@@ -155,7 +156,7 @@ async def accept_handoff(request: web.Request) -> web.Response:
 
 async def decline_handoff(request: web.Request) -> web.Response:
     """Let the call go to the next agent."""
-    agent, offer_id = user_of(request).name, request.match_info["id"]
+    agent, offer_id = user_of(request).name, path_params(request, HandoffPath).id
     try:
         request.app[DESK].decline(offer_id, agent)
     except DeskError as exc:
@@ -166,7 +167,7 @@ async def decline_handoff(request: web.Request) -> web.Response:
 
 async def hang_up(request: web.Request) -> web.Response:
     """End the call with the caller; the wrap-up follows."""
-    agent, offer_id = user_of(request).name, request.match_info["id"]
+    agent, offer_id = user_of(request).name, path_params(request, HandoffPath).id
     try:
         await request.app[DESK].hang_up(offer_id, agent)
     except DeskError as exc:
@@ -178,7 +179,7 @@ async def wrap_up(request: web.Request) -> web.Response:
     """Record the call's disposition; it feeds the compliance rules (do not call, review,
     callback), and the agent is free for the next call."""
     body = await read_body(request, WrapUp)
-    agent, offer_id = user_of(request).name, request.match_info["id"]
+    agent, offer_id = user_of(request).name, path_params(request, HandoffPath).id
     if body.callback_at is not None and body.callback_at.tzinfo is None:
         return error(400, "validation", "callback_at needs a time zone offset")
     try:

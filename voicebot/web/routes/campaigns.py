@@ -17,7 +17,7 @@ from voicebot.campaign.stored import (
     stored_results,
 )
 from voicebot.web.context import audit, error, user_of
-from voicebot.web.inputs import Params
+from voicebot.web.inputs import Params, path_params
 from voicebot.web.keys import STORE
 
 # The report is one self-contained file with inline CSS and SVG and no script: let it style
@@ -42,7 +42,7 @@ async def get_campaigns(request: web.Request) -> web.Response:
 
 async def get_campaign_report(request: web.Request) -> web.Response:
     """The campaign's HTML report as the store has it, numbers masked (audited)."""
-    name = request.match_info["name"]
+    name = path_params(request, CampaignPath).name
     try:
         results = await stored_results(request.app[STORE], name)
     except UnknownCampaign as exc:
@@ -57,7 +57,7 @@ async def get_campaign_report(request: web.Request) -> web.Response:
 
 async def get_campaign_calls(request: web.Request) -> web.Response:
     """The campaign's attempts: masked number, state, outcome, times, QA verdict (audited)."""
-    name = request.match_info["name"]
+    name = path_params(request, CampaignPath).name
     try:
         calls = await campaign_calls(request.app[STORE], name)
     except UnknownCampaign as exc:

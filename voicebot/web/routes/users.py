@@ -27,7 +27,7 @@ from voicebot.store.users import (
 )
 from voicebot.web.auth import WeakPassword, new_totp_secret, totp_uri
 from voicebot.web.context import audit, error, now, read_body, user_of
-from voicebot.web.inputs import Params
+from voicebot.web.inputs import Params, path_params
 from voicebot.web.keys import PASSWORDS, STORE
 from voicebot.web.routes.session import user_json
 
@@ -89,7 +89,7 @@ async def create_user(request: web.Request) -> web.Response:
 async def update_roles(request: web.Request) -> web.Response:
     """Replace a user's roles (audited: before and after)."""
     body = await read_body(request, RolesUpdate)
-    name, roles = request.match_info["name"], frozenset(body.roles)
+    name, roles = path_params(request, UserPath).name, frozenset(body.roles)
     async with request.app[STORE].write() as conn:
         user = await get_user(conn, name=name)
         if user is None:
@@ -115,7 +115,7 @@ async def update_roles(request: web.Request) -> web.Response:
 
 async def delete_user(request: web.Request) -> web.Response:
     """Remove an account; its sessions end with it (audited). The last admin cannot go."""
-    name = request.match_info["name"]
+    name = path_params(request, UserPath).name
     async with request.app[STORE].write() as conn:
         user = await get_user(conn, name=name)
         if user is None:
