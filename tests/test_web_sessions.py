@@ -156,3 +156,30 @@ async def test_sign_out_ends_the_session_on_every_process_over_postgresql(
     (tmp_path / "a").mkdir()
     (tmp_path / "b").mkdir()
     await _sign_out_elsewhere(pg_url, tmp_path, repo_root)
+
+
+async def test_an_admins_totp_code_works_once_across_server_processes(
+    tmp_path: Path, repo_root: Path
+) -> None:
+    """The replay guard lives in the store: a code watched over the admin's shoulder is spent
+    on every process, not only on the one it was first typed into."""
+    (tmp_path / "a").mkdir()
+    (tmp_path / "b").mkdir()
+    url, key = str(tmp_path / "shared.db"), Fernet.generate_key()
+    async with (
+        running_app(tmp_path / "a", repo_root / "flows", db_url=url, session_key=key) as first,
+        running_app(
+            tmp_path / "b", repo_root / "flows", db_url=url, session_key=key, seeded_by=first
+        ) as second,
+        first.client() as one,
+        second.client() as other,
+    ):
+        first.clock.advance(30)
+        code = first.totp("admin1")
+        status, _ = await first.login(one, "admin1", totp=code)
+        assert status == 200
+        status, body = await second.login(other, "admin1", totp=code)
+        assert (status, body["error"]) == (401, "invalid_credentials")
+        second.clock.advance(30)
+        status, _ = await second.login(other, "admin1")  # the next code works there
+        assert status == 200

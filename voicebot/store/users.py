@@ -18,7 +18,19 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import JSON, Boolean, Integer, Row, String, Table, delete, insert, select, update
+from sqlalchemy import (
+    JSON,
+    Boolean,
+    Integer,
+    Row,
+    String,
+    Table,
+    delete,
+    insert,
+    or_,
+    select,
+    update,
+)
 from sqlalchemy.ext.asyncio import AsyncConnection
 from sqlalchemy.orm import Mapped, mapped_column
 
@@ -45,6 +57,8 @@ class WebUser(Base):
     password_hash: Mapped[str] = mapped_column(String(200))
     roles: Mapped[list[str]] = mapped_column(JSON, default=list)
     totp_secret: Mapped[str | None] = mapped_column(String(64))
+    totp_last_step: Mapped[int | None] = mapped_column(Integer)
+    """The newest TOTP time step accepted from this user: each code works once (migration 0720)."""
     disabled: Mapped[bool] = mapped_column(Boolean, default=False)
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime())
     password_changed_at: Mapped[dt.datetime] = mapped_column(UTCDateTime())
@@ -185,6 +199,21 @@ async def set_roles(
     )
     if before is None or before.roles != roles:
         await end_user_sessions(conn, user_id)
+
+
+async def claim_totp_step(conn: AsyncConnection, user_id: int, step: int) -> bool:
+    """Spend TOTP time ``step`` for the user; ``False`` if it is not newer than the last spent.
+
+    One conditional UPDATE, so two server processes given the same code at once cannot both
+    accept it: a code watched over the admin's shoulder is spent everywhere.
+    """
+    last = WEB_USERS.c.totp_last_step
+    query = (
+        update(WEB_USERS)
+        .where(WEB_USERS.c.id == user_id, or_(last.is_(None), last < step))
+        .values(totp_last_step=step)
+    )
+    return bool((await conn.execute(query)).rowcount == 1)
 
 
 async def remove_user(conn: AsyncConnection, name: str) -> User:

@@ -28,7 +28,7 @@ from voicebot.privacy.retention import RetentionPolicy, run_daily
 from voicebot.privacy.vault.vault import Vault
 from voicebot.resources import flows_dir
 from voicebot.store import Store
-from voicebot.web.auth import Passwords, TotpReplayGuard, session_storage
+from voicebot.web.auth import Passwords, session_storage
 from voicebot.web.inputs import inputs_middleware
 from voicebot.web.keys import (
     CLOCK,
@@ -41,7 +41,6 @@ from voicebot.web.keys import (
     PRESENCE,
     ROUTE_TABLE,
     STORE,
-    TOTP_GUARD,
     VAULT,
     Clock,
 )
@@ -129,7 +128,6 @@ def create_app(store: Store, config: WebConfig) -> web.Application:
     app[STORE] = store
     app[PASSWORDS] = config.passwords
     app[LIMITER] = config.limiter
-    app[TOTP_GUARD] = TotpReplayGuard()
     app[DESK] = config.desk
     app[HANDOFF_QUEUE] = config.desk.queue
     app[PRESENCE] = config.desk.presence

@@ -7,7 +7,8 @@ cannot read it; the cookie also carries a session token that must name an open r
 session table (:mod:`voicebot.store.web_sessions`), so the server can end a session for good
 (sign-out, password or role change, removal) even if the cookie was copied; every
 state-changing request must echo the session's synchronizer token in ``X-CSRF-Token``; admins
-need a TOTP code (pyotp) as well.
+need a TOTP code (pyotp) as well, each code spent once in the store
+(:func:`voicebot.store.users.claim_totp_step`).
 """
 
 from __future__ import annotations
@@ -112,23 +113,6 @@ def totp_step(secret: str, code: str, at: dt.datetime) -> int | None:
 def verify_totp(secret: str, code: str, at: dt.datetime) -> bool:
     """Whether ``code`` is the TOTP for ``at``, allowing one 30 s step of clock drift."""
     return totp_step(secret, code, at) is not None
-
-
-class TotpReplayGuard:
-    """Refuses a TOTP code already used by the same user (a watched or phished code is spent).
-
-    Keeps the last accepted time step per user, in memory: ``voicebot serve`` is one process.
-    """
-
-    def __init__(self) -> None:
-        self._last: dict[int, int] = {}
-
-    def accept(self, user_id: int, step: int) -> bool:
-        """Record ``step`` for the user; ``False`` if it is not newer than the last accepted."""
-        if step <= self._last.get(user_id, -1):
-            return False
-        self._last[user_id] = step
-        return True
 
 
 def session_storage(key: bytes, *, secure: bool) -> EncryptedCookieStorage:

@@ -1,7 +1,8 @@
 """Signing in and out: ``/api/session``.
 
 A sign-in is checked against the rate limiter first, then the password (argon2), then, for
-admins, the TOTP code (each code works once). Every success, failure and lockout is audited.
+admins, the TOTP code (each code works once, on every server process: the last spent step is
+kept in the store). Every success, failure and lockout is audited.
 On success the session is replaced (a new cookie and a new CSRF token), so a token planted
 before sign-in is useless, and recorded in the store; signing out deletes that record, so a copy
 of the cookie stops working too, on every server process sharing the store.
@@ -17,7 +18,7 @@ from aiohttp_session import get_session, new_session
 from pydantic import BaseModel, Field
 
 from voicebot.handoff import Presence
-from voicebot.store.users import Role, User, get_user, set_password_hash
+from voicebot.store.users import Role, User, claim_totp_step, get_user, set_password_hash
 from voicebot.store.web_sessions import end_session, open_session
 from voicebot.web.auth import (
     SESSION_MAX_AGE_S,
@@ -27,7 +28,7 @@ from voicebot.web.auth import (
     totp_step,
 )
 from voicebot.web.context import audit, client_address, error, now, read_body
-from voicebot.web.keys import DESK, LIMITER, METRICS, PASSWORDS, STORE, TOTP_GUARD, USER
+from voicebot.web.keys import DESK, LIMITER, METRICS, PASSWORDS, STORE, USER
 
 
 class LoginRequest(BaseModel):
@@ -94,8 +95,10 @@ async def login(request: web.Request) -> web.Response:
             step = totp_step(usable.totp_secret, body.totp, at)
             if step is None:
                 reason = "totp"
-            elif not request.app[TOTP_GUARD].accept(usable.id, step):
-                reason = "totp_reused"
+            else:
+                async with request.app[STORE].write() as conn:
+                    if not await claim_totp_step(conn, usable.id, step):
+                        reason = "totp_reused"
     if usable is None or reason is not None:
         return await _refuse(request, body.name, reason or "unknown_user")
     limiter.passed(body.name)

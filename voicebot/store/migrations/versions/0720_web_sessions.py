@@ -1,4 +1,6 @@
-"""Console sessions the server can end (sign-out, password or role change, user removal).
+"""Console sessions the server can end (sign-out, password or role change, user removal), and
+each admin's last spent TOTP step (a code works once on every server process, not once per
+process).
 
 Revision ID: 0720_web_sessions
 Revises: 0600_dispositions
@@ -27,8 +29,12 @@ def upgrade() -> None:
         sa.Column("expires_at", _TS, nullable=False),
     )
     op.create_index("ix_web_sessions_user_id", "web_sessions", ["user_id"])
+    with op.batch_alter_table("web_users") as batch:
+        batch.add_column(sa.Column("totp_last_step", sa.Integer, nullable=True))
 
 
 def downgrade() -> None:
+    with op.batch_alter_table("web_users") as batch:
+        batch.drop_column("totp_last_step")
     op.drop_index("ix_web_sessions_user_id", "web_sessions")
     op.drop_table("web_sessions")
