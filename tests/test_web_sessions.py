@@ -158,14 +158,10 @@ async def test_sign_out_ends_the_session_on_every_process_over_postgresql(
     await _sign_out_elsewhere(pg_url, tmp_path, repo_root)
 
 
-async def test_an_admins_totp_code_works_once_across_server_processes(
-    tmp_path: Path, repo_root: Path
-) -> None:
-    """The replay guard lives in the store: a code watched over the admin's shoulder is spent
-    on every process, not only on the one it was first typed into."""
+async def _totp_code_once(url: str, tmp_path: Path, repo_root: Path) -> None:
     (tmp_path / "a").mkdir()
     (tmp_path / "b").mkdir()
-    url, key = str(tmp_path / "shared.db"), Fernet.generate_key()
+    key = Fernet.generate_key()
     async with (
         running_app(tmp_path / "a", repo_root / "flows", db_url=url, session_key=key) as first,
         running_app(
@@ -183,3 +179,18 @@ async def test_an_admins_totp_code_works_once_across_server_processes(
         second.clock.advance(30)
         status, _ = await second.login(other, "admin1")  # the next code works there
         assert status == 200
+
+
+async def test_an_admins_totp_code_works_once_across_server_processes(
+    tmp_path: Path, repo_root: Path
+) -> None:
+    """The replay guard lives in the store: a code watched over the admin's shoulder is spent
+    on every process, not only on the one it was first typed into."""
+    await _totp_code_once(str(tmp_path / "shared.db"), tmp_path, repo_root)
+
+
+@pytest.mark.integration
+async def test_an_admins_totp_code_works_once_across_processes_over_postgresql(
+    pg_url: str, tmp_path: Path, repo_root: Path
+) -> None:
+    await _totp_code_once(pg_url, tmp_path, repo_root)
