@@ -5,6 +5,7 @@ covers the same table."""
 from __future__ import annotations
 
 import datetime as dt
+import re
 from pathlib import Path
 from typing import Any
 
@@ -54,6 +55,7 @@ EXPECTED_ACCESS: dict[tuple[str, str], str] = {
     ("GET", "/api/users"): "admin",
     ("POST", "/api/users"): "admin",
     ("PUT", "/api/users/{name}/roles"): "admin",
+    ("DELETE", "/api/users/{name}"): "admin",
     ("POST", "/api/handoffs/{id}/reveal"): "admin",
     ("POST", "/api/admin/erase"): "admin",
     ("GET", "/api/agent/presence"): "agent",
@@ -187,6 +189,14 @@ def test_openapi_document_covers_the_route_table() -> None:
 @pytest.mark.parametrize("spec", ROUTES, ids=lambda s: f"{s.method} {s.path}")
 def test_every_route_declares_valid_examples(spec: RouteSpec) -> None:
     spec.example_url()  # every path parameter has an example value
+    # Every path parameter is typed and validated before the handler (voicebot.web.inputs).
+    names = set(re.findall(r"\{(\w+)\}", spec.path))
+    if names:
+        assert spec.path_model is not None and set(spec.path_model.model_fields) == names
+        spec.path_model.model_validate(dict(spec.example_path))
+    if spec.example_query:
+        assert spec.query_model is not None
+        spec.query_model.model_validate(dict(spec.example_query))
     if spec.body is not None:
         assert spec.example_body is not None
         spec.body.model_validate(dict(spec.example_body))

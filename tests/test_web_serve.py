@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import os
 import socket
 import subprocess
@@ -10,6 +11,7 @@ import time
 import urllib.request
 from pathlib import Path
 
+import aiohttp
 import pytest
 
 from voicebot.commands.serve import is_loopback_host
@@ -114,3 +116,68 @@ def test_serve_runs_a_campaign_beside_the_console(tmp_path: Path, repo_root: Pat
     assert "[servetest] finished; report:" in output
     assert "--dev: running an unapproved flow" in output
     assert "2025550101" not in output and "2025550102" not in output
+
+
+def _serve(port: int, db: Path, env: dict[str, str]) -> subprocess.Popen[str]:
+    command = [sys.executable, "-m", "voicebot", "serve", "--port", str(port), "--db", str(db)]
+    return subprocess.Popen(
+        command, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
+    )
+
+
+def _wait_until_up(port: int, process: subprocess.Popen[str]) -> None:
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline and process.poll() is None:
+        try:
+            with urllib.request.urlopen(f"http://127.0.0.1:{port}/login", timeout=2):
+                return
+        except OSError:
+            time.sleep(0.2)
+    raise AssertionError(f"voicebot serve on port {port} did not answer")
+
+
+async def test_sign_out_through_one_serve_process_ends_the_session_in_another(
+    tmp_path: Path, repo_root: Path
+) -> None:
+    """Two real ``voicebot serve`` processes on one store: signing out through one of them ends
+    the session that the other would still have accepted."""
+    env = {**os.environ, "PYTHONPATH": str(repo_root), "XDG_DATA_HOME": str(tmp_path / "data")}
+    db = tmp_path / "v.db"
+    added = subprocess.run(
+        [sys.executable, "-m", "voicebot", "users", "add", "agent1", "--role", "agent",
+         "--password-stdin", "--db", str(db)],
+        env=env, input="agent one passphrase\n", capture_output=True, text=True, timeout=120,
+    )  # fmt: skip
+    assert added.returncode == 0, added.stdout + added.stderr
+    ports = (_free_port(), _free_port())
+    processes = [_serve(port, db, env) for port in ports]
+    try:
+        for port, process in zip(ports, processes, strict=True):
+            await asyncio.to_thread(_wait_until_up, port, process)
+        first, second = (f"http://127.0.0.1:{port}" for port in ports)
+        # Cookies are per host, not per port: this one client is the same browser to both.
+        async with aiohttp.ClientSession(cookie_jar=aiohttp.CookieJar(unsafe=True)) as http:
+            async with http.get(f"{first}/api/session") as r:
+                csrf = (await r.json())["csrf_token"]
+            login = {"name": "agent1", "password": "agent one passphrase"}
+            headers = {"X-CSRF-Token": csrf}
+            async with http.post(f"{first}/api/session", json=login, headers=headers) as r:
+                assert r.status == 200, await r.text()
+                csrf = (await r.json())["csrf_token"]
+            cookie = next(c for c in http.cookie_jar if c.key == "voicebot_session").value
+            async with http.get(f"{second}/api/me") as r:
+                assert r.status == 200  # the other process accepts the session ...
+            async with http.delete(f"{second}/api/session", headers={"X-CSRF-Token": csrf}) as r:
+                assert r.status == 200
+        # ... until it is signed out there; a copy of the cookie is then refused by both.
+        async with aiohttp.ClientSession(
+            cookie_jar=aiohttp.DummyCookieJar(), headers={"Cookie": f"voicebot_session={cookie}"}
+        ) as thief:
+            for base in (first, second):
+                async with thief.get(f"{base}/api/me") as r:
+                    assert r.status == 401, base
+    finally:
+        for process in processes:
+            process.terminate()
+        for process in processes:
+            process.communicate(timeout=30)

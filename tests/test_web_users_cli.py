@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import datetime as dt
 from pathlib import Path
 from typing import Any
 
@@ -13,6 +14,7 @@ from voicebot.cli import cli
 from voicebot.store import open_store
 from voicebot.store.models import AUDIT_EVENTS
 from voicebot.store.users import Role, User, get_user
+from voicebot.store.web_sessions import count_sessions, open_session
 from voicebot.web.auth import Passwords
 
 
@@ -82,3 +84,61 @@ def test_bad_input_is_refused_with_the_reason(tmp_path: Path) -> None:
     bad_name = _run(db, "users", "add", "a b", "--role", "agent", "--password-stdin",
                     stdin="p" * 12)  # fmt: skip
     assert bad_name.exit_code != 0 and "invalid user name" in bad_name.output
+
+
+def _open_a_session(db: Path, name: str) -> None:
+    async def work() -> None:
+        store = await open_store(str(db))
+        try:
+            async with store.write() as conn:
+                user = await get_user(conn, name=name)
+                assert user is not None
+                await open_session(conn, user.id, dt.datetime.now(dt.UTC), dt.timedelta(hours=1))
+        finally:
+            await store.close()
+
+    asyncio.run(work())
+
+
+def _sessions(db: Path) -> int:
+    async def work() -> int:
+        store = await open_store(str(db))
+        try:
+            return await count_sessions(store)
+        finally:
+            await store.close()
+
+    return asyncio.run(work())
+
+
+def test_passwd_roles_and_remove_end_the_users_console_sessions(tmp_path: Path) -> None:
+    db = tmp_path / "v.db"
+    for name in ("root", "ann"):
+        role = "admin" if name == "root" else "agent"
+        added = _run(db, "users", "add", name, "--role", role, "--password-stdin",
+                     stdin=f"{name} passphrase 1\n")  # fmt: skip
+        assert added.exit_code == 0, added.output
+    _open_a_session(db, "ann")
+    _open_a_session(db, "root")
+    assert _sessions(db) == 2
+    assert (
+        _run(db, "users", "passwd", "ann", "--password-stdin", stdin="ann pass 22\n").exit_code == 0
+    )
+    assert _sessions(db) == 1  # ann's ended; root's goes on
+    _open_a_session(db, "ann")
+    assert _run(db, "users", "roles", "ann", "--set", "agent").exit_code == 0
+    assert _sessions(db) == 2  # the same roles again: no change, nothing ends
+    assert _run(db, "users", "roles", "ann", "--set", "agent,auditor").exit_code == 0
+    assert _sessions(db) == 1
+    _open_a_session(db, "ann")
+    last = _run(db, "users", "remove", "root")
+    assert last.exit_code != 0 and "last admin" in last.output
+    removed = _run(db, "users", "remove", "ann")
+    assert removed.exit_code == 0 and "removed ann" in removed.output
+    assert _sessions(db) == 1
+    user, audit = _read(db, "ann")
+    assert user is None
+    assert audit[-1] == ("user_removed", {"actor": audit[-1][1]["actor"], "user": "ann",
+                                          "roles": ["agent", "auditor"]})  # fmt: skip
+    missing = _run(db, "users", "remove", "ann")
+    assert missing.exit_code != 0 and "no user named 'ann'" in missing.output

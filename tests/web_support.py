@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import datetime as dt
 import os
+import ssl
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
@@ -18,7 +19,7 @@ from cryptography.fernet import Fernet
 
 from voicebot.handoff import AgentDesk, HandoffOffer, MemoryHandoffQueue
 from voicebot.privacy.audit_events import vault_hook
-from voicebot.privacy.vault.keys import Keyring, MasterKey
+from voicebot.privacy.vault.keys import Keyring, MasterKey, load_or_create_keyring
 from voicebot.privacy.vault.vault import Vault
 from voicebot.store import Store, open_store
 from voicebot.store.users import Role, add_user
@@ -53,6 +54,7 @@ class WebFixture:
     clock: Clock
     queue: MemoryHandoffQueue
     vault: Vault
+    keyring: Keyring
     secrets: dict[str, str] = field(default_factory=dict)
 
     def url(self, path: str) -> str:
@@ -100,17 +102,32 @@ ROLE_USER = {Role.ADMIN: "admin1", Role.DESIGNER: "designer1", Role.AGENT: "agen
 
 @asynccontextmanager
 async def running_app(
-    tmp_path: Path, flows_dir: Path, limiter: LoginLimiter | None = None
+    tmp_path: Path,
+    flows_dir: Path,
+    limiter: LoginLimiter | None = None,
+    *,
+    db_url: str | None = None,
+    session_key: bytes | None = None,
+    seeded_by: WebFixture | None = None,
+    tls: ssl.SSLContext | None = None,
 ) -> AsyncIterator[WebFixture]:
     """Start the app on 127.0.0.1 with one user per role, one waiting call and a vault whose
-    reads are audited in the app's store."""
-    store = await open_store(str(tmp_path / "web.db"))
+    reads are audited in the app's store.
+
+    ``db_url`` and ``session_key`` let a second app (another "process") share the first one's
+    store and cookies; ``seeded_by`` is that first app (its users exist already, with its TOTP
+    secrets and clock). ``tls`` serves HTTPS with that context.
+    """
+    # The store's numbers are keyed as `voicebot` commands key them (the configured key file), the
+    # same for a second app on the same store; the vault gets a master key of its own.
+    keyring = seeded_by.keyring if seeded_by is not None else load_or_create_keyring()[0]
+    store = await open_store(db_url or str(tmp_path / "web.db"), keyring=keyring)
     passwords = Passwords.fast_for_tests()
-    clock = Clock()
+    clock = seeded_by.clock if seeded_by is not None else Clock()
     queue = MemoryHandoffQueue()
-    secrets: dict[str, str] = {}
+    secrets: dict[str, str] = dict(seeded_by.secrets) if seeded_by is not None else {}
     async with store.write() as conn:
-        for name, roles in USERS.items():
+        for name, roles in USERS.items() if seeded_by is None else ():
             secret = new_totp_secret() if Role.ADMIN in roles else None
             if secret:
                 secrets[name] = secret
@@ -128,7 +145,8 @@ async def running_app(
     master = MasterKey.generate()
     vault = Vault(tmp_path / "vault", Keyring(master), vault_hook(store))
     config = WebConfig(
-        session_key=Fernet.generate_key(),
+        session_key=session_key or Fernet.generate_key(),
+        tls=tls is not None,
         flows_dir=flows_dir,
         passwords=passwords,
         limiter=limiter or LoginLimiter(),
@@ -139,9 +157,9 @@ async def running_app(
     server = TestServer(create_app(store, config), host="127.0.0.1")
     saved_key = os.environ.get("VOICEBOT_MASTER_KEY")
     os.environ["VOICEBOT_MASTER_KEY"] = master.to_base64()  # erasure needs one
-    await server.start_server()
+    await server.start_server(ssl=tls)
     try:
-        yield WebFixture(server, store, clock, queue, vault, secrets)
+        yield WebFixture(server, store, clock, queue, vault, keyring, secrets)
     finally:
         await server.close()
         await store.close()

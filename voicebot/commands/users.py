@@ -1,5 +1,8 @@
 """``voicebot users ...``: console accounts from the command line (the first admin starts here).
 
+A new password, new roles or a removal end the user's console sessions at once, on every
+server sharing the store.
+
 Passwords are prompted for (hidden, twice) or read from stdin with ``--password-stdin``; they
 never appear in arguments or output. An admin's TOTP provisioning URI is printed once, when the
 admin role is given; it is not shown again. Every change is audited in the same transaction.
@@ -26,6 +29,7 @@ from voicebot.store.users import (
     get_user,
     list_users,
     parse_roles,
+    remove_user,
     set_password_hash,
     set_roles,
 )
@@ -179,6 +183,28 @@ def roles_(name: str, roles: tuple[str, ...], db: str | None) -> None:
     click.echo(f"{name}: {', '.join(sorted(wanted))}")
     if secret is not None:
         _print_uri(name, secret)
+
+
+@users.command()
+@click.argument("name")
+@db_option
+def remove(name: str, db: str | None) -> None:
+    """Remove user NAME (their console sessions end at once)."""
+
+    async def work(store: Store) -> None:
+        async with store.write() as conn:
+            user = await get_user(conn, name=name)
+            if user is None:
+                raise UserError(f"no user named {name!r}")
+            if Role.ADMIN in user.roles:
+                admins = [u for u in await list_users(conn) if Role.ADMIN in u.roles]
+                if len(admins) == 1:
+                    raise UserError(f"{name} is the last admin: give another user admin first")
+            await remove_user(conn, name)
+            await _audit(conn, "user_removed", user=name, roles=sorted(user.roles))
+
+    _run(db, work)
+    click.echo(f"removed {name}")
 
 
 @users.command(name="list")

@@ -15,6 +15,7 @@ from voicebot.store.models import Base
 TABLE_MODULES = (
     "voicebot.store.models",
     "voicebot.store.users",
+    "voicebot.store.web_sessions",
     "voicebot.store.dispositions",
     "voicebot.store.leases",
     "voicebot.store.identity",

@@ -5,7 +5,9 @@ another reason: who may use the console, not what the engine did. The table live
 declarative ``Base`` so one Alembic history covers both (migration ``0100``).
 
 Passwords arrive here already hashed (:mod:`voicebot.web.auth` hashes them); this module never
-sees a clear-text password.
+sees a clear-text password. A password change, a role change and a removal end the user's console
+sessions in the same transaction (:mod:`voicebot.store.web_sessions`), whoever makes the change:
+the console or ``voicebot users``.
 """
 
 from __future__ import annotations
@@ -16,11 +18,24 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import JSON, Boolean, Integer, Row, String, Table, insert, select, update
+from sqlalchemy import (
+    JSON,
+    Boolean,
+    Integer,
+    Row,
+    String,
+    Table,
+    delete,
+    insert,
+    or_,
+    select,
+    update,
+)
 from sqlalchemy.ext.asyncio import AsyncConnection
 from sqlalchemy.orm import Mapped, mapped_column
 
 from voicebot.store.models import Base, UTCDateTime
+from voicebot.store.web_sessions import end_user_sessions
 
 
 class Role(enum.StrEnum):
@@ -42,6 +57,8 @@ class WebUser(Base):
     password_hash: Mapped[str] = mapped_column(String(200))
     roles: Mapped[list[str]] = mapped_column(JSON, default=list)
     totp_secret: Mapped[str | None] = mapped_column(String(64))
+    totp_last_step: Mapped[int | None] = mapped_column(Integer)
+    """The newest TOTP time step accepted from this user: each code works once (migration 0720)."""
     disabled: Mapped[bool] = mapped_column(Boolean, default=False)
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime())
     password_changed_at: Mapped[dt.datetime] = mapped_column(UTCDateTime())
@@ -163,17 +180,60 @@ async def set_password_hash(
     values: dict[str, object] = {"password_hash": password_hash}
     if not rehash:
         values["password_changed_at"] = now
-    await _update(conn, name, values)
+    user_id = await _update(conn, name, values)
+    if not rehash:
+        await end_user_sessions(conn, user_id)
 
 
 async def set_roles(
     conn: AsyncConnection, name: str, roles: frozenset[Role], totp_secret: str | None
 ) -> None:
-    """Replace the user's roles (and TOTP secret: admins must have one)."""
-    await _update(conn, name, {"roles": sorted(r.value for r in roles), "totp_secret": totp_secret})
+    """Replace the user's roles (and TOTP secret: admins must have one).
+
+    A real change ends the user's sessions: they sign in again under the new roles (an admin
+    role, for one, asks for the TOTP code at sign-in).
+    """
+    before = await get_user(conn, name=name)
+    user_id = await _update(
+        conn, name, {"roles": sorted(r.value for r in roles), "totp_secret": totp_secret}
+    )
+    if before is None or before.roles != roles:
+        await end_user_sessions(conn, user_id)
 
 
-async def _update(conn: AsyncConnection, name: str, values: dict[str, object]) -> None:
-    result = await conn.execute(update(WEB_USERS).where(WEB_USERS.c.name == name).values(**values))
-    if result.rowcount != 1:
+async def claim_totp_step(conn: AsyncConnection, user_id: int, step: int) -> bool:
+    """Spend TOTP time ``step`` for the user; ``False`` if it is not newer than the last spent.
+
+    One conditional UPDATE, so two server processes given the same code at once cannot both
+    accept it: a code watched over the admin's shoulder is spent everywhere.
+    """
+    last = WEB_USERS.c.totp_last_step
+    query = (
+        update(WEB_USERS)
+        .where(WEB_USERS.c.id == user_id, or_(last.is_(None), last < step))
+        .values(totp_last_step=step)
+    )
+    return bool((await conn.execute(query)).rowcount == 1)
+
+
+async def remove_user(conn: AsyncConnection, name: str) -> User:
+    """Delete an account and end its sessions; returns what it was (for the audit row).
+
+    Raises:
+        UserError: no user has that name.
+    """
+    user = await get_user(conn, name=name)
+    if user is None:
         raise UserError(f"no user named {name!r}")
+    await end_user_sessions(conn, user.id)
+    await conn.execute(delete(WEB_USERS).where(WEB_USERS.c.id == user.id))
+    return user
+
+
+async def _update(conn: AsyncConnection, name: str, values: dict[str, object]) -> int:
+    """Update the named user's row; returns their id."""
+    query = update(WEB_USERS).where(WEB_USERS.c.name == name).values(**values)
+    user_id = (await conn.execute(query.returning(WEB_USERS.c.id))).scalar()
+    if user_id is None:
+        raise UserError(f"no user named {name!r}")
+    return int(user_id)

@@ -2,7 +2,8 @@
 
 Composition, not subclassing: :func:`create_app` builds a plain ``web.Application``, puts what
 handlers share under typed ``AppKey``s (:mod:`voicebot.web.keys`), stacks the middlewares
-(security headers and metrics outermost, then the encrypted session, then RBAC) and registers
+(security headers and metrics outermost, then the encrypted session, then RBAC, then the
+validation of path and query parameters) and registers
 every route of :data:`voicebot.web.rbac.ROUTES`. The call side reaches the handoff queue through
 ``app[HANDOFF_QUEUE]``.
 """
@@ -17,7 +18,7 @@ from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from aiohttp import web
+from aiohttp import web, web_response
 from aiohttp.typedefs import Handler as NextHandler
 from aiohttp.typedefs import Middleware
 from aiohttp_session import setup as setup_session
@@ -27,7 +28,8 @@ from voicebot.privacy.retention import RetentionPolicy, run_daily
 from voicebot.privacy.vault.vault import Vault
 from voicebot.resources import flows_dir
 from voicebot.store import Store
-from voicebot.web.auth import Passwords, TotpReplayGuard, session_storage
+from voicebot.web.auth import Passwords, session_storage
+from voicebot.web.inputs import inputs_middleware
 from voicebot.web.keys import (
     CLOCK,
     DESK,
@@ -39,7 +41,6 @@ from voicebot.web.keys import (
     PRESENCE,
     ROUTE_TABLE,
     STORE,
-    TOTP_GUARD,
     VAULT,
     Clock,
 )
@@ -53,6 +54,12 @@ _CSP = (
     "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
     "connect-src 'self'; frame-ancestors 'none'; base-uri 'none'; form-action 'self'"
 )
+
+
+# Browsers that once reached the console over HTTPS refuse plain HTTP to it for a year.
+HSTS = "max-age=31536000; includeSubDomains"
+SERVER = "voicebot"
+"""The ``Server`` header: no Python or aiohttp version for a probe to match against CVEs."""
 
 
 def _utcnow() -> dt.datetime:
@@ -103,14 +110,24 @@ def _daily_retention(
     return context
 
 
+def _no_version_banner() -> None:
+    """Make aiohttp's default ``Server`` header ours, process-wide.
+
+    :func:`_transport_headers` sets it on every response the app prepares, but aiohttp answers a
+    malformed request (a bad header line, a bad method) before any app sees it, with its default
+    ``Python/3.x aiohttp/3.y``; that default is a module attribute read at each response.
+    """
+    web_response.SERVER_SOFTWARE = SERVER  # type: ignore[attr-defined]  # private, read per response
+
+
 def create_app(store: Store, config: WebConfig) -> web.Application:
     """A ready-to-run app over an open store (the caller closes the store)."""
+    _no_version_banner()
     metrics = WebMetrics()
     app = web.Application(middlewares=[_observe(metrics)], client_max_size=64 * 1024)
     app[STORE] = store
     app[PASSWORDS] = config.passwords
     app[LIMITER] = config.limiter
-    app[TOTP_GUARD] = TotpReplayGuard()
     app[DESK] = config.desk
     app[HANDOFF_QUEUE] = config.desk.queue
     app[PRESENCE] = config.desk.presence
@@ -121,8 +138,10 @@ def create_app(store: Store, config: WebConfig) -> web.Application:
     app[VAULT] = config.vault
     if config.retention is not None:
         app.cleanup_ctx.append(_daily_retention(config.retention))
+    app.on_response_prepare.append(_transport_headers)
     setup_session(app, session_storage(config.session_key, secure=config.tls))
     app.middlewares.append(rbac_middleware(spec_index(config.routes)))
+    app.middlewares.append(inputs_middleware())
     for spec in config.routes:
         app.router.add_route(spec.method, spec.path, spec.handler, name=spec.operation_id)
     return app
@@ -149,6 +168,14 @@ def _observe(metrics: WebMetrics) -> Middleware:
         return response
 
     return observe
+
+
+async def _transport_headers(request: web.Request, response: web.StreamResponse) -> None:
+    """On every response, error pages included: HSTS when the connection is TLS (over plain
+    HTTP browsers ignore it, RFC 6797), and a ``Server`` header that names no versions."""
+    response.headers["Server"] = SERVER
+    if request.secure:
+        response.headers.setdefault("Strict-Transport-Security", HSTS)
 
 
 def _secure_headers(response: web.StreamResponse, request: web.Request) -> None:

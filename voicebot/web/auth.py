@@ -2,9 +2,13 @@
 
 Why these choices: argon2id (argon2-cffi) is memory-hard, so a stolen table is slow to crack;
 sessions live in an encrypted, authenticated cookie (aiohttp-session over Fernet) marked
-``HttpOnly`` and ``SameSite=Strict`` and ``Secure`` when served over TLS, so the server keeps no
-session table and a script in the page cannot read it; every state-changing request must echo the
-session's synchronizer token in ``X-CSRF-Token``; admins need a TOTP code (pyotp) as well.
+``HttpOnly`` and ``SameSite=Strict`` and ``Secure`` when served over TLS, so a script in the page
+cannot read it; the cookie also carries a session token that must name an open row of the store's
+session table (:mod:`voicebot.store.web_sessions`), so the server can end a session for good
+(sign-out, password or role change, removal) even if the cookie was copied; every
+state-changing request must echo the session's synchronizer token in ``X-CSRF-Token``; admins
+need a TOTP code (pyotp) as well, each code spent once in the store
+(:func:`voicebot.store.users.claim_totp_step`).
 """
 
 from __future__ import annotations
@@ -32,6 +36,7 @@ TOTP_ISSUER = "voicebot"
 _UID = "uid"
 _AUTH_AT = "auth_at"
 _CSRF = "csrf"
+_TOKEN = "sid"
 
 
 class WeakPassword(ValueError):
@@ -110,23 +115,6 @@ def verify_totp(secret: str, code: str, at: dt.datetime) -> bool:
     return totp_step(secret, code, at) is not None
 
 
-class TotpReplayGuard:
-    """Refuses a TOTP code already used by the same user (a watched or phished code is spent).
-
-    Keeps the last accepted time step per user, in memory: ``voicebot serve`` is one process.
-    """
-
-    def __init__(self) -> None:
-        self._last: dict[int, int] = {}
-
-    def accept(self, user_id: int, step: int) -> bool:
-        """Record ``step`` for the user; ``False`` if it is not newer than the last accepted."""
-        if step <= self._last.get(user_id, -1):
-            return False
-        self._last[user_id] = step
-        return True
-
-
 def session_storage(key: bytes, *, secure: bool) -> EncryptedCookieStorage:
     """The cookie storage: encrypted (Fernet), HttpOnly, SameSite=Strict, Secure under TLS."""
     return EncryptedCookieStorage(
@@ -168,16 +156,32 @@ def csrf_ok(session: Session, presented: str | None) -> bool:
     return hmac.compare_digest(token.encode(), presented.encode())
 
 
-def start_session(session: Session, user_id: int, at: dt.datetime) -> str:
-    """Fill a *new* session (fixation-safe) for a signed-in user; returns its CSRF token."""
+@dataclass(frozen=True)
+class Carried:
+    """What a session cookie claims: the user, when they signed in, and the server-side token."""
+
+    user_id: int
+    auth_at: dt.datetime
+    token: str
+
+
+def start_session(session: Session, user_id: int, at: dt.datetime, token: str) -> str:
+    """Fill a *new* session (fixation-safe) for a signed-in user; returns its CSRF token.
+
+    ``token`` names the session's row in the store (see :mod:`voicebot.store.web_sessions`).
+    """
     session[_UID] = user_id
     session[_AUTH_AT] = at.timestamp()
+    session[_TOKEN] = token
     return csrf_token(session)
 
 
-def session_user(session: Session) -> tuple[int, dt.datetime] | None:
-    """The user id and sign-in instant a session carries, if any."""
-    uid, auth_at = session.get(_UID), session.get(_AUTH_AT)
+def session_user(session: Session) -> Carried | None:
+    """What a session carries, if it is a signed-in one (a cookie from before server-side
+    sessions carries no token, and so is no longer signed in)."""
+    uid, auth_at, token = session.get(_UID), session.get(_AUTH_AT), session.get(_TOKEN)
     if not isinstance(uid, int) or not isinstance(auth_at, int | float):
         return None
-    return uid, dt.datetime.fromtimestamp(auth_at, dt.UTC)
+    if not isinstance(token, str) or not token:
+        return None
+    return Carried(uid, dt.datetime.fromtimestamp(auth_at, dt.UTC), token)

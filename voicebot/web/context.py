@@ -8,14 +8,14 @@ own answer (``invalid_credentials``, ``validation`` ...).
 from __future__ import annotations
 
 import datetime as dt
-import json
 from typing import Any, TypeVar
 
 from aiohttp import web
-from pydantic import BaseModel, ValidationError
+from pydantic import BaseModel
 
 from voicebot.compliance.audit import write_audit
 from voicebot.store.users import User
+from voicebot.web.inputs import read_model
 from voicebot.web.keys import CLOCK, STORE, USER
 
 M = TypeVar("M", bound=BaseModel)
@@ -68,26 +68,10 @@ async def audit(
 
 
 async def read_body(request: web.Request, model: type[M]) -> M:
-    """Parse and validate a JSON body; a bad one is a 400 naming each bad field.
+    """Parse and validate a JSON body within the limits of :func:`voicebot.web.inputs.read_json`;
+    a bad one is a 400 naming each bad field.
 
     Raises:
-        web.HTTPBadRequest: not JSON, or a field fails validation.
+        web.HTTPBadRequest: not UTF-8 JSON, past a limit, or a field fails validation.
     """
-    try:
-        raw = await request.json()
-    except (json.JSONDecodeError, UnicodeDecodeError):
-        raise _bad_request("body is not valid JSON") from None
-    try:
-        return model.model_validate(raw)
-    except ValidationError as exc:
-        problems = "; ".join(
-            f"{'.'.join(str(p) for p in e['loc']) or 'body'}: {e['msg']}" for e in exc.errors()
-        )
-        raise _bad_request(problems) from None
-
-
-def _bad_request(message: str) -> web.HTTPBadRequest:
-    return web.HTTPBadRequest(
-        text=json.dumps({"error": "validation", "message": message}),
-        content_type="application/json",
-    )
+    return await read_model(request, model)

@@ -16,7 +16,7 @@ from voicebot.handoff import AgentDesk, HandoffQueue, PresenceBoard
 from voicebot.privacy.vault.vault import Vault
 from voicebot.store import Store
 from voicebot.store.users import User
-from voicebot.web.auth import Passwords, TotpReplayGuard
+from voicebot.web.auth import Passwords
 from voicebot.web.metrics import WebMetrics
 from voicebot.web.ratelimit import LoginLimiter
 from voicebot.web.routespec import RouteSpec
@@ -26,7 +26,6 @@ Clock = Callable[[], dt.datetime]
 STORE = web.AppKey("store", Store)
 PASSWORDS = web.AppKey("passwords", Passwords)
 LIMITER = web.AppKey("limiter", LoginLimiter)
-TOTP_GUARD = web.AppKey("totp_guard", TotpReplayGuard)
 DESK = web.AppKey("desk", AgentDesk)
 HANDOFF_QUEUE = web.AppKey("handoff_queue", HandoffQueue)
 PRESENCE = web.AppKey("presence", PresenceBoard)

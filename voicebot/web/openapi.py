@@ -1,7 +1,8 @@
 """The OpenAPI 3.1 document, generated from the route table (so it cannot drift from the code).
 
-Request bodies come from the routes' pydantic models (their JSON Schema is 2020-12, what OpenAPI
-3.1 uses); who may call an operation is stated in its description and in ``x-roles``.
+Request bodies, path and query parameters come from the routes' pydantic models (their JSON
+Schema is 2020-12, what OpenAPI 3.1 uses), the same models that validate them; who may call an
+operation is stated in its description and in ``x-roles``.
 """
 
 from __future__ import annotations
@@ -9,6 +10,8 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable
 from typing import Any
+
+from pydantic import BaseModel
 
 from voicebot import __version__
 from voicebot.web.auth import CSRF_HEADER, SESSION_COOKIE
@@ -56,15 +59,21 @@ def _operation(spec: RouteSpec, schemas: dict[str, Any]) -> dict[str, Any]:
         operation["responses"]["403"] = _error_response("Role, address or CSRF token refused")
     else:
         operation["security"] = []
+    path_schemas, _ = _param_schemas(spec.path_model)
     params = [
-        {"name": name, "in": "path", "required": True, "schema": {"type": "string"}}
+        {"name": name, "in": "path", "required": True,
+         "schema": path_schemas.get(name, {"type": "string"})}
         for name in _PARAM.findall(spec.path)
-    ]
-    params += [
-        {"name": name, "in": "query", "required": False, "schema": {"type": "string"},
-         "example": value}
-        for name, value in spec.example_query.items()
     ]  # fmt: skip
+    query_schemas, required = _param_schemas(spec.query_model)
+    for name in query_schemas or spec.example_query:
+        param: dict[str, Any] = {
+            "name": name, "in": "query", "required": name in required,
+            "schema": query_schemas.get(name, {"type": "string"}),
+        }  # fmt: skip
+        if name in spec.example_query:
+            param["example"] = spec.example_query[name]
+        params.append(param)
     if spec.state_changing:
         params.append(
             {"name": CSRF_HEADER, "in": "header", "required": True, "schema": {"type": "string"}}
@@ -81,6 +90,24 @@ def _operation(spec: RouteSpec, schemas: dict[str, Any]) -> dict[str, Any]:
             media["example"] = dict(spec.example_body)
         operation["requestBody"] = {"required": True, "content": {"application/json": media}}
     return operation
+
+
+def _param_schemas(model: type[BaseModel] | None) -> tuple[dict[str, Any], set[str]]:
+    """Each parameter's JSON Schema in a path or query model, and which are required.
+
+    An optional parameter is simply absent, so its ``null`` alternative is left out.
+    """
+    if model is None:
+        return {}, set()
+    schema = model.model_json_schema()
+    properties: dict[str, Any] = {}
+    for name, prop in schema.get("properties", {}).items():
+        choices = [c for c in prop.get("anyOf", []) if c.get("type") != "null"]
+        if len(choices) == 1:
+            rest = {k: v for k, v in prop.items() if k != "anyOf" and v is not None}
+            prop = {**rest, **choices[0]}
+        properties[name] = prop
+    return properties, set(schema.get("required", []))
 
 
 def _error_response(description: str) -> dict[str, Any]:

@@ -3,8 +3,10 @@
 Password guessing is slowed twice: an account locks after a few consecutive failures (from any
 address), and an address locks after more failures across any accounts (spraying). Each new
 lockout of the same key lasts twice as long as the last, up to a ceiling; a success clears the
-account's record. State is in memory, per process: ``voicebot serve`` is one process, and a
-restart is rare next to the lockout periods.
+account's record. State is in memory, per process: a restart is rare next to the lockout
+periods, but several ``voicebot serve`` processes on one store each count their own failures, so
+a guesser who spreads over N of them gets N times the attempts (sessions and TOTP codes, by
+contrast, are kept in the store and hold across processes).
 """
 
 from __future__ import annotations

@@ -16,8 +16,10 @@ from aiohttp.typedefs import Middleware
 from aiohttp_session import Session, get_session
 
 from voicebot.store.users import Role, User, get_user
+from voicebot.store.web_sessions import session_is_open
 from voicebot.web.auth import CSRF_HEADER, SESSION_MAX_AGE_S, csrf_ok, session_user
 from voicebot.web.context import error, now
+from voicebot.web.inputs import ROUTE_SPEC
 from voicebot.web.keys import STORE, USER
 from voicebot.web.metrics import is_loopback
 from voicebot.web.routes import (
@@ -50,6 +52,7 @@ ROUTES: tuple[RouteSpec, ...] = (
     RouteSpec("GET", "/admin", pages.admin_page, ADMIN, "Admin page", "pages", "html"),
     RouteSpec(
         "GET", "/static/{name}", pages.static_asset, Open.PUBLIC, "Page asset", "pages", "text",
+        path_model=pages.AssetPath,
         example_path={"name": "console.js"},
     ),
     RouteSpec("GET", "/metrics", pages.get_metrics, Open.LOOPBACK, "Prometheus", "ops", "text"),
@@ -75,6 +78,7 @@ ROUTES: tuple[RouteSpec, ...] = (
     # Auditors.
     RouteSpec(
         "GET", "/api/audit", audit.get_audit, AUDITORS, "Read the audit log (audited)", "audit",
+        query_model=audit.AuditQuery,
         example_query={"limit": "50"},
     ),
     # Auditors' campaigns and call archive; designers' flows and prompts.
@@ -86,46 +90,51 @@ ROUTES: tuple[RouteSpec, ...] = (
     RouteSpec(
         "GET", "/api/campaigns/{name}/report", campaigns.get_campaign_report, AUDITORS,
         "A campaign's HTML report, numbers masked (audited)", "campaigns", "html",
+        path_model=campaigns.CampaignPath,
         example_path={"name": "winter"},
     ),
     RouteSpec(
         "GET", "/api/campaigns/{name}/calls", campaigns.get_campaign_calls, AUDITORS,
         "A campaign's attempts: masked number, outcome, times, QA (audited)", "campaigns",
+        path_model=campaigns.CampaignPath,
         example_path={"name": "winter"},
     ),
     RouteSpec(
         "GET", "/api/calls/{attempt}/transcript", calls.get_call_transcript, AUDITORS,
         "A call's redacted transcript (audited)", "calls", example_path={"attempt": "1"},
+        path_model=calls.AttemptPath,
     ),
     RouteSpec(
         "GET", "/api/calls/{attempt}/recording", calls.get_call_recording, AUDITORS,
-        "A call's recording, audio/wav (audited)", "calls", "wav",
+        "A call's recording, audio/wav (audited)", "calls", "wav", path_model=calls.AttemptPath,
         example_path={"attempt": "1"},
     ),
     RouteSpec(
         "GET", "/api/calls/{attempt}/qa", calls.get_call_qa, AUDITORS,
         "A call's QA checklist (audited)", "calls", example_path={"attempt": "1"},
+        path_model=calls.AttemptPath,
     ),
     RouteSpec(
         "GET", "/api/flows/{name}", flows.get_flow, DESIGNERS,
-        "A flow's YAML, lint findings and approval status", "flows",
+        "A flow's YAML, lint findings and approval status", "flows", path_model=flows.FlowPath,
         example_path={"name": "payment_reminder"},
     ),
     RouteSpec(
         "PUT", "/api/flows/{name}", flows.put_flow, DESIGNERS,
         "Save a flow (must pass the lint; audited; needs a new approval)", "flows",
-        body=flows.FlowUpdate, example_path={"name": "payment_reminder"},
+        body=flows.FlowUpdate, path_model=flows.FlowPath, example_path={"name": "payment_reminder"},
         # Names no real version, so trying the example (the RBAC matrix does) never saves.
         example_body={"yaml": "name: payment_reminder\n...", "base_sha256": "0" * 64},
     ),
     RouteSpec(
         "GET", "/api/flows/{name}/graph", flows.get_flow_graph, DESIGNERS,
-        "A flow as a Mermaid flowchart (text)", "flows", "text",
+        "A flow as a Mermaid flowchart (text)", "flows", "text", path_model=flows.FlowPath,
         example_path={"name": "payment_reminder"},
     ),
     RouteSpec(
         "GET", "/api/prompts/{locale}", flows.get_prompts, DESIGNERS,
         "The approved prompt texts of a locale", "flows", example_path={"locale": "en-US"},
+        path_model=flows.LocalePath,
     ),
     # Admins.
     RouteSpec("GET", "/api/users", users.get_users, ADMIN, "List accounts", "users"),
@@ -135,8 +144,15 @@ ROUTES: tuple[RouteSpec, ...] = (
     ),
     RouteSpec(
         "PUT", "/api/users/{name}/roles", users.update_roles, ADMIN, "Set a user's roles",
-        "users", body=users.RolesUpdate, example_path={"name": "new-agent"},
+        "users", body=users.RolesUpdate, path_model=users.UserPath,
+        example_path={"name": "new-agent"},
         example_body={"roles": ["agent", "auditor"]},
+    ),
+    RouteSpec(
+        "DELETE", "/api/users/{name}", users.delete_user, ADMIN,
+        "Remove an account (ends its sessions; audited)", "users", path_model=users.UserPath,
+        # Names nobody, so trying the example (the RBAC matrix does) never removes an account.
+        example_path={"name": "nobody-here"},
     ),
     RouteSpec(
         "POST", "/api/admin/erase", privacy.erase_number, ADMIN,
@@ -146,6 +162,7 @@ ROUTES: tuple[RouteSpec, ...] = (
     RouteSpec(
         "POST", "/api/handoffs/{id}/reveal", agent.reveal_number, ADMIN,
         "Show a waiting call's full number (audited)", "agent", example_path={"id": "h1"},
+        path_model=agent.HandoffPath,
     ),
     # Agents.
     RouteSpec("GET", "/api/agent/presence", agent.get_presence, AGENTS, "My presence", "agent"),
@@ -156,26 +173,30 @@ ROUTES: tuple[RouteSpec, ...] = (
     RouteSpec(
         "GET", "/api/agent/handoffs", agent.get_handoffs, AGENTS,
         "Waiting calls, masked (long-poll with since and wait)", "agent",
+        query_model=agent.HandoffsQuery,
         example_query={"since": "0", "wait": "0"},
     ),
     RouteSpec(
         "POST", "/api/agent/handoffs/{id}/accept", agent.accept_handoff, AGENTS,
         "Take the call ringing here: send the browser's WebRTC offer, get the answer", "agent",
-        body=agent.AudioOffer, example_path={"id": "h1"},
+        body=agent.AudioOffer, path_model=agent.HandoffPath, example_path={"id": "h1"},
         example_body={"type": "offer", "sdp": "v=0 (the browser's offer)"},
     ),
     RouteSpec(
         "POST", "/api/agent/handoffs/{id}/decline", agent.decline_handoff, AGENTS,
         "Pass the call ringing here to the next agent", "agent", example_path={"id": "h1"},
+        path_model=agent.HandoffPath,
     ),
     RouteSpec(
         "POST", "/api/agent/calls/{id}/hangup", agent.hang_up, AGENTS,
         "End the call with the caller", "agent", example_path={"id": "h1"},
+        path_model=agent.HandoffPath,
     ),
     RouteSpec(
         "POST", "/api/agent/calls/{id}/disposition", agent.wrap_up, AGENTS,
         "Wrap up: the call's disposition (feeds the compliance rules)", "agent",
-        body=agent.WrapUp, example_path={"id": "h1"}, example_body={"disposition": "sale"},
+        body=agent.WrapUp, path_model=agent.HandoffPath, example_path={"id": "h1"},
+        example_body={"disposition": "sale"},
     ),
 )  # fmt: skip
 
@@ -198,12 +219,14 @@ async def _current_user(request: web.Request, sess: Session) -> User | None:
     carried = session_user(sess)
     if carried is None:
         return None
-    user_id, auth_at = carried
+    at = now(request)
     async with request.app[STORE].engine.connect() as conn:
-        user = await get_user(conn, user_id=user_id)
-    expired = now(request) - auth_at > dt.timedelta(seconds=SESSION_MAX_AGE_S)
-    # A password change ends every session started before it.
-    if user is None or user.disabled or expired or user.password_changed_at > auth_at:
+        user = await get_user(conn, user_id=carried.user_id)
+        # Signed out, or ended by a password change, role change or removal, on any process.
+        is_open = await session_is_open(conn, carried.token, carried.user_id, at)
+    expired = at - carried.auth_at > dt.timedelta(seconds=SESSION_MAX_AGE_S)
+    stale = user is not None and user.password_changed_at > carried.auth_at
+    if user is None or user.disabled or expired or stale or not is_open:
         sess.invalidate()
         return None
     return user
@@ -229,6 +252,7 @@ def rbac_middleware(index: dict[tuple[str, str], RouteSpec]) -> Middleware:
         spec = index.get(route_key(request.method, resource.canonical)) if resource else None
         if spec is None:  # 404/405 from the router: nothing to protect
             return await handler(request)
+        request[ROUTE_SPEC] = spec
         sess = await get_session(request)
         user = await _current_user(request, sess)
         if user is not None:

@@ -47,6 +47,9 @@ class RouteSpec:
         kind: ``json``, ``html``, ``text`` or ``wav``: what the route answers (and how a
             refusal looks: a page for ``html``, JSON for the rest).
         body: the pydantic model of the JSON request body, if any.
+        path_model: the pydantic model of the path's parameters (every ``{name}`` in ``path``);
+            validated before the handler runs (:mod:`voicebot.web.inputs`).
+        query_model: the pydantic model of the query parameters, validated likewise.
         example_path: values for the path's parameters (tests and documentation).
         example_query: a query string example (tests and documentation).
         example_body: a valid request body (tests and documentation).
@@ -60,6 +63,8 @@ class RouteSpec:
     tag: str
     kind: str = "json"
     body: type[BaseModel] | None = None
+    path_model: type[BaseModel] | None = None
+    query_model: type[BaseModel] | None = None
     example_path: Mapping[str, str] = field(default_factory=dict)
     example_query: Mapping[str, str] = field(default_factory=dict)
     example_body: Mapping[str, Any] | None = None

@@ -18,9 +18,26 @@ from voicebot.compliance.dispositions import Disposition
 from voicebot.handoff import DeskError, Presence, agent_view
 from voicebot.privacy.masking import mask_number
 from voicebot.web.context import audit, error, now, read_body, user_of
+from voicebot.web.inputs import Counter, Params, path_params, query_params
 from voicebot.web.keys import DESK, HANDOFF_QUEUE, METRICS, PRESENCE
 
 MAX_WAIT_S = 25.0
+
+
+HANDOFF_ID = r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,199}$"  # "<campaign>-<attempt>"
+
+
+class HandoffPath(Params):
+    """A waiting or ringing call is named by its handoff id."""
+
+    id: str = Field(pattern=HANDOFF_ID)
+
+
+class HandoffsQuery(Params):
+    """Long-poll: answer once the queue's version moves past ``since``, or after ``wait`` s."""
+
+    since: Counter | None = None
+    wait: float = Field(default=0.0, ge=0, allow_inf_nan=False)
 
 
 class PresenceUpdate(BaseModel):
@@ -52,11 +69,8 @@ async def put_presence(request: web.Request) -> web.Response:
 async def get_handoffs(request: web.Request) -> web.Response:
     """Waiting calls (masked). ``?since=V&wait=S`` long-polls until the queue's version moves."""
     queue = request.app[HANDOFF_QUEUE]
-    try:
-        since = int(request.query["since"]) if "since" in request.query else None
-        wait = min(float(request.query.get("wait", "0")), MAX_WAIT_S)
-    except ValueError:
-        return error(400, "validation", "since must be a whole number and wait a number")
+    poll = query_params(request, HandoffsQuery)
+    since, wait = poll.since, min(poll.wait, MAX_WAIT_S)
     board = request.app[PRESENCE]
     board.seen(user_of(request).name, now(request))
     if since is not None and wait > 0:
@@ -80,7 +94,7 @@ async def get_handoffs(request: web.Request) -> web.Response:
 
 async def reveal_number(request: web.Request) -> web.Response:
     """An admin sees a waiting call's full number; the reveal is audited."""
-    offer = await request.app[HANDOFF_QUEUE].get(request.match_info["id"])
+    offer = await request.app[HANDOFF_QUEUE].get(path_params(request, HandoffPath).id)
     if offer is None:
         return error(404, "not_found", "no such waiting call")
     await audit(
@@ -119,7 +133,8 @@ async def accept_handoff(request: web.Request) -> web.Response:
     from voicebot.telephony.browser import BrowserOfferError, answer_browser
 
     body = await read_body(request, AudioOffer)
-    desk, agent, offer_id = request.app[DESK], user_of(request).name, request.match_info["id"]
+    desk, agent = request.app[DESK], user_of(request).name
+    offer_id = path_params(request, HandoffPath).id
     activity, offer = desk.activity(agent)
     if offer is None or offer.id != offer_id or activity.value != "ringing":
         return error(409, "not_yours", "that call is not ringing at your console")
@@ -141,7 +156,7 @@ async def accept_handoff(request: web.Request) -> web.Response:
 
 async def decline_handoff(request: web.Request) -> web.Response:
     """Let the call go to the next agent."""
-    agent, offer_id = user_of(request).name, request.match_info["id"]
+    agent, offer_id = user_of(request).name, path_params(request, HandoffPath).id
     try:
         request.app[DESK].decline(offer_id, agent)
     except DeskError as exc:
@@ -152,7 +167,7 @@ async def decline_handoff(request: web.Request) -> web.Response:
 
 async def hang_up(request: web.Request) -> web.Response:
     """End the call with the caller; the wrap-up follows."""
-    agent, offer_id = user_of(request).name, request.match_info["id"]
+    agent, offer_id = user_of(request).name, path_params(request, HandoffPath).id
     try:
         await request.app[DESK].hang_up(offer_id, agent)
     except DeskError as exc:
@@ -164,7 +179,7 @@ async def wrap_up(request: web.Request) -> web.Response:
     """Record the call's disposition; it feeds the compliance rules (do not call, review,
     callback), and the agent is free for the next call."""
     body = await read_body(request, WrapUp)
-    agent, offer_id = user_of(request).name, request.match_info["id"]
+    agent, offer_id = user_of(request).name, path_params(request, HandoffPath).id
     if body.callback_at is not None and body.callback_at.tzinfo is None:
         return error(400, "validation", "callback_at needs a time zone offset")
     try:

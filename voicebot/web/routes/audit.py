@@ -6,25 +6,31 @@ full number. Newest first, paged by id.
 
 from __future__ import annotations
 
+from typing import Annotated
+
 from aiohttp import web
+from pydantic import Field
 from sqlalchemy import select
 
 from voicebot.store.models import AUDIT_EVENTS
-from voicebot.web.context import audit, error, user_of
+from voicebot.web.context import audit, user_of
+from voicebot.web.inputs import ASCII_DIGITS, Id, Params, query_params
 from voicebot.web.keys import STORE
 
 MAX_LIMIT = 500
 
 
+class AuditQuery(Params):
+    """A page of the log: how many events, and the id the page ends before."""
+
+    limit: Annotated[int, Field(ge=1, le=MAX_LIMIT), ASCII_DIGITS] = 100
+    before: Id | None = None
+
+
 async def get_audit(request: web.Request) -> web.Response:
     """Audit events, newest first: ``?limit=N`` (≤ 500) and ``?before=ID`` for the next page."""
-    try:
-        limit = int(request.query.get("limit", "100"))
-        before = int(request.query["before"]) if "before" in request.query else None
-    except ValueError:
-        return error(400, "validation", "limit and before must be whole numbers")
-    if not 1 <= limit <= MAX_LIMIT:
-        return error(400, "validation", f"limit must be between 1 and {MAX_LIMIT}")
+    page = query_params(request, AuditQuery)
+    limit, before = page.limit, page.before
     await audit(request, "audit_read", actor=user_of(request).name, limit=limit, before=before)
     query = select(AUDIT_EVENTS).order_by(AUDIT_EVENTS.c.id.desc()).limit(limit)
     if before is not None:

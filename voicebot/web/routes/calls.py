@@ -21,6 +21,7 @@ from voicebot.compliance.qa_store import load_qa
 from voicebot.logging import mask_text
 from voicebot.privacy.vault.vault import Vault
 from voicebot.web.context import audit, error, user_of
+from voicebot.web.inputs import Id, Params, path_params
 from voicebot.web.keys import STORE, VAULT
 
 PURPOSE = "audit review"
@@ -32,15 +33,14 @@ class _Refusal(Exception):
         self.response = response
 
 
-def _attempt_id(request: web.Request) -> int:
-    raw = request.match_info["attempt"]
-    if not raw.isdigit():
-        raise _Refusal(error(400, "validation", f"attempt must be a whole number, not {raw!r}"))
-    return int(raw)
+class AttemptPath(Params):
+    """A call is named by its attempt's id."""
+
+    attempt: Id
 
 
 async def _owner(request: web.Request) -> AttemptOwner:
-    attempt = _attempt_id(request)
+    attempt = path_params(request, AttemptPath).attempt
     owner = await attempt_owner(request.app[STORE], attempt)
     if owner is None:
         raise _Refusal(error(404, "not_found", f"no attempt {attempt}"))

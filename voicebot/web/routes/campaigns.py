@@ -7,6 +7,7 @@ every number before it leaves; reading a report or a campaign's calls is audited
 from __future__ import annotations
 
 from aiohttp import web
+from pydantic import Field
 
 from voicebot.campaign.report import render_report
 from voicebot.campaign.stored import (
@@ -16,6 +17,7 @@ from voicebot.campaign.stored import (
     stored_results,
 )
 from voicebot.web.context import audit, error, user_of
+from voicebot.web.inputs import Params, path_params
 from voicebot.web.keys import STORE
 
 # The report is one self-contained file with inline CSS and SVG and no script: let it style
@@ -26,6 +28,12 @@ REPORT_CSP = (
 )
 
 
+class CampaignPath(Params):
+    """A campaign is named as its campaign file names it."""
+
+    name: str = Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,199}$")
+
+
 async def get_campaigns(request: web.Request) -> web.Response:
     """Every campaign, newest first, with its contacts and its attempts counted by outcome."""
     summaries = await campaign_summaries(request.app[STORE])
@@ -34,7 +42,7 @@ async def get_campaigns(request: web.Request) -> web.Response:
 
 async def get_campaign_report(request: web.Request) -> web.Response:
     """The campaign's HTML report as the store has it, numbers masked (audited)."""
-    name = request.match_info["name"]
+    name = path_params(request, CampaignPath).name
     try:
         results = await stored_results(request.app[STORE], name)
     except UnknownCampaign as exc:
@@ -49,7 +57,7 @@ async def get_campaign_report(request: web.Request) -> web.Response:
 
 async def get_campaign_calls(request: web.Request) -> web.Response:
     """The campaign's attempts: masked number, state, outcome, times, QA verdict (audited)."""
-    name = request.match_info["name"]
+    name = path_params(request, CampaignPath).name
     try:
         calls = await campaign_calls(request.app[STORE], name)
     except UnknownCampaign as exc:

@@ -14,7 +14,6 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import os
-import re
 import secrets
 import threading
 from dataclasses import dataclass, field
@@ -31,11 +30,24 @@ from voicebot.flow.loader import LoadedFlow, default_prompts_dir, load_flow
 from voicebot.flow.prompts import PromptCatalog
 from voicebot.privacy.audit_events import FLOW_CHANGE
 from voicebot.web.context import audit, error, read_body, user_of
+from voicebot.web.inputs import Params, path_params
 from voicebot.web.keys import FLOWS_DIR, STORE
 
-_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{0,99}$")
-_LOCALE = re.compile(r"^[A-Za-z]{2,3}(?:-[A-Za-z0-9]{2,8})*$")
+_NAME = r"^[A-Za-z0-9][A-Za-z0-9_-]{0,99}$"  # letters, digits, _ and -: never a path
+_LOCALE = r"^[A-Za-z]{2,3}(?:-[A-Za-z0-9]{2,8})*$"  # en-US, zh-CN
 _SAVING = threading.Lock()  # one save at a time: check the base version, lint, replace
+
+
+class FlowPath(Params):
+    """A flow is named by its file's name without ``.yaml`` (a name is never a path)."""
+
+    name: str = Field(pattern=_NAME)
+
+
+class LocalePath(Params):
+    """A prompt catalog is named by its locale (``en-US``, ``zh-CN``)."""
+
+    locale: str = Field(max_length=35, pattern=_LOCALE)
 
 
 class FlowUpdate(BaseModel):
@@ -93,9 +105,7 @@ async def get_flows(request: web.Request) -> web.Response:
 
 def _flow_file(request: web.Request) -> Path | web.Response:
     """``<name>.yaml`` in the flows directory, or the error answer."""
-    name = request.match_info["name"]
-    if not _NAME.match(name):
-        return error(400, "validation", f"{name!r} is not a flow name (letters, digits, _ and -)")
+    name = path_params(request, FlowPath).name
     path: Path = request.app[FLOWS_DIR] / f"{name}.yaml"
     if not path.is_file():
         return error(404, "not_found", f"no flow file {name}.yaml")
@@ -226,9 +236,7 @@ async def get_flow_graph(request: web.Request) -> web.Response:
 
 async def get_prompts(request: web.Request) -> web.Response:
     """The approved prompt texts of one locale, as the server's flows use them."""
-    locale = request.match_info["locale"]
-    if not _LOCALE.match(locale):
-        return error(400, "validation", f"{locale!r} is not a locale (like en-US or zh-CN)")
+    locale = path_params(request, LocalePath).locale
     directory = default_prompts_dir(request.app[FLOWS_DIR] / "flow.yaml")
     if not (directory / f"{locale}.yaml").is_file():
         return error(404, "not_found", f"no prompts for locale {locale}")

@@ -6,18 +6,25 @@ rules. Assets are served from a fixed list of files, never from a path the clien
 
 from __future__ import annotations
 
-import re
 from pathlib import Path
 
 from aiohttp import web
+from pydantic import Field
 
+from voicebot.web.inputs import Params, path_params
 from voicebot.web.keys import METRICS, ROUTE_TABLE
 from voicebot.web.metrics import metrics_response
 from voicebot.web.openapi import openapi_document
 
 STATIC_DIR = Path(__file__).resolve().parent.parent / "static"
-_ASSET = re.compile(r"^[a-z0-9_-]+\.(css|js|svg)$")
+_ASSET = r"^[a-z0-9_-]+\.(css|js|svg)$"
 _TYPES = {"css": "text/css", "js": "text/javascript", "svg": "image/svg+xml"}
+
+
+class AssetPath(Params):
+    """An asset is named by its file name, from a fixed set of kinds."""
+
+    name: str = Field(pattern=_ASSET)
 
 
 def _page(name: str) -> web.FileResponse:
@@ -53,9 +60,9 @@ async def audit_page(request: web.Request) -> web.FileResponse:
 
 async def static_asset(request: web.Request) -> web.FileResponse:
     """A stylesheet or script of the pages."""
-    name = request.match_info["name"]
+    name = path_params(request, AssetPath).name
     path = STATIC_DIR / name
-    if not _ASSET.match(name) or not path.is_file():
+    if not path.is_file():
         raise web.HTTPNotFound()
     response = web.FileResponse(path)
     response.content_type = _TYPES[name.rsplit(".", 1)[1]]

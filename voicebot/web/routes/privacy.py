@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from aiohttp import web
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
 
 from voicebot.compliance.zones import InvalidNumber
 from voicebot.privacy.erasure import NoErasureKey, erase
@@ -14,7 +14,7 @@ from voicebot.web.keys import STORE, VAULT
 class ErasureRequest(BaseModel):
     """The number whose personal data must go."""
 
-    number: str
+    number: str = Field(min_length=1, max_length=64)
 
 
 async def erase_number(request: web.Request) -> web.Response:

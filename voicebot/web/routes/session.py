@@ -1,13 +1,16 @@
 """Signing in and out: ``/api/session``.
 
 A sign-in is checked against the rate limiter first, then the password (argon2), then, for
-admins, the TOTP code (each code works once). Every success, failure and lockout is audited.
+admins, the TOTP code (each code works once, on every server process: the last spent step is
+kept in the store). Every success, failure and lockout is audited.
 On success the session is replaced (a new cookie and a new CSRF token), so a token planted
-before sign-in is useless.
+before sign-in is useless, and recorded in the store; signing out deletes that record, so a copy
+of the cookie stops working too, on every server process sharing the store.
 """
 
 from __future__ import annotations
 
+import datetime as dt
 from typing import Any
 
 from aiohttp import web
@@ -15,10 +18,17 @@ from aiohttp_session import get_session, new_session
 from pydantic import BaseModel, Field
 
 from voicebot.handoff import Presence
-from voicebot.store.users import Role, User, get_user, set_password_hash
-from voicebot.web.auth import csrf_token, start_session, totp_step
+from voicebot.store.users import Role, User, claim_totp_step, get_user, set_password_hash
+from voicebot.store.web_sessions import end_session, open_session
+from voicebot.web.auth import (
+    SESSION_MAX_AGE_S,
+    csrf_token,
+    session_user,
+    start_session,
+    totp_step,
+)
 from voicebot.web.context import audit, client_address, error, now, read_body
-from voicebot.web.keys import DESK, LIMITER, METRICS, PASSWORDS, STORE, TOTP_GUARD, USER
+from voicebot.web.keys import DESK, LIMITER, METRICS, PASSWORDS, STORE, USER
 
 
 class LoginRequest(BaseModel):
@@ -85,17 +95,21 @@ async def login(request: web.Request) -> web.Response:
             step = totp_step(usable.totp_secret, body.totp, at)
             if step is None:
                 reason = "totp"
-            elif not request.app[TOTP_GUARD].accept(usable.id, step):
-                reason = "totp_reused"
+            else:
+                async with request.app[STORE].write() as conn:
+                    if not await claim_totp_step(conn, usable.id, step):
+                        reason = "totp_reused"
     if usable is None or reason is not None:
         return await _refuse(request, body.name, reason or "unknown_user")
     limiter.passed(body.name)
-    if verified.needs_rehash:
-        async with request.app[STORE].write() as conn:
+    async with request.app[STORE].write() as conn:
+        if verified.needs_rehash:
             new_hash = request.app[PASSWORDS].hash(body.password)
             await set_password_hash(conn, usable.name, new_hash, at, rehash=True)
+        lifetime = dt.timedelta(seconds=SESSION_MAX_AGE_S)
+        session_token = await open_session(conn, usable.id, at, lifetime)
     session = await new_session(request)
-    token = start_session(session, usable.id, at)
+    token = start_session(session, usable.id, at, session_token)
     metrics.logins.labels("ok").inc()
     await audit(request, "login", actor=usable.name, roles=sorted(usable.roles))
     return web.json_response(
@@ -120,8 +134,13 @@ async def _refuse(request: web.Request, name: str, reason: str) -> web.Response:
 
 
 async def logout(request: web.Request) -> web.Response:
-    """Sign out: the session cookie is cleared."""
+    """Sign out: the session ends on the server (every copy of the cookie stops working) and
+    the cookie is cleared."""
     session = await get_session(request)
+    carried = session_user(session)
+    if carried is not None:
+        async with request.app[STORE].write() as conn:
+            await end_session(conn, carried.token)
     session.invalidate()
     user = request.get(USER)
     if user is not None and Role.AGENT in user.roles:

@@ -1,30 +1,41 @@
-"""Console accounts, for admins: list, create, change roles (``/api/users``).
+"""Console accounts, for admins: list, create, change roles, remove (``/api/users``).
 
-Role changes are audited with the roles before and after. A user given the admin role gets a
-TOTP secret at that moment; its provisioning URI is in that one response and nowhere else.
+Role changes are audited with the roles before and after; a role change or a removal ends the
+user's sessions at once (the store does it in the same transaction). A user given the admin role
+gets a TOTP secret at that moment; its provisioning URI is in that one response and nowhere else.
 The last admin cannot lose the role (nobody could manage accounts afterwards).
 """
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Annotated, Any
 
 from aiohttp import web
-from pydantic import BaseModel, Field
+from pydantic import AfterValidator, BaseModel, Field
 
 from voicebot.store.users import (
+    NAME_MAX,
     Role,
     User,
     UserError,
     add_user,
+    check_name,
     get_user,
     list_users,
+    remove_user,
     set_roles,
 )
 from voicebot.web.auth import WeakPassword, new_totp_secret, totp_uri
 from voicebot.web.context import audit, error, now, read_body, user_of
+from voicebot.web.inputs import Params, path_params
 from voicebot.web.keys import PASSWORDS, STORE
 from voicebot.web.routes.session import user_json
+
+
+class UserPath(Params):
+    """An account is named by its user name (see :func:`voicebot.store.users.check_name`)."""
+
+    name: Annotated[str, Field(min_length=1, max_length=NAME_MAX), AfterValidator(check_name)]
 
 
 class UserCreate(BaseModel):
@@ -78,7 +89,7 @@ async def create_user(request: web.Request) -> web.Response:
 async def update_roles(request: web.Request) -> web.Response:
     """Replace a user's roles (audited: before and after)."""
     body = await read_body(request, RolesUpdate)
-    name, roles = request.match_info["name"], frozenset(body.roles)
+    name, roles = path_params(request, UserPath).name, frozenset(body.roles)
     async with request.app[STORE].write() as conn:
         user = await get_user(conn, name=name)
         if user is None:
@@ -100,6 +111,24 @@ async def update_roles(request: web.Request) -> web.Response:
         after=sorted(roles),
     )
     return web.json_response(_with_uri(updated, new_secret))
+
+
+async def delete_user(request: web.Request) -> web.Response:
+    """Remove an account; its sessions end with it (audited). The last admin cannot go."""
+    name = path_params(request, UserPath).name
+    async with request.app[STORE].write() as conn:
+        user = await get_user(conn, name=name)
+        if user is None:
+            return error(404, "not_found", f"no user named {name!r}")
+        if Role.ADMIN in user.roles:
+            admins = [u for u in await list_users(conn) if Role.ADMIN in u.roles]
+            if len(admins) == 1:
+                return error(409, "last_admin", "the last admin cannot be removed")
+        await remove_user(conn, name)
+    await audit(
+        request, "user_removed", actor=user_of(request).name, user=name, roles=sorted(user.roles)
+    )
+    return web.json_response({"removed": name})
 
 
 def _with_uri(user: User, secret: str | None) -> dict[str, Any]:
