@@ -70,7 +70,7 @@ def test_run_status_and_results(tmp_path: Path) -> None:
 
     masked = runner.invoke(cli, ["campaign", "results", "clitest", *db])
     rows = list(csv.DictReader(io.StringIO(masked.output)))
-    assert [r["number"] for r in rows] == ["202***0101", "202***0102", "202***0103"]
+    assert [r["number"] for r in rows] == ["+1 202***0101", "+1 202***0102", "+1 202***0103"]
     assert rows[2]["next_due"] and rows[2]["last_outcome"] == "busy"
     shown = runner.invoke(
         cli, ["campaign", "results", "clitest", "--format", "json", "--show-numbers", *db]

@@ -117,7 +117,7 @@ def test_dnc_add_list_export_remove_masked_by_default(db: str, tmp_path: Path) -
     assert "138****8000" in listing and "13800138000" not in listing
     assert "13800138000" in invoke("dnc", "list", "--show-numbers").output
     exported = invoke("dnc", "export").output
-    assert exported.splitlines()[1].startswith("138****8000,,manual by ")
+    assert exported.splitlines()[1].startswith("+86 138****8000,,manual by ")
     out = tmp_path / "dnc.csv"
     invoke("dnc", "export", "--unmasked", "-o", str(out))
     assert out.read_text().splitlines()[1].startswith(f"{CN},")
@@ -166,7 +166,7 @@ def test_review_confirm_freezes_and_explain_shows_the_history(db: str) -> None:
     assert invoke("review", "confirm", str(review_id)).exit_code == 1
     assert "0 items" in invoke("review", "list").output
     history = json.loads(invoke("compliance", "explain", CN, "--json").output)
-    assert history["number"] == "138****8000"
+    assert history["number"] == "+86 138****8000"
     assert [a["outcome"] for a in history["attempts"]] == ["refused"]
     assert [f["reason"] for f in history["freezes"]] == ["refusal"]
     assert history["freezes"][0]["source"] == f"review {review_id} confirmed by lin"

@@ -198,7 +198,7 @@ async def test_agent_takes_a_handed_off_call_in_the_browser(
             )
             incoming = page.locator("#incoming")
             await expect(incoming).to_be_visible(timeout=90_000)
-            await expect(page.locator("#in-number")).to_have_text("202***0147")
+            await expect(page.locator("#in-number")).to_have_text("+1 202***0147")
             await expect(page.locator("#in-contact")).to_have_text("Alex Morgan")
             await expect(page.locator("#in-flow")).to_have_text("upgrade_offer")
             await expect(page.locator("#in-intent")).to_have_text(re.compile("interested|affirm"))

@@ -88,7 +88,11 @@ class Campaign(BaseModel):
     flow: Path = Field(description="The flow file, relative to the campaign file.")
     contacts: Path = Field(description="The contacts CSV, relative to the campaign file.")
     caller_id: Annotated[str, StringConstraints(pattern=r"^\+[1-9][0-9]{6,14}$")]
-    default_region: Annotated[str, StringConstraints(pattern=r"^[A-Z]{2}$")] = "CN"
+    default_region: Annotated[str, StringConstraints(pattern=r"^[A-Z]{2}$")] | None = Field(
+        default=None,
+        description="Country (ISO code, e.g. US, CN) of contacts' numbers written without +; "
+        "unset: such numbers are refused, never guessed.",
+    )
     purpose: Purpose | None = Field(default=None, description="Default: the flow's purpose.")
     transport: Annotated[str, StringConstraints(pattern=r"^(loopback|janus|simulated)$")] = (
         "loopback"

@@ -106,6 +106,7 @@ def run(
         url = resolve_db_url(db)
     except (SourceErrors, ContactFileError, ValueError) as exc:
         raise click.ClickException(str(exc)) from None
+    console.print(f"{prepared.contacts.source}: {prepared.contacts.summary()}")
     for problem in prepared.import_problems:
         console.print(f"[yellow]not imported:[/] {problem}")
 
