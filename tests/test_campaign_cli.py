@@ -106,3 +106,37 @@ def test_a_broken_campaign_file_is_reported_with_its_position(tmp_path: Path) ->
     assert result.exit_code != 0
     assert f"{camp}:8" in result.output and "max_concurrent" in result.output
     assert not (tmp_path / "x.db").exists()
+
+
+def test_a_run_waiting_for_a_retry_says_what_and_until_when(tmp_path: Path) -> None:
+    """`campaign run` once waited silently for a retry or callback planned hours later."""
+    import os
+    import signal
+    import subprocess
+    import sys
+    import threading
+
+    camp, _ = _files(tmp_path)
+    env = {**os.environ, **{k: str(tmp_path / k) for k in ("XDG_DATA_HOME", "XDG_CONFIG_HOME")}}
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "voicebot", "campaign", "run", str(camp), "--dev",
+         "--policy", str(tmp_path / "policy.yaml"), "--db", str(tmp_path / "w.db")],
+        stderr=subprocess.PIPE, stdout=subprocess.DEVNULL, text=True, env=env,
+    )  # fmt: skip
+    assert proc.stderr is not None
+    seen = []
+    guard = threading.Timer(60, proc.kill)  # a silent wait must fail the test, not hang it
+    guard.start()
+    try:
+        for line in proc.stderr:
+            seen.append(line)
+            if line.startswith("waiting:"):
+                break
+    finally:
+        guard.cancel()
+        proc.send_signal(signal.SIGINT)
+        proc.wait(timeout=60)
+    said = seen[-1] if seen else ""
+    assert said.startswith("waiting: next is +1 202***0103 (retry after busy)"), seen
+    assert "UTC), in 14 min" in said or "UTC), in 15 min" in said
+    assert "--until-idle" in said

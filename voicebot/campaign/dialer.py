@@ -46,6 +46,8 @@ log = logging.getLogger(__name__)
 
 INTERRUPTED = "interrupted"
 _IDLE = dt.timedelta(days=3650)
+_SAY_WAIT = dt.timedelta(seconds=30)
+"""An idle wait longer than this is announced (a ``waiting`` event): never wait silently."""
 
 
 @dataclass(frozen=True)
@@ -81,7 +83,8 @@ class DialPlan:
 
 @dataclass(frozen=True)
 class DialerEvent:
-    """Progress for a live display: ``blocked``, ``dialing``, ``ended``, ``recovered``."""
+    """Progress for a live display: ``blocked``, ``dialing``, ``ended``, ``recovered``,
+    ``waiting`` (idle until ``due``)."""
 
     kind: str
     entry: Entry
@@ -89,6 +92,8 @@ class DialerEvent:
     outcome: Outcome | None = None
     reasons: tuple[str, ...] = ()
     end: CallEnd | None = None
+    due: dt.datetime | None = None
+    """``waiting``: when the next contact is due."""
 
     @property
     def masked(self) -> str:
@@ -254,6 +259,9 @@ class Dialer:
                 wake_at = now + _IDLE
                 if self._due and not self._paused and len(self._running) < pacing.max_concurrent:
                     wake_at = max(self._due[0][0], next_dial)
+                if not self._running and self._due and self._due[0][0] - now > _SAY_WAIT:
+                    # Idle until a retry or callback is due: say what and when, once.
+                    self._emit("waiting", self.entries[self._due[0][2]], due=self._due[0][0])
                 self._wake.clear()
                 await self.clock.sleep_until(wake_at, self._wake)
             if self._running:
@@ -432,6 +440,7 @@ class Dialer:
         outcome: Outcome | None = None,
         reasons: tuple[str, ...] = (),
         end: CallEnd | None = None,
+        due: dt.datetime | None = None,
     ) -> None:
         if self.listener is not None:
-            self.listener(DialerEvent(kind, entry, self.clock.now(), outcome, reasons, end))
+            self.listener(DialerEvent(kind, entry, self.clock.now(), outcome, reasons, end, due))

@@ -155,7 +155,7 @@ async def _transport(prepared: Prepared) -> Transport:
     from voicebot.speech.tts.select import synthesizer_for
     from voicebot.telephony.loopback import LoopbackTransport
 
-    directory = PersonaDirectory(load_personas(), await synthesizer_for("en-US"))
+    directory = PersonaDirectory(load_personas(campaign.personas), await synthesizer_for("en-US"))
     for contact in prepared.contacts.contacts:
         persona = contact.variables.get(campaign.persona_column)
         if persona:

@@ -110,8 +110,14 @@ def run(
     for problem in prepared.import_problems:
         console.print(f"[yellow]not imported:[/] {problem}")
 
+    said_wait: list[dt.datetime | None] = [None]
+
     def progress(event: DialerEvent) -> None:
-        if event.kind == "ended" and event.outcome is not None:
+        if event.kind == "waiting" and event.due is not None:
+            if event.due != said_wait[0]:
+                said_wait[0] = event.due
+                console.print(waiting_line(event, until_idle))
+        elif event.kind == "ended" and event.outcome is not None:
             console.print(f"{event.masked}: {event.outcome.value}")
         elif event.kind == "blocked":
             console.print(f"{event.masked}: blocked ({', '.join(event.reasons)})")
@@ -149,6 +155,26 @@ def run(
         ) from None
 
 
+def waiting_line(event: DialerEvent, until_idle: bool) -> str:
+    """What an idle run is waiting for, and until when (local time with its zone, and UTC)."""
+    assert event.due is not None
+    entry = event.entry
+    what = "callback" if entry.last_outcome == "callback" else f"retry after {entry.last_outcome}"
+    if entry.last_outcome is None:
+        what = "first call (not before the schedule or calling window allows)"
+    left = event.due - event.at
+    hours, rest = divmod(int(left.total_seconds()), 3600)
+    wait = f"{hours} h {rest // 60} min" if hours else f"{rest // 60} min {rest % 60} s"
+    local = event.due.astimezone()
+    text = (
+        f"waiting: next is {event.masked} ({what}), due {local:%Y-%m-%d %H:%M %Z} "
+        f"({event.due.astimezone(dt.UTC):%H:%M} UTC), in {wait}."
+    )
+    if not until_idle:
+        text += " Ctrl-C stops cleanly (a rerun resumes); --until-idle returns instead of waiting."
+    return text
+
+
 def _signals(console: Console) -> Any:
     """Ctrl-C / SIGTERM: first stop cleanly, then interrupt the calls under way."""
 
@@ -168,6 +194,28 @@ def _signals(console: Console) -> Any:
             loop.add_signal_handler(sig, on_signal)
 
     return control
+
+
+@campaign.command("schema")
+@click.option("--check", is_flag=True, help="Do not write; exit 1 if a file is out of date.")
+def schema_command(check: bool) -> None:
+    """Write the JSON Schemas of campaign files and policy overrides beside the flow schema."""
+    from voicebot.campaign.schema import rendered
+    from voicebot.resources import flows_dir
+
+    stale = []
+    for name, text in rendered().items():
+        target = flows_dir() / name
+        current = target.read_text(encoding="utf-8") if target.is_file() else None
+        if check:
+            if current != text:
+                stale.append(str(target))
+        elif current != text:
+            target.write_text(text, encoding="utf-8")
+            click.echo(f"wrote {target}")
+    if stale:
+        click.echo(f"out of date: {', '.join(stale)}; run: voicebot campaign schema", err=True)
+        raise SystemExit(1)
 
 
 @campaign.command()
