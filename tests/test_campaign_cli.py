@@ -140,3 +140,28 @@ def test_a_run_waiting_for_a_retry_says_what_and_until_when(tmp_path: Path) -> N
     assert said.startswith("waiting: next is +1 202***0103 (retry after busy)"), seen
     assert "UTC), in 14 min" in said or "UTC), in 15 min" in said
     assert "--until-idle" in said
+
+
+def test_results_carry_the_contacts_columns_and_the_rejected_rows(tmp_path: Path) -> None:
+    """The export once had no contact columns (who confirmed?) and lost the rejected row."""
+    camp, _ = _files(tmp_path)
+    db = ["--db", str(tmp_path / "x.db")]
+    runner = CliRunner()
+    ran = runner.invoke(
+        cli,
+        ["campaign", "run", str(camp), "--until-idle", "--dev", "--policy",
+         str(tmp_path / "policy.yaml"), "--report", str(tmp_path / "r.html"), *db],
+    )  # fmt: skip
+    assert ran.exit_code == 0, ran.output
+    by_name = runner.invoke(cli, ["campaign", "results", "clitest", *db])
+    rows = list(csv.DictReader(io.StringIO(by_name.output)))
+    assert [(r["line"], r["name"], r["simulate"]) for r in rows] == [
+        ("2", "Ann", "completed"), ("3", "Bob", "opted_out"), ("6", "Cy", "busy"),
+    ]  # fmt: skip
+    by_file = runner.invoke(cli, ["campaign", "results", str(camp), "--format", "json", *db])
+    assert by_file.exit_code == 0, by_file.output
+    records = json.loads(by_file.output)
+    assert [r["line"] for r in records] == [2, 3, 5, 6]
+    bad = records[2]
+    assert bad["status"] == "rejected" and bad["number"] == "1***5" and "length" in bad["note"]
+    assert "12345" not in by_file.output

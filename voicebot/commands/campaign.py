@@ -23,7 +23,7 @@ from rich.table import Table
 from sqlalchemy import select
 
 from voicebot.campaign.config import load_campaign
-from voicebot.campaign.contacts import ContactFileError
+from voicebot.campaign.contacts import ContactFileError, RejectedRow
 from voicebot.campaign.dialer import Dialer, DialerEvent
 from voicebot.campaign.execute import run_campaign
 from voicebot.campaign.launch import (
@@ -33,9 +33,11 @@ from voicebot.campaign.launch import (
 from voicebot.campaign.queue import AttemptRow
 from voicebot.campaign.queue import attempts as attempts_of
 from voicebot.campaign.report import write_report
+from voicebot.campaign.stored import add_store_facts
 from voicebot.commands.compliance import policy_option, show
 from voicebot.compliance.policy import load_policy, user_policy_path
 from voicebot.flow.approval import NotApproved
+from voicebot.privacy import mask_number
 from voicebot.store import db_option, open_store, resolve_db_url
 from voicebot.store.models import CAMPAIGNS, DIALER_QUEUE
 from voicebot.yamlsource import SourceErrors
@@ -131,12 +133,18 @@ def run(
                 prepared, store, policy, dev=dev, note=lambda note: console.print(note),
                 listeners=[progress], control=_signals(console), until_idle=until_idle,
             )  # fmt: skip
+            await add_store_facts(store, results)
         finally:
             await store.close()
         target = report or file.with_name(f"{loaded.name}-report.html")
         write_report(results, target)
         counts = results.outcome_counts()
         console.print(", ".join(f"{k}: {v}" for k, v in sorted(counts.items())))
+        if results.pending:
+            console.print(
+                f"{len(results.pending)} contact(s) still planned (retries, callbacks): "
+                "run the same command again later to continue"
+            )
         console.print(f"report: {target}")
 
     try:
@@ -257,7 +265,7 @@ def status(name: str, as_json: bool, db: str | None) -> None:
 
 
 @campaign.command()
-@click.argument("name")
+@click.argument("campaign_ref", metavar="NAME|FILE")
 @click.option("--format", "fmt", type=click.Choice(["csv", "json"]), default="csv")
 @click.option(
     "-o",
@@ -268,16 +276,25 @@ def status(name: str, as_json: bool, db: str | None) -> None:
 )
 @_show_numbers
 @db_option
-def results(name: str, fmt: str, output: Path | None, show_numbers: bool, db: str | None) -> None:
-    """Export campaign NAME: one row per contact (numbers masked unless --show-numbers)."""
+def results(
+    campaign_ref: str, fmt: str, output: Path | None, show_numbers: bool, db: str | None
+) -> None:
+    """Export a campaign: one row per contact with its CSV columns (numbers masked unless
+    --show-numbers). Given the campaign FILE instead of its NAME, the contacts' rows that were
+    not imported are listed too (status ``rejected``, with the reason)."""
+    name, rejected = _name_and_rejected(campaign_ref)
     rows, attempts = _load(name, db)
     per_number: dict[str, int] = {}
     for a in attempts:
         per_number[a.number] = per_number.get(a.number, 0) + 1
+    columns: list[str] = []
+    for r in rows:
+        columns += [c for c in r["fields"] if c not in columns]
     records = [
         {
             "line": r["line"],
             "number": show(r["number"], show_numbers),
+            **{c: r["fields"].get(c, "") for c in columns},
             "status": r["status"],
             "last_outcome": r["last_outcome"] or "",
             "reasons": ";".join(r["last_reasons"] or []),
@@ -287,10 +304,17 @@ def results(name: str, fmt: str, output: Path | None, show_numbers: bool, db: st
         }
         for r in rows
     ]
+    empty = dict.fromkeys(records[0] if records else ["line", "number", *columns], "")
+    for bad in rejected:
+        raw = bad.raw_number if show_numbers else mask_number(bad.raw_number)
+        records.append(
+            {**empty, "line": bad.line, "number": raw, "status": "rejected", "note": bad.reason}
+        )
+    records.sort(key=lambda r: int(r["line"]))
     handle = output.open("w", newline="", encoding="utf-8") if output else sys.stdout
     try:
         if fmt == "json":
-            json.dump(records, handle, indent=2)
+            json.dump(records, handle, indent=2, ensure_ascii=False)
             handle.write("\n")
         else:
             writer = csv.DictWriter(handle, fieldnames=list(records[0]) if records else ["line"])
@@ -299,6 +323,18 @@ def results(name: str, fmt: str, output: Path | None, show_numbers: bool, db: st
     finally:
         if output:
             handle.close()
+
+
+def _name_and_rejected(ref: str) -> tuple[str, list[RejectedRow]]:
+    """A campaign NAME, or a campaign FILE: its name and the contact rows it cannot import."""
+    path = Path(ref)
+    if not (path.suffix in (".yaml", ".yml") and path.is_file()):
+        return ref, []
+    try:
+        prepared = prepare(load_campaign(path))
+    except (SourceErrors, ContactFileError, ValueError) as exc:
+        raise click.ClickException(str(exc)) from None
+    return prepared.campaign.name, list(prepared.contacts.rejected)
 
 
 def _load(name: str, db: str | None) -> tuple[list[dict[str, Any]], list[AttemptRow]]:
@@ -318,12 +354,13 @@ def _load(name: str, db: str | None) -> tuple[list[dict[str, Any]], list[Attempt
                         .order_by(DIALER_QUEUE.c.line)
                     )
                 ).all()
-            # Numbers are stored sealed: open them here, mask them on output (show()).
+            # Numbers and fields are stored sealed: open them here, mask numbers on output.
             rows = []
             for r in queue_rows:
                 row = dict(r._mapping)
                 row["number"] = store.numbers.open(row.pop("number_sealed"))
-                del row["number_hash"], row["fields_sealed"]  # results never export fields
+                row["fields"] = store.numbers.open_fields(row.pop("fields_sealed"))
+                del row["number_hash"]
                 due = row.get("due_at")
                 row["due_at"] = due.isoformat() if isinstance(due, dt.datetime) else None
                 rows.append(row)

@@ -17,6 +17,7 @@ import asyncio
 import contextlib
 import datetime as dt
 import tempfile
+from dataclasses import replace
 from pathlib import Path
 
 import click
@@ -31,6 +32,7 @@ from voicebot.campaign.config import load_campaign
 from voicebot.campaign.dialer import DialerEvent
 from voicebot.campaign.launch import Collector, dial, prepare, results_of, runner_for
 from voicebot.campaign.report import write_report
+from voicebot.campaign.stored import add_store_facts
 from voicebot.commands.compliance import policy_option
 from voicebot.commands.prompts import render_flow
 from voicebot.compliance import dnc
@@ -181,6 +183,7 @@ async def _run(
             prepared, entries, collector, started, clock.now(), label_column="persona"
         )
         listed = {e.number for e in await dnc.entries(store)}
+        await add_store_facts(store, results)
     finally:
         await store.close()
 
@@ -188,6 +191,7 @@ async def _run(
     for column in ("number", "persona", "outcome", "expected", ""):
         table.add_column(column)
     good = 0
+    checked = []
     for entry, call in zip(entries, results.calls, strict=True):
         role = roles[entry.number].role
         reasons = call.blocked
@@ -197,9 +201,11 @@ async def _run(
             shown = f"handoff (no agent) -> {shown}"
         ok = sample.verdict(role, call.status, reasons, handed_off)
         good += ok
+        checked.append(replace(call, expected=sample.expected_text(role), as_expected=ok))
         table.add_row(call.number, role.persona, shown, sample.expected_text(role),
                       "[green]yes[/]" if ok else "[red]NO[/]")  # fmt: skip
     console.print(table)
+    results.calls = checked
     opted = [e.number for e in entries if e.last_outcome == "opted_out"]
     missing = [n for n in opted if n not in listed]
     console.print(
