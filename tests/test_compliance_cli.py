@@ -193,3 +193,38 @@ def test_dnc_list_and_explain_say_when_a_number_was_erased(
         json.loads(invoke("compliance", "explain", "+8613800138001", "--json").output)["erased"]
         is False
     )
+
+
+def test_dnc_import_takes_a_contacts_file_with_its_phone_column(db: str, tmp_path: Path) -> None:
+    """A contacts file names its number column `phone`; the DNC import once wanted `number`."""
+    contacts = tmp_path / "contacts.csv"
+    contacts.write_text("name,phone\nLi,+8613800138000\nAnn,+12025550144\n", encoding="utf-8")
+    result = invoke("dnc", "import", str(contacts))
+    assert result.exit_code == 0, result.output
+    assert result.output.strip() == "added 2, already present 0"
+    nothing = tmp_path / "nothing.csv"
+    nothing.write_text("name,email\nLi,li@example.test\n", encoding="utf-8")
+    refused = invoke("dnc", "import", str(nothing))
+    assert refused.exit_code == 1 and "'phone'" in refused.output and ":1:1:" in refused.output
+
+
+def test_explain_never_truncates_its_columns_off_a_terminal(db: str) -> None:
+    """Piped to a file, `compliance explain` once cut its columns to 80 characters (…)."""
+    now = dt.datetime.fromisoformat("2026-11-23T12:00:00+08:00")
+
+    async def attempt() -> None:
+        store = await open_store(db)
+        try:
+            gate = Gate(store, load_policy())
+            camp = "a-campaign-with-a-rather-long-descriptive-name"
+            decision = await gate.check_and_reserve(CN, camp, Purpose.NOTIFICATION, now)
+            assert decision.attempt_id is not None
+            await gate.record_outcome(decision.attempt_id, Outcome.COMPLETED, 30, now)
+        finally:
+            await store.close()
+
+    asyncio.run(attempt())
+    text = invoke("compliance", "explain", CN).output
+    assert "…" not in text
+    assert "a-campaign-with-a-rather-long-descriptive-name" in text
+    assert "2026-11-23 04:00:00" in text  # the reserved-at time, whole
