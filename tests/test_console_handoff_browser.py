@@ -227,6 +227,15 @@ async def test_agent_takes_a_handed_off_call_in_the_browser(
             outbound = await _peak(page, "#level-out", 5, above=0.2)
             assert inbound > 0.2, f"the agent's browser heard the caller (peak {inbound})"
             assert outbound > 0.2, f"the agent's microphone is live (peak {outbound})"
+            # The context the ringing panel showed stays in view during the call.
+            await expect(page.locator("#in-title")).to_have_text("Call context")
+            await expect(page.locator("#in-reason")).to_be_visible()
+            await expect(page.locator("#in-reason")).to_contain_text("transfer")
+            await expect(page.locator("#in-vars")).to_contain_text("offer: the 50 GB plan")
+            await expect(page.locator("#in-transcript")).to_contain_text(
+                re.compile("tell me more", re.IGNORECASE)
+            )
+            await expect(page.locator("#accept")).to_be_hidden()
             await page.screenshot(path=str(shots / "console-in-call.png"), full_page=True)
 
             # Hang up, wrap up: the disposition feeds the compliance rules.
