@@ -39,6 +39,7 @@ from voicebot.compliance import dnc
 from voicebot.compliance.gate import Gate
 from voicebot.compliance.policy import Policy, load_policy, user_policy_path
 from voicebot.flow.approval import approve, check_approved
+from voicebot.flow.model import Purpose
 from voicebot.privacy import mask_number
 from voicebot.privacy.vault.errors import KeyFileError
 from voicebot.privacy.vault.keys import Keyring, MasterKey, read_key_file, write_key_file
@@ -122,7 +123,8 @@ async def _run(
     store = await open_store(url, keyring=keyring)
     try:
         gate = Gate(store, policy)
-        day, night = await sample.pick_regions(gate, clock.now())
+        plan = await sample.plan_demo(sample.gate_decide(gate), clock.now())
+        day, night = plan.day, plan.night
         people = sample.cast(day, night, personas)
         roles = {p.number: p for p in people}
         dnc_person = next(p for p in people if p.role is sample.DNC_ROLE)
@@ -131,10 +133,15 @@ async def _run(
             f"[bold]voicebot demo[/]: {len(people)} fictional numbers in {day.label}"
             + (f", one in {night.label} (night there now)" if night else "")
         )
+        if plan.purpose is not Purpose.MARKETING:
+            console.print(
+                "[yellow]no zone may get a marketing call now[/] (a public holiday wherever it is "
+                f"daytime): the demo runs a {plan.purpose.value} instead ({plan.flow.stem})"
+            )
         # The contacts file lives only until imported, in a private scratch folder (0700):
         # from then on the numbers are in the store, hashed and sealed.
         with tempfile.TemporaryDirectory(prefix="voicebot-demo-") as scratch:
-            prepared = prepare(load_campaign(sample.write_sample(Path(scratch), people)))
+            prepared = prepare(load_campaign(sample.write_sample(Path(scratch), people, plan.flow)))
         # Only approved scripts run: the demo approves its example flow, as a reviewer would.
         await approve(store, prepared.loaded, "voicebot demo")
         await check_approved(prepared.loaded, store)
