@@ -67,6 +67,8 @@ def test_the_documented_first_campaign_runs_verbatim(tmp_path: Path, repo_root: 
     rows = list(csv.DictReader((clone / "results.csv").open(encoding="utf-8")))
     by_name = {r["name"]: r for r in rows}
     assert by_name["Ann"]["last_outcome"] == "completed"
+    assert by_name["Ann"]["flow.rating"] == "5"  # what the flow heard, per contact
+    assert by_name["Bob"]["flow.rating"] == "2"
     assert by_name["Cy"]["last_outcome"] == "opted_out"
     assert by_name["Bob"]["last_outcome"] == "callback"
     assert by_name["Eve"]["last_outcome"] == "busy" and by_name["Eve"]["status"] == "waiting"

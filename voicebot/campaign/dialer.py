@@ -31,6 +31,7 @@ from voicebot.campaign.config import Callbacks, Campaign, Pacing, Retry, Schedul
 from voicebot.campaign.contacts import Contact
 from voicebot.campaign.queue import Entry
 from voicebot.campaign.runner import CallEnd, CallRequest, CallRunner
+from voicebot.campaign.stored import keep_flow_variables
 from voicebot.compliance import dnc
 from voicebot.compliance.decision import Reason
 from voicebot.compliance.dispositions import Disposition, record_disposition
@@ -336,6 +337,7 @@ class Dialer:
         assert entry.attempt_id is not None
         now = self.clock.now()
         await self.gate.record_outcome(entry.attempt_id, end.outcome, end.talk_seconds, now)
+        await keep_flow_variables(self.store, entry.id, end.variables)
         self._after_call(entry, end, now)
         await queue.save(self.store, entry, now)
         if entry.status == queue.WAITING and entry.due_at is not None:

@@ -286,6 +286,31 @@ async def pending_contacts(store: Store, name: str) -> list[Pending]:
     ]
 
 
+FLOW_PREFIX = "flow."
+"""Flow variables are kept among the contact's sealed fields under this prefix."""
+
+
+async def keep_flow_variables(store: Store, entry_id: int, variables: dict[str, str]) -> None:
+    """Seal what the flow set during a call (``rating``, ``confirmed``...) with the contact's
+    fields, as ``flow.<name>``, so the results export shows who confirmed what."""
+    if not variables:
+        return
+    keys = store.numbers
+    row = DIALER_QUEUE.c
+
+    def unit(conn: Any) -> None:
+        sealed = conn.execute(select(row.fields_sealed).where(row.id == entry_id)).scalar_one()
+        fields = keys.open_fields(sealed)
+        fields.update({f"{FLOW_PREFIX}{k}": v for k, v in variables.items()})
+        conn.execute(
+            DIALER_QUEUE.update()
+            .where(row.id == entry_id)
+            .values(fields_sealed=keys.seal_fields(fields))
+        )
+
+    await store.serialized(unit)
+
+
 def _why(last_outcome: str | None) -> str:
     if last_outcome is None:
         return "first call"
