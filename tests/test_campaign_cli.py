@@ -56,7 +56,7 @@ def test_run_status_and_results(tmp_path: Path) -> None:
     )  # fmt: skip
     assert ran.exit_code == 0, ran.output
     assert "contacts.csv:5" in ran.output and "contacts.csv:4: same number as line 2" in ran.output
-    assert "202***0102: opted_out" in ran.output
+    assert "+1 202***0102: opted_out" in ran.output
     for number in numbers:
         assert number not in ran.output
     assert (tmp_path / "r.html").is_file()

@@ -48,7 +48,7 @@ async def test_agent_signs_in_goes_available_and_sees_calls_come_and_go(
             await expect(page.locator("#presence")).to_have_text("away")
             # The call queued before sign-in is listed, masked.
             await expect(page.locator("#handoffs li")).to_have_count(1)
-            await expect(page.locator("#handoffs li").first).to_contain_text("138****8000")
+            await expect(page.locator("#handoffs li").first).to_contain_text("+86 138****8000")
 
             await page.click("#go-available")
             await expect(page.locator("#presence")).to_have_text("available")
@@ -67,7 +67,7 @@ async def test_agent_signs_in_goes_available_and_sees_calls_come_and_go(
                 )
             )  # fmt: skip
             await expect(page.locator("#handoffs li")).to_have_count(1)
-            await expect(page.locator("#handoffs li").first).to_contain_text("202***0123")
+            await expect(page.locator("#handoffs li").first).to_contain_text("+1 202***0123")
             html = await page.content()
             assert "2025550123" not in html and "13800138000" not in html
 
