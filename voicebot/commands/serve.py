@@ -25,6 +25,8 @@ from voicebot.campaign.dialer import DialerEvent
 from voicebot.campaign.execute import run_campaign
 from voicebot.campaign.launch import Prepared, TransportUnavailable, prepare
 from voicebot.campaign.report import write_report
+from voicebot.campaign.stored import add_store_facts
+from voicebot.commands.campaign import waiting_line
 from voicebot.commands.compliance import policy_option
 from voicebot.compliance.policy import Policy, load_policy, user_policy_path
 from voicebot.flow.approval import NotApproved
@@ -88,6 +90,8 @@ def campaign_in_server(
                 note(f"{event.masked}: {event.outcome.value}")
             elif event.kind == "blocked":
                 note(f"{event.masked}: blocked ({', '.join(event.reasons)})")
+            elif event.kind == "waiting" and event.due is not None:
+                note(waiting_line(event, until_idle=True))
 
         async def run() -> None:
             try:
@@ -98,6 +102,7 @@ def campaign_in_server(
             except (NotApproved, TransportUnavailable) as exc:
                 note(f"not run: {exc}")
                 return
+            await add_store_facts(app[STORE], results)  # blocks from the audit, contacts left
             write_report(results, report)
             note(f"finished; report: {report}")
 
