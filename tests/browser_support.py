@@ -6,6 +6,7 @@ Playwright's own browser download is not used.
 
 from __future__ import annotations
 
+import os
 import subprocess
 from pathlib import Path
 
@@ -51,3 +52,17 @@ def ensure_chromium() -> str:
     if not Path(CHROMIUM).exists():
         pytest.fail(f"apt-get installed chromium but {CHROMIUM} is missing")
     return CHROMIUM
+
+
+SCREENSHOTS_ENV = "VOICEBOT_SCREENSHOTS"
+"""Set to a folder (``docs/screenshots`` via ``scripts/refresh-screenshots``) to keep the
+browser tests' screenshots; otherwise they go to the test's temporary folder, so running the
+suite never changes the checkout."""
+
+
+def screenshot_dir(tmp_path: Path) -> Path:
+    """Where a browser test writes its screenshots: ``$VOICEBOT_SCREENSHOTS`` or ``tmp_path``."""
+    chosen = os.environ.get(SCREENSHOTS_ENV)
+    folder = Path(chosen) if chosen else tmp_path / "screenshots"
+    folder.mkdir(parents=True, exist_ok=True)
+    return folder

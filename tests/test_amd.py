@@ -211,3 +211,34 @@ def test_bad_params_are_refused() -> None:
         BeepParams(min_hz=2000, max_hz=400)
     with pytest.raises(ValueError, match="mono"):
         AnsweringMachineDetector().feed(np.zeros((2, 160), dtype=np.int16))
+
+
+async def test_no_packets_after_the_greeting_count_as_silence() -> None:
+    """A far end that stops sending packets after its greeting: the bot must not wait in dead
+    air for the last timeout, the missing packets are silence and decide "no beep"."""
+    from voicebot.call.amd.watch import MachineWatch
+
+    now = [100.0]
+    watch = MachineWatch(AnsweringMachineDetector(), clock=lambda: now[0])
+    greeting = np.concatenate([silence(500), speech(GREETING)])
+    watch.start()
+    feed_frames(watch, greeting)
+    assert watch.result is not None and watch.result.verdict is AmdVerdict.MACHINE
+    assert not watch.result.final
+    now[0] += len(greeting) / SAMPLE_RATE + 3.5  # then 3.5 s without a single packet
+    final = await watch.wait_final(timeout=2.0)
+    assert final is not None and final.final
+    assert final.verdict is AmdVerdict.MACHINE
+    assert "no beep after" in final.reason
+
+
+async def test_no_packets_at_all_is_initial_silence() -> None:
+    from voicebot.call.amd.watch import MachineWatch
+
+    now = [5.0]
+    watch = MachineWatch(AnsweringMachineDetector(), clock=lambda: now[0])
+    watch.start()
+    now[0] += 3.0
+    final = await watch.wait_final(timeout=1.0)
+    assert final is not None and final.verdict is AmdVerdict.UNKNOWN
+    assert "no speech" in final.reason

@@ -277,6 +277,6 @@ async def test_people_events_and_vault_reads_are_chained_with_masked_numbers(
     assert [(r.kind, r.number_masked, r.detail) for r in rows] == [
         ("vault.open", "", {"actor": "alice", "object": "calls/7/recording.wav",
                             "purpose": "qa review"}),
-        ("reveal", "138****8000", {"actor": "alice"}),
+        ("reveal", "+86 138****8000", {"actor": "alice"}),
     ]  # fmt: skip
     assert (await _verify(store)).ok

@@ -56,7 +56,7 @@ def test_run_status_and_results(tmp_path: Path) -> None:
     )  # fmt: skip
     assert ran.exit_code == 0, ran.output
     assert "contacts.csv:5" in ran.output and "contacts.csv:4: same number as line 2" in ran.output
-    assert "202***0102: opted_out" in ran.output
+    assert "+1 202***0102: opted_out" in ran.output
     for number in numbers:
         assert number not in ran.output
     assert (tmp_path / "r.html").is_file()
@@ -71,7 +71,7 @@ def test_run_status_and_results(tmp_path: Path) -> None:
 
     masked = runner.invoke(cli, ["campaign", "results", "clitest", *db])
     rows = list(csv.DictReader(io.StringIO(masked.output)))
-    assert [r["number"] for r in rows] == ["202***0101", "202***0102", "202***0103"]
+    assert [r["number"] for r in rows] == ["+1 202***0101", "+1 202***0102", "+1 202***0103"]
     assert rows[2]["next_due"] and rows[2]["last_outcome"] == "busy"
     shown = runner.invoke(
         cli, ["campaign", "results", "clitest", "--format", "json", "--show-numbers", *db]
@@ -107,3 +107,62 @@ def test_a_broken_campaign_file_is_reported_with_its_position(tmp_path: Path) ->
     assert result.exit_code != 0
     assert f"{camp}:8" in result.output and "max_concurrent" in result.output
     assert not (tmp_path / "x.db").exists()
+
+
+def test_a_run_waiting_for_a_retry_says_what_and_until_when(tmp_path: Path) -> None:
+    """`campaign run` once waited silently for a retry or callback planned hours later."""
+    import os
+    import signal
+    import subprocess
+    import sys
+    import threading
+
+    camp, _ = _files(tmp_path)
+    env = {**os.environ, **{k: str(tmp_path / k) for k in ("XDG_DATA_HOME", "XDG_CONFIG_HOME")}}
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "voicebot", "campaign", "run", str(camp), "--dev",
+         "--policy", str(tmp_path / "policy.yaml"), "--db", str(tmp_path / "w.db")],
+        stderr=subprocess.PIPE, stdout=subprocess.DEVNULL, text=True, env=env,
+    )  # fmt: skip
+    assert proc.stderr is not None
+    seen = []
+    guard = threading.Timer(60, proc.kill)  # a silent wait must fail the test, not hang it
+    guard.start()
+    try:
+        for line in proc.stderr:
+            seen.append(line)
+            if line.startswith("waiting:"):
+                break
+    finally:
+        guard.cancel()
+        proc.send_signal(signal.SIGINT)
+        proc.wait(timeout=60)
+    said = seen[-1] if seen else ""
+    assert said.startswith("waiting: next is +1 202***0103 (retry after busy)"), seen
+    assert "UTC), in 14 min" in said or "UTC), in 15 min" in said
+    assert "--until-idle" in said
+
+
+def test_results_carry_the_contacts_columns_and_the_rejected_rows(tmp_path: Path) -> None:
+    """The export once had no contact columns (who confirmed?) and lost the rejected row."""
+    camp, _ = _files(tmp_path)
+    db = ["--db", str(tmp_path / "x.db")]
+    runner = CliRunner()
+    ran = runner.invoke(
+        cli,
+        ["campaign", "run", str(camp), "--until-idle", "--dev", "--policy",
+         str(tmp_path / "policy.yaml"), "--report", str(tmp_path / "r.html"), *db],
+    )  # fmt: skip
+    assert ran.exit_code == 0, ran.output
+    by_name = runner.invoke(cli, ["campaign", "results", "clitest", *db])
+    rows = list(csv.DictReader(io.StringIO(by_name.output)))
+    assert [(r["line"], r["name"], r["simulate"]) for r in rows] == [
+        ("2", "Ann", "completed"), ("3", "Bob", "opted_out"), ("6", "Cy", "busy"),
+    ]  # fmt: skip
+    by_file = runner.invoke(cli, ["campaign", "results", str(camp), "--format", "json", *db])
+    assert by_file.exit_code == 0, by_file.output
+    records = json.loads(by_file.output)
+    assert [r["line"] for r in records] == [2, 3, 5, 6]
+    bad = records[2]
+    assert bad["status"] == "rejected" and bad["number"] == "1***5" and "length" in bad["note"]
+    assert "12345" not in by_file.output

@@ -117,7 +117,7 @@ def test_dnc_add_list_export_remove_masked_by_default(db: str, tmp_path: Path) -
     assert "138****8000" in listing and "13800138000" not in listing
     assert "13800138000" in invoke("dnc", "list", "--show-numbers").output
     exported = invoke("dnc", "export").output
-    assert exported.splitlines()[1].startswith("138****8000,,manual by ")
+    assert exported.splitlines()[1].startswith("+86 138****8000,,manual by ")
     out = tmp_path / "dnc.csv"
     invoke("dnc", "export", "--unmasked", "-o", str(out))
     assert out.read_text().splitlines()[1].startswith(f"{CN},")
@@ -166,7 +166,7 @@ def test_review_confirm_freezes_and_explain_shows_the_history(db: str) -> None:
     assert invoke("review", "confirm", str(review_id)).exit_code == 1
     assert "0 items" in invoke("review", "list").output
     history = json.loads(invoke("compliance", "explain", CN, "--json").output)
-    assert history["number"] == "138****8000"
+    assert history["number"] == "+86 138****8000"
     assert [a["outcome"] for a in history["attempts"]] == ["refused"]
     assert [f["reason"] for f in history["freezes"]] == ["refusal"]
     assert history["freezes"][0]["source"] == f"review {review_id} confirmed by lin"
@@ -193,3 +193,38 @@ def test_dnc_list_and_explain_say_when_a_number_was_erased(
         json.loads(invoke("compliance", "explain", "+8613800138001", "--json").output)["erased"]
         is False
     )
+
+
+def test_dnc_import_takes_a_contacts_file_with_its_phone_column(db: str, tmp_path: Path) -> None:
+    """A contacts file names its number column `phone`; the DNC import once wanted `number`."""
+    contacts = tmp_path / "contacts.csv"
+    contacts.write_text("name,phone\nLi,+8613800138000\nAnn,+12025550144\n", encoding="utf-8")
+    result = invoke("dnc", "import", str(contacts))
+    assert result.exit_code == 0, result.output
+    assert result.output.strip() == "added 2, already present 0"
+    nothing = tmp_path / "nothing.csv"
+    nothing.write_text("name,email\nLi,li@example.test\n", encoding="utf-8")
+    refused = invoke("dnc", "import", str(nothing))
+    assert refused.exit_code == 1 and "'phone'" in refused.output and ":1:1:" in refused.output
+
+
+def test_explain_never_truncates_its_columns_off_a_terminal(db: str) -> None:
+    """Piped to a file, `compliance explain` once cut its columns to 80 characters (…)."""
+    now = dt.datetime.fromisoformat("2026-11-23T12:00:00+08:00")
+
+    async def attempt() -> None:
+        store = await open_store(db)
+        try:
+            gate = Gate(store, load_policy())
+            camp = "a-campaign-with-a-rather-long-descriptive-name"
+            decision = await gate.check_and_reserve(CN, camp, Purpose.NOTIFICATION, now)
+            assert decision.attempt_id is not None
+            await gate.record_outcome(decision.attempt_id, Outcome.COMPLETED, 30, now)
+        finally:
+            await store.close()
+
+    asyncio.run(attempt())
+    text = invoke("compliance", "explain", CN).output
+    assert "…" not in text
+    assert "a-campaign-with-a-rather-long-descriptive-name" in text
+    assert "2026-11-23 04:00:00" in text  # the reserved-at time, whole

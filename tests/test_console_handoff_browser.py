@@ -5,7 +5,8 @@ agent's console (signed in, available) pops with the call's context, masked; the
 with the browser's (fake) microphone; audio flows both ways, measured at both ends (the browser's
 inbound level, and what the simulated caller hears); the agent hangs up and records the
 disposition, which reaches the compliance rules. Screenshots of the console ringing and in call
-go to ``docs/screenshots/``. Nothing the browser receives holds the full number.
+go to ``tests.browser_support.screenshot_dir`` (``docs/screenshots`` only when refreshed).
+Nothing the browser receives holds the full number.
 """
 
 from __future__ import annotations
@@ -25,7 +26,13 @@ from cryptography.fernet import Fernet
 from playwright.async_api import Page, Response, async_playwright, expect
 from sqlalchemy import select
 
-from tests.browser_support import FLAGS, MEDIA_FLAGS, ensure_chromium, fake_audio_flag
+from tests.browser_support import (
+    FLAGS,
+    MEDIA_FLAGS,
+    ensure_chromium,
+    fake_audio_flag,
+    screenshot_dir,
+)
 from tests.test_agent_audio_browser import write_tone
 from tests.web_support import PASSWORD
 from voicebot.campaign.clock import RealClock
@@ -56,7 +63,6 @@ pytestmark = pytest.mark.integration
 ROOT = Path(__file__).resolve().parent.parent
 CALLER = "+12025550147"  # reserved for fiction (555-01xx)
 DIGITS = re.compile(r"2025550147|5550147")
-SHOTS = ROOT / "docs" / "screenshots"
 
 
 class _Directory(PersonaDirectory):
@@ -141,7 +147,7 @@ async def test_agent_takes_a_handed_off_call_in_the_browser(
 ) -> None:
     monkeypatch.setenv("VOICEBOT_MASTER_KEY", MasterKey.generate().to_base64())
     executable = ensure_chromium()
-    SHOTS.mkdir(parents=True, exist_ok=True)
+    shots = screenshot_dir(tmp_path)
     mic = tmp_path / "agent-voice.wav"
     write_tone(mic, 600, 2.0)
     prepared = prepare(load_campaign(_campaign(tmp_path)))
@@ -192,7 +198,7 @@ async def test_agent_takes_a_handed_off_call_in_the_browser(
             )
             incoming = page.locator("#incoming")
             await expect(incoming).to_be_visible(timeout=90_000)
-            await expect(page.locator("#in-number")).to_have_text("202***0147")
+            await expect(page.locator("#in-number")).to_have_text("+1 202***0147")
             await expect(page.locator("#in-contact")).to_have_text("Alex Morgan")
             await expect(page.locator("#in-flow")).to_have_text("upgrade_offer")
             await expect(page.locator("#in-intent")).to_have_text(re.compile("interested|affirm"))
@@ -202,7 +208,7 @@ async def test_agent_takes_a_handed_off_call_in_the_browser(
             await expect(page.locator("#in-transcript")).to_contain_text(
                 re.compile("tell me more", re.IGNORECASE)
             )
-            await page.screenshot(path=str(SHOTS / "console-ringing.png"), full_page=True)
+            await page.screenshot(path=str(shots / "console-ringing.png"), full_page=True)
 
             # Accept: the browser's audio connects and the caller is bridged.
             assert directory.callee is not None
@@ -221,7 +227,16 @@ async def test_agent_takes_a_handed_off_call_in_the_browser(
             outbound = await _peak(page, "#level-out", 5, above=0.2)
             assert inbound > 0.2, f"the agent's browser heard the caller (peak {inbound})"
             assert outbound > 0.2, f"the agent's microphone is live (peak {outbound})"
-            await page.screenshot(path=str(SHOTS / "console-in-call.png"), full_page=True)
+            # The context the ringing panel showed stays in view during the call.
+            await expect(page.locator("#in-title")).to_have_text("Call context")
+            await expect(page.locator("#in-reason")).to_be_visible()
+            await expect(page.locator("#in-reason")).to_contain_text("transfer")
+            await expect(page.locator("#in-vars")).to_contain_text("offer: the 50 GB plan")
+            await expect(page.locator("#in-transcript")).to_contain_text(
+                re.compile("tell me more", re.IGNORECASE)
+            )
+            await expect(page.locator("#accept")).to_be_hidden()
+            await page.screenshot(path=str(shots / "console-in-call.png"), full_page=True)
 
             # Hang up, wrap up: the disposition feeds the compliance rules.
             await page.click("#hang-up")
@@ -257,4 +272,4 @@ async def test_agent_takes_a_handed_off_call_in_the_browser(
 
     leaked = [body[:200] for body in received if DIGITS.search(body)]
     assert received and leaked == [], f"a full number reached the agent's browser: {leaked}"
-    assert os.path.getsize(SHOTS / "console-ringing.png") > 10_000
+    assert os.path.getsize(shots / "console-ringing.png") > 10_000

@@ -67,3 +67,36 @@ def test_bom_and_chinese_header(tmp_path: Path) -> None:
     path.write_text("\ufeff姓名,手机号\n张三,13800138000\n", encoding="utf-8")
     report = read_contacts(path, "CN")
     assert report.contacts[0].variables == {"姓名": "张三"}
+
+
+def test_without_default_region_a_number_lacking_its_country_is_refused_not_guessed() -> None:
+    """The number "(202) 555-0142" once became +86 20 2555 0142 silently: now it is refused,
+    with how to fix it, and a number with its + still imports."""
+    report = parse_contacts(
+        "phone,name\n(202) 555-0142,Ann\n+1 202 555 0143,Bob\n", None, source="c.csv"
+    )
+    assert [c.number for c in report.contacts] == ["+12025550143"]
+    [bad] = report.rejected
+    assert bad.line == 2 and "no country code" in bad.reason and "default_region" in bad.reason
+    assert report.summary() == "1 contacts imported (US 1)"
+
+
+def test_the_summary_shows_the_countries_and_what_took_the_default_region() -> None:
+    report = parse_contacts("number\n(202) 555-0142\n+12025550143\n", "CN", source="c.csv")
+    assert report.contacts[0].number == "+862025550142"
+    assert report.countries == {"CN": 1, "US": 1}
+    assert report.summary() == (
+        "2 contacts imported (CN 1, US 1); 1 written without + were read as CN (default_region)"
+    )
+
+
+def test_a_campaign_file_without_default_region_leaves_it_unset(tmp_path: Path) -> None:
+    from voicebot.campaign.config import load_campaign
+
+    (tmp_path / "c.csv").write_text("number\n+12025550143\n", encoding="utf-8")
+    (tmp_path / "f.yaml").write_text("x", encoding="utf-8")
+    path = tmp_path / "camp.yaml"
+    path.write_text(
+        'name: t\nflow: f.yaml\ncontacts: c.csv\ncaller_id: "+12025550100"\n', encoding="utf-8"
+    )
+    assert load_campaign(path).default_region is None

@@ -14,7 +14,7 @@ import pytest
 from click.testing import CliRunner
 
 from voicebot.campaign import demo as sample
-from voicebot.campaign.queue import Entry, ensure_campaign, load
+from voicebot.campaign.queue import Entry, load
 from voicebot.cli import cli
 from voicebot.commands.demo import demo_keyring
 from voicebot.compliance import dnc
@@ -23,6 +23,7 @@ from voicebot.compliance.policy import load_policy
 from voicebot.compliance.zones import parse_callee
 from voicebot.privacy.redaction import Kind, redact
 from voicebot.store import Store, open_store
+from voicebot.store.campaigns import find_campaign_id
 
 
 @pytest.fixture
@@ -90,7 +91,9 @@ async def _queue_and_dnc(db: Path) -> tuple[list[Entry], set[str]]:
     """The demo's contacts and do-not-call list, opened with the demo's own key."""
     store = await open_store(str(db), keyring=demo_keyring())
     try:
-        cid = await ensure_campaign(store, sample.NAME, "marketing", dt.datetime.now(dt.UTC))
+        # Whichever flow ran (marketing, or the notice on a holiday): look the campaign up.
+        cid = await store.serialized(lambda conn: find_campaign_id(conn, sample.NAME))
+        assert cid is not None
         return await load(store, cid), {e.number for e in await dnc.entries(store)}
     finally:
         await store.close()
@@ -152,3 +155,65 @@ def test_the_scan_finds_what_it_looks_for(tmp_path: Path) -> None:
     assert "demo.db: number 13800138000" in hits
     assert "report.html: a WAV header" in hits
     assert {"x.vbv: unredacted CARD", "x.vbv: unredacted CN_ID"} <= set(hits)
+
+
+def _rules_decide() -> sample.Decide:
+    """The gate's rules for a number with no history, without a store: fast enough to ask
+    about every hour of a year (checked against the real gate below)."""
+    from voicebot.compliance.calendars import HolidayCalendar
+    from voicebot.compliance.schedule import History, evaluate
+
+    policy = load_policy()
+    calendar = HolidayCalendar(policy.calendars)
+
+    async def decide(
+        number: str, purpose: sample.Purpose, now: dt.datetime
+    ) -> tuple[sample.Reason, ...]:
+        rules = policy.for_purpose(purpose)
+        return evaluate(parse_callee(number), rules, calendar, History(), now).reasons
+
+    return decide
+
+
+async def test_the_demo_finds_callees_at_every_hour_of_2026() -> None:
+    """It once stopped on Christmas afternoon (UTC) and Thanksgiving evening: no zone was
+    inside its marketing window on a working day. Every hour of 2026, on the simulated clock,
+    it must find a flow and a zone to call."""
+    from voicebot.campaign.clock import SimulatedClock
+
+    clock = SimulatedClock(dt.datetime(2026, 1, 1, tzinfo=dt.UTC))
+    decide = _rules_decide()
+    hours = 0
+    purposes: dict[str, int] = {}
+    async with clock.working():
+        while clock.now().year == 2026:
+            plan = await sample.plan_demo(decide, clock.now())  # raises if nobody is callable
+            assert 8.5 <= sample._local_hour(plan.day, clock.now()) < 20.0
+            purposes[plan.purpose.value] = purposes.get(plan.purpose.value, 0) + 1
+            hours += 1
+            await clock.sleep_until(clock.now() + dt.timedelta(hours=1))
+    assert hours == 8760
+    assert purposes["marketing"] > 8000  # the notice is the exception (holidays), not the rule
+    assert 0 < purposes["notification"] < 200
+
+
+@pytest.mark.parametrize(
+    "at",
+    [
+        dt.datetime(2026, 12, 25, 14, 0, tzinfo=dt.UTC),  # Christmas afternoon (UTC)
+        dt.datetime(2026, 11, 26, 21, 0, tzinfo=dt.UTC),  # Thanksgiving afternoon in the US
+        dt.datetime(2026, 1, 1, 6, 0, tzinfo=dt.UTC),  # New Year's Day everywhere
+        dt.datetime(2026, 11, 23, 3, 0, tzinfo=dt.UTC),  # an ordinary Monday
+    ],
+)
+async def test_holidays_get_the_notice_and_the_rules_agree_with_the_gate(
+    gate: Gate, at: dt.datetime
+) -> None:
+    by_gate = await sample.plan_demo(sample.gate_decide(gate), at)
+    by_rules = await sample.plan_demo(_rules_decide(), at)
+    assert by_gate == by_rules
+    ordinary = at.month == 11 and at.day == 23
+    assert by_gate.purpose is (
+        sample.Purpose.MARKETING if ordinary else sample.Purpose.NOTIFICATION
+    )
+    assert by_gate.flow.name == ("upgrade_offer.yaml" if ordinary else "plan_notice.yaml")

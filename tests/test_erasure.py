@@ -131,7 +131,7 @@ async def test_nothing_but_the_hash_refers_to_the_number(
     assert report.attempts_anonymised == 1 and report.dnc_entries == 1 and report.dnc_hash_added
     assert sorted(report.vault_files) == sorted(
         [f"{call_prefix(mine)}recording.wav", f"{call_prefix(mine)}transcript.json",
-         "exports/138****8000.csv"]
+         "exports/+86 138****8000.csv"]
     )  # fmt: skip
     assert report.compacted
     assert "13800138000" not in json.dumps(report.as_json()) + "\n".join(report.lines())

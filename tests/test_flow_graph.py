@@ -4,6 +4,8 @@ structure (declared nodes, edges between them, styles pointing at real edges).""
 
 from __future__ import annotations
 
+import base64
+import hashlib
 import html
 import re
 from dataclasses import dataclass
@@ -16,8 +18,8 @@ from voicebot.cli import cli
 from voicebot.flow.graph import (
     ANY_NODE,
     HANDOFF_NODE,
+    MERMAID_FILE,
     MERMAID_INTEGRITY,
-    MERMAID_SCRIPT,
     START_NODE,
     node_id,
     to_html,
@@ -162,8 +164,16 @@ def test_html_page_has_facts_diagram_and_readable_source() -> None:
         assert f"<td>{fact}</td>" in page
     assert page.count(html.escape(source)) == 2  # rendered by Mermaid, and shown as source
     assert f'<pre class="source" id="mermaid-source">\n{html.escape(source)}</pre>' in page
-    assert f'src="{MERMAID_SCRIPT}" integrity="{MERMAID_INTEGRITY}"' in page
-    assert re.search(r"mermaid@\d+\.\d+\.\d+/", MERMAID_SCRIPT)  # pinned, not @latest
+    # The pinned Mermaid is embedded: nothing is fetched from a CDN.
+    assert '<script src="data:text/javascript;base64,' in page
+    assert "cdn." not in page and 'src="http' not in page
+    digest = base64.b64encode(hashlib.sha384(MERMAID_FILE.read_bytes()).digest()).decode()
+    assert f"sha384-{digest}" == MERMAID_INTEGRITY  # the vendored file is the pinned release
+    assert (
+        (MERMAID_FILE.parent / "mermaid.LICENSE")
+        .read_text(encoding="utf-8")
+        .startswith("The MIT License")
+    )
 
 
 def test_cli_prints_mermaid_and_writes_html(tmp_path: Path) -> None:

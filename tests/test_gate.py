@@ -235,7 +235,7 @@ async def test_audit_rows_hold_masked_numbers_reasons_and_policy_version(
         ("reserve", False, ["cap_day"]),
         ("outcome", None, []),
     ]
-    assert {r.number_masked for r in rows} == {"138****8000"}
+    assert {r.number_masked for r in rows} == {"+86 138****8000"}
     assert {r.policy_version for r in rows} == {gate.policy.version_tag}
     assert all("13800138000" not in str(tuple(r)) for r in rows)
 

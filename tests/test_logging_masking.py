@@ -36,13 +36,13 @@ def _clean(text: str) -> None:
 @pytest.mark.parametrize(
     ("text", "expected"),
     [
-        ("dialling +8613800138000 now", "dialling 138****8000 now"),
-        ("dialling +86 138 0013 8000.", "dialling 138****8000."),
+        ("dialling +8613800138000 now", "dialling +86 138****8000 now"),
+        ("dialling +86 138 0013 8000.", "dialling +86 138****8000."),
         ("callee 13800138000, again", "callee 138****8000, again"),
         ("call 138-0013-8000", "call 138****8000"),
-        ("US +1 (202) 555-0123", "US 202***0123"),
+        ("US +1 (202) 555-0123", "US +1 202***0123"),
         ("national (202) 555-0123", "national 202***0123"),
-        ("tel:+12025550123;x", "tel:202***0123;x"),
+        ("tel:+12025550123;x", "tel:+1 202***0123;x"),
     ],
 )
 def test_numbers_in_text_are_masked(text: str, expected: str) -> None:
@@ -69,7 +69,7 @@ def test_nested_values_and_number_named_ints_are_masked() -> None:
         {"numbers": ["+8613800138000", ("13800138001",)], "phone": 13800138002, "count": 13}
     )
     assert masked == {
-        "numbers": ["138****8000", ("138****8001",)],
+        "numbers": ["+86 138****8000", ("138****8001",)],
         "phone": "138****8002",
         "count": 13,
     }
@@ -80,8 +80,8 @@ def test_structlog_fields_and_events_are_masked(lines: io.StringIO) -> None:
     log.info("dialling +8613800138000", number="+8613800138000", extra={"to": "13800138000"})
     record = json.loads(lines.getvalue().splitlines()[-1])
     _clean(lines.getvalue())
-    assert record["event"] == "dialling 138****8000"
-    assert record["number"] == "138****8000"
+    assert record["event"] == "dialling +86 138****8000"
+    assert record["number"] == "+86 138****8000"
     assert record["extra"] == {"to": "138****8000"}
     assert record["level"] == "info" and record["logger"] == "voicebot.test"
 
@@ -90,7 +90,7 @@ def test_stdlib_logging_is_bridged_and_masked(lines: io.StringIO) -> None:
     logging.getLogger("aiortc.test").warning("no answer from %s after %d s", "+12025550123", 30)
     record = json.loads(lines.getvalue().splitlines()[-1])
     _clean(lines.getvalue())
-    assert record["event"] == "no answer from 202***0123 after 30 s"
+    assert record["event"] == "no answer from +1 202***0123 after 30 s"
     assert record["level"] == "warning"
 
 
@@ -103,7 +103,7 @@ def test_tracebacks_are_masked(lines: io.StringIO) -> None:
     _clean(lines.getvalue())
     text = lines.getvalue()
     # Two tracebacks, each with the source line and the exception's message.
-    assert text.count("cannot dial 138****8000") == 4
+    assert text.count("cannot dial +86 138****8000") == 4
     assert "failed for 138****8000" in text
 
 

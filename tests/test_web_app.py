@@ -124,7 +124,7 @@ async def test_an_agent_never_receives_a_full_number(tmp_path: Path, repo_root: 
                 bodies.append(await r.text())
         async with http.get(app.url("/api/agent/handoffs")) as r:
             handoffs = (await r.json())["handoffs"]
-        assert handoffs[0]["number"] == "138****8000"  # the call is there, masked
+        assert handoffs[0]["number"] == "+86 138****8000"  # the call is there, masked
         everything = "\n".join(bodies)
         assert "138****8000" in everything
         assert not FULL_DIGITS.search(everything.replace("****", "")), "a full number leaked"
@@ -141,7 +141,7 @@ async def test_an_admin_reveal_shows_the_number_and_is_audited(
         assert (status, revealed["number"]) == (200, TEST_NUMBER)
         reveal = [(d, m) for k, d, m in await _audit(app) if k == "number_revealed"]
         assert reveal == [({"actor": "admin1", "address": "127.0.0.1", "handoff": "h1"},
-                           "138****8000")]  # fmt: skip
+                           "+86 138****8000")]  # fmt: skip
         assert all(TEST_NUMBER not in str(row) for row in await _audit(app))
 
 

@@ -153,7 +153,7 @@ async def test_auditor_reads_every_view_masked_and_audited(tmp_path: Path) -> No
             status, _, body = await _get(http, fx, f"/api/campaigns/{CAMPAIGN}/calls")
             assert status == 200
             calls = {c["attempt"]: c for c in json.loads(body)["calls"]}
-            assert calls[answered]["number"] == mask_number(ANSWERED) == "202***0147"
+            assert calls[answered]["number"] == mask_number(ANSWERED) == "+1 202***0147"
             assert calls[answered]["outcome"] == "completed"
             assert calls[answered]["qa"] == {"passed": False, "failed": ["opt_out_instructions"]}
             assert calls[unanswered]["qa"] is None and calls[unanswered]["outcome"] == "no_answer"
@@ -165,7 +165,7 @@ async def test_auditor_reads_every_view_masked_and_audited(tmp_path: Path) -> No
             transcript = json.loads(body)
             assert [line["who"] for line in transcript["lines"]] == ["bot", "caller"]
             assert "[CARD]" in transcript["lines"][1]["text"] and "4111" not in body.decode()
-            assert transcript["number"] == "202***0147"
+            assert transcript["number"] == "+1 202***0147"
             assert "202***0147" in transcript["lines"][1]["text"]  # a spoken number, masked
             _no_full_number(body.decode())
 
@@ -186,7 +186,7 @@ async def test_auditor_reads_every_view_masked_and_audited(tmp_path: Path) -> No
             assert kind in kinds
         (access,) = [r for r in rows if r.kind == "recording_accessed"]
         assert access.detail["actor"] == "auditor1" and access.detail["attempt"] == answered
-        assert access.attempt_id == answered and access.number_masked == "202***0147"
+        assert access.attempt_id == answered and access.number_masked == "+1 202***0147"
         # The vault recorded its own reads (who, which file, why), after the console's row.
         opens = [r for r in rows if r.kind == "vault.open"]
         assert [r.detail["object"] for r in opens] == [

@@ -1,6 +1,7 @@
 """The agent console in a real headless Chromium (Debian's package, driven by Playwright): an agent
 signs in, goes available, sees a waiting call arrive and leave (masked), and the idle console is
-captured into ``docs/screenshots/console-idle.png``.
+captured as ``console-idle.png`` (``tests.browser_support.screenshot_dir``: a temporary
+folder, or ``docs/screenshots`` when refreshed on purpose).
 
 Chromium comes from ``tests.browser_support`` (apt-get when missing; never skipped).
 """
@@ -13,7 +14,7 @@ from pathlib import Path
 import pytest
 from playwright.async_api import async_playwright, expect
 
-from tests.browser_support import FLAGS, ensure_chromium
+from tests.browser_support import FLAGS, ensure_chromium, screenshot_dir
 from tests.web_support import PASSWORD, running_app
 from voicebot.handoff import HandoffOffer, Presence
 from voicebot.web.keys import PRESENCE
@@ -25,8 +26,7 @@ async def test_agent_signs_in_goes_available_and_sees_calls_come_and_go(
     tmp_path: Path, repo_root: Path
 ) -> None:
     executable = ensure_chromium()
-    screenshot = repo_root / "docs" / "screenshots" / "console-idle.png"
-    screenshot.parent.mkdir(parents=True, exist_ok=True)
+    screenshot = screenshot_dir(tmp_path) / "console-idle.png"
     async with running_app(tmp_path, repo_root / "flows") as app, async_playwright() as pw:
         browser = await pw.chromium.launch_persistent_context(
             user_data_dir=str(tmp_path / "profile"),  # fresh profile
@@ -39,6 +39,7 @@ async def test_agent_signs_in_goes_available_and_sees_calls_come_and_go(
             page = browser.pages[0] if browser.pages else await browser.new_page()
             await page.goto(app.url("/console"))  # signed out: sent to the sign-in page
             await expect(page).to_have_url(app.url("/login"))
+            await expect(page.locator("#totp-row")).to_be_hidden()  # only asked of admins
             await page.fill("input[name=name]", "agent1")
             await page.fill("input[name=password]", PASSWORD)
             await page.click("#sign-in")
@@ -47,7 +48,7 @@ async def test_agent_signs_in_goes_available_and_sees_calls_come_and_go(
             await expect(page.locator("#presence")).to_have_text("away")
             # The call queued before sign-in is listed, masked.
             await expect(page.locator("#handoffs li")).to_have_count(1)
-            await expect(page.locator("#handoffs li").first).to_contain_text("138****8000")
+            await expect(page.locator("#handoffs li").first).to_contain_text("+86 138****8000")
 
             await page.click("#go-available")
             await expect(page.locator("#presence")).to_have_text("available")
@@ -66,7 +67,7 @@ async def test_agent_signs_in_goes_available_and_sees_calls_come_and_go(
                 )
             )  # fmt: skip
             await expect(page.locator("#handoffs li")).to_have_count(1)
-            await expect(page.locator("#handoffs li").first).to_contain_text("202***0123")
+            await expect(page.locator("#handoffs li").first).to_contain_text("+1 202***0123")
             html = await page.content()
             assert "2025550123" not in html and "13800138000" not in html
 

@@ -42,7 +42,7 @@ async def test_a_waiting_poller_wakes_on_a_new_offer() -> None:
 
 def test_agent_view_masks_the_number() -> None:
     view = agent_view(_offer("a"))
-    assert view["number"] == "138****8000"
+    assert view["number"] == "+86 138****8000"
     assert "13800138000" not in str(view)
 
 

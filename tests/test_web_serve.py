@@ -112,7 +112,7 @@ def test_serve_runs_a_campaign_beside_the_console(tmp_path: Path, repo_root: Pat
     finally:
         process.terminate()
         output, _ = process.communicate(timeout=30)
-    assert "[servetest] 202***0102: opted_out" in output, output
+    assert "[servetest] +1 202***0102: opted_out" in output, output
     assert "[servetest] finished; report:" in output
     assert "--dev: running an unapproved flow" in output
     assert "2025550101" not in output and "2025550102" not in output

@@ -115,7 +115,7 @@ async def place_call(
         plan.loaded,
         synthesizer,
         recognizer,
-        CallHooks(opt_out),
+        CallHooks(opt_out, opt_out_durable=gate is not None),
         variables=plan.variables,
         spec=plan.spec or compile_flow(flow),
         log=event_log,

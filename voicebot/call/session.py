@@ -87,6 +87,9 @@ class CallHooks:
     handoff: HandoffHook | None = None
     """Finds an agent (a desk); None: no agents, every handoff takes its fallback."""
     callback: Callable[[str | None], Awaitable[None]] | None = None
+    opt_out_durable: bool = True
+    """False when ``opt_out`` writes nowhere (a simulated callee without the gate's store):
+    the log then says so instead of claiming a durable do-not-call entry."""
 
 
 @dataclass(frozen=True)
@@ -187,9 +190,9 @@ class CallSession:
             self.log.add(CallEvent.HANGUP, cause=str(cause))
             outcome = outcome_for(cause) or Outcome.FAILED
             self.log.add(CallEvent.OUTCOME, outcome=outcome.value)
-            return CallReport(
-                outcome, f"not answered: {cause}", False, 0.0, log=self.log, hangup_cause=cause
-            )
+            why = getattr(self.leg, "reason", None)  # a gateway says why it failed
+            said = f"not answered: {cause}" + (f" ({why})" if why else "")
+            return CallReport(outcome, said, False, 0.0, log=self.log, hangup_cause=cause)
         self._answered_at = self.log.clock()
         self.log.add(CallEvent.ANSWER)
         self.ears.start()
@@ -302,7 +305,10 @@ class CallSession:
                 CallEvent.TRANSITION, trigger=event.trigger, source=event.source, dest=event.dest
             )
         elif isinstance(event, ActionRun):
-            self.log.add(CallEvent.ACTION, action=event.kind, detail=event.detail)
+            detail = event.detail
+            if event.kind == "opt_out" and not self.hooks.opt_out_durable:
+                detail = "not written: no store (simulated callee, no gate)"
+            self.log.add(CallEvent.ACTION, action=event.kind, detail=detail)
         elif isinstance(event, OutcomeReached):
             self.log.add(CallEvent.OUTCOME, outcome=event.outcome.value, reason=event.reason)
 
@@ -421,7 +427,8 @@ class CallSession:
     async def opt_out(self) -> None:
         """Do-not-call, durably, before anything else is said."""
         await self.hooks.opt_out()
-        self.log.add(CallEvent.DNC_COMMITTED)
+        if self.hooks.opt_out_durable:
+            self.log.add(CallEvent.DNC_COMMITTED)
 
     async def handoff(self, handoff: Handoff, context: HandoffContext) -> bool:
         """Wait for an agent with hold audio; once one is connected, whisper to them and

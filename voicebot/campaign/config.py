@@ -6,6 +6,7 @@ is reported as file:line:col before a single number is dialled.
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Annotated
@@ -14,7 +15,7 @@ from pydantic import BaseModel, ConfigDict, Field, StringConstraints, field_vali
 
 from voicebot.flow.model import Purpose
 from voicebot.outcomes import Outcome
-from voicebot.yamlsource import SourceErrors, load_yaml
+from voicebot.yamlsource import SourceError, SourceErrors, load_yaml
 
 _STRICT = ConfigDict(extra="forbid", frozen=True)
 
@@ -48,8 +49,10 @@ class Pacing(BaseModel):
 
     model_config = _STRICT
 
-    max_concurrent: int = Field(default=4, ge=1, le=500)
-    calls_per_second: float = Field(default=2.0, gt=0, le=100)
+    max_concurrent: int = Field(default=4, ge=1, le=500, description="Calls at once, at most.")
+    calls_per_second: float = Field(
+        default=2.0, gt=0, le=100, description="New dials per second, at most."
+    )
 
 
 class Schedule(BaseModel):
@@ -84,25 +87,45 @@ class Campaign(BaseModel):
 
     model_config = _STRICT
 
-    name: Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.\-]*$")]
+    name: Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.\-]*$")] = Field(
+        description="Names the campaign in the store: a rerun with the same name resumes it."
+    )
     flow: Path = Field(description="The flow file, relative to the campaign file.")
     contacts: Path = Field(description="The contacts CSV, relative to the campaign file.")
-    caller_id: Annotated[str, StringConstraints(pattern=r"^\+[1-9][0-9]{6,14}$")]
-    default_region: Annotated[str, StringConstraints(pattern=r"^[A-Z]{2}$")] = "CN"
+    caller_id: Annotated[str, StringConstraints(pattern=r"^\+[1-9][0-9]{6,14}$")] = Field(
+        description="The number callees see, in E.164 (+ and country code)."
+    )
+    default_region: Annotated[str, StringConstraints(pattern=r"^[A-Z]{2}$")] | None = Field(
+        default=None,
+        description="Country (ISO code, e.g. US, CN) of contacts' numbers written without +; "
+        "unset: such numbers are refused, never guessed.",
+    )
     purpose: Purpose | None = Field(default=None, description="Default: the flow's purpose.")
-    transport: Annotated[str, StringConstraints(pattern=r"^(loopback|janus|simulated)$")] = (
-        "loopback"
+    transport: Annotated[str, StringConstraints(pattern=r"^(loopback|janus|simulated)$")] = Field(
+        default="loopback",
+        description="loopback: simulated personas on this machine; janus: real phones through "
+        "the Janus SIP gateway; simulated: no media (tests).",
     )
     persona_column: str = Field(
         default="persona", description="Loopback: the contacts column naming who answers."
     )
+    personas: Path | None = Field(
+        default=None,
+        description="Loopback: a persona book (relative to the campaign file) instead of the "
+        "built-in one.",
+    )
     simulated_call_seconds: float = Field(
         default=0.5, ge=0, le=60, description="Simulated transport: how long each call lasts."
     )
-    ring_timeout: float = Field(default=30, ge=5, le=120)
+    ring_timeout: float = Field(
+        default=30, ge=5, le=120, description="Seconds of ringing before no_answer."
+    )
     pacing: Pacing = Field(default_factory=Pacing)
     schedule: Schedule = Field(default_factory=Schedule)
-    retry: dict[Outcome, Retry] = Field(default_factory=_default_retries)
+    retry: dict[Outcome, Retry] = Field(
+        default_factory=_default_retries,
+        description="Per outcome (no_answer, busy, failed): {after: seconds, max: retries}.",
+    )
     callbacks: Callbacks = Field(default_factory=Callbacks)
 
     @field_validator("retry")
@@ -115,6 +138,22 @@ class Campaign(BaseModel):
         return value
 
 
+SCHEMA_HINT = "flows/campaign.schema.json"
+"""Where a campaign file's fields are described (also the examples' first line)."""
+
+_RETRY_SHAPE = "expected {after: SECONDS (>= 60), max: RETRIES (0-10)}, e.g. {after: 7200, max: 2}"
+
+
+def _campaign_hint(error: SourceError) -> SourceError:
+    """Point at the campaign schema, and say what a retry looks like."""
+    message = error.message.replace("flows/flow.schema.json", SCHEMA_HINT)
+    if error.field.startswith("retry.") and "valid dictionary" in message:
+        message = f"{_RETRY_SHAPE} (got {message.rsplit('(got ', 1)[-1]}"
+        if not message.endswith(")"):
+            message += ")"
+    return replace(error, message=message)
+
+
 def load_campaign(path: Path) -> Campaign:
     """Load a campaign file; ``flow`` and ``contacts`` are resolved against its folder.
 
@@ -122,15 +161,22 @@ def load_campaign(path: Path) -> Campaign:
         SourceErrors: with file:line:col for every problem, including missing files.
     """
     document = load_yaml(path)
-    campaign = document.validate(Campaign)
+    try:
+        campaign = document.validate(Campaign)
+    except SourceErrors as exc:
+        raise SourceErrors(_campaign_hint(e) for e in exc.errors) from None
     base = path.resolve().parent
     resolved = campaign.model_copy(
-        update={"flow": base / campaign.flow, "contacts": base / campaign.contacts}
+        update={
+            "flow": base / campaign.flow,
+            "contacts": base / campaign.contacts,
+            "personas": base / campaign.personas if campaign.personas else None,
+        }
     )
     missing = [
         document.error((key,), f"no such file: {getattr(resolved, key)}")
-        for key in ("flow", "contacts")
-        if not getattr(resolved, key).is_file()
+        for key in ("flow", "contacts", "personas")
+        if getattr(resolved, key) is not None and not getattr(resolved, key).is_file()
     ]
     if missing:
         raise SourceErrors(missing)

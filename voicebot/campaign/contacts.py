@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import csv
 import io
+from collections import Counter
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -44,6 +45,23 @@ class ImportReport:
     rejected: list[RejectedRow] = field(default_factory=list)
     duplicates: list[tuple[int, int]] = field(default_factory=list)
     """(line, line of the first row with the same number) for merged rows."""
+    default_region: str | None = None
+    """The country assumed for numbers written without ``+`` (None: such numbers are refused)."""
+    by_default_region: int = 0
+    """Imported numbers that had no ``+`` and so took ``default_region``'s country."""
+    countries: Counter[str] = field(default_factory=Counter)
+    """Imported numbers per country (ISO code): what the calling windows will follow."""
+
+    def summary(self) -> str:
+        """One line a person can check before anything is dialled: how many numbers, where."""
+        where = ", ".join(f"{region} {n}" for region, n in sorted(self.countries.items()))
+        text = f"{len(self.contacts)} contacts imported ({where or 'none'})"
+        if self.by_default_region:
+            text += (
+                f"; {self.by_default_region} written without + were read as "
+                f"{self.default_region} (default_region)"
+            )
+        return text
 
     @property
     def rows(self) -> int:
@@ -55,16 +73,25 @@ class ContactFileError(ValueError):
     """The file as a whole cannot be used (no header, no number column, unreadable)."""
 
 
-def normalize_number(raw: str, default_region: str) -> str:
+NO_REGION = (
+    "no country code: write the number with + and its country code (e.g. +1 202 555 0142), "
+    "or set default_region (e.g. US, CN) in the campaign file"
+)
+
+
+def normalize_number(raw: str, default_region: str | None) -> str:
     """``raw`` as E.164, or ValueError saying why it is not a callable number.
 
     Args:
         raw: as written in the file: ``138 0013 8000``, ``+1 (202) 555-0123``, ...
-        default_region: ISO country code used when the number has no ``+`` prefix, e.g. ``CN``.
+        default_region: ISO country code used when the number has no ``+`` prefix, e.g. ``CN``;
+            None: such a number is refused (never guessed: the country sets the calling window).
     """
     text = raw.strip()
     if not text:
         raise ValueError("empty number")
+    if default_region is None and not text.startswith("+"):
+        raise ValueError(NO_REGION)
     try:
         parsed = phonenumbers.parse(text, default_region)
     except phonenumbers.NumberParseException as exc:
@@ -76,7 +103,7 @@ def normalize_number(raw: str, default_region: str) -> str:
     return phonenumbers.format_number(parsed, phonenumbers.PhoneNumberFormat.E164)
 
 
-def read_contacts(path: Path, default_region: str) -> ImportReport:
+def read_contacts(path: Path, default_region: str | None) -> ImportReport:
     """Import a CSV file (UTF-8, with or without BOM; a header row names the columns)."""
     try:
         text = path.read_text(encoding="utf-8-sig")
@@ -85,7 +112,9 @@ def read_contacts(path: Path, default_region: str) -> ImportReport:
     return parse_contacts(text, default_region, source=str(path))
 
 
-def parse_contacts(text: str, default_region: str, source: str = "<contacts>") -> ImportReport:
+def parse_contacts(
+    text: str, default_region: str | None, source: str = "<contacts>"
+) -> ImportReport:
     """Import CSV text; see :func:`read_contacts`."""
     reader = csv.reader(io.StringIO(text))
     try:
@@ -93,7 +122,7 @@ def parse_contacts(text: str, default_region: str, source: str = "<contacts>") -
     except StopIteration:
         raise ContactFileError(f"{source}: empty file; expected a header row") from None
     number_col = _number_column(header, source)
-    report = ImportReport(source=source)
+    report = ImportReport(source=source, default_region=default_region)
     first_line_of: dict[str, int] = {}
     for row in reader:
         line = reader.line_num
@@ -125,6 +154,10 @@ def parse_contacts(text: str, default_region: str, source: str = "<contacts>") -
             if i != number_col and name
         }
         report.contacts.append(Contact(number, variables, line))
+        region = phonenumbers.region_code_for_number(phonenumbers.parse(number))
+        report.countries[region or "001"] += 1
+        if not raw.strip().startswith("+"):
+            report.by_default_region += 1
     return report
 
 

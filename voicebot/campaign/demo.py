@@ -9,11 +9,18 @@ skipped, a number where it is night now is blocked by the calling window.
 Calling windows are local, so which fictional numbers may be called depends on when the demo
 runs: it picks a zone where it is daytime now for the cast and one where it is night for the
 "outside window" case, asking the gate itself (what-if checks, nothing reserved).
+
+The demo runs at any hour: when no zone may get a marketing call now (New Year's Day, or a
+public holiday wherever it is daytime), it runs a service notice instead (the same cast and
+expectations, a ``notification`` flow, whose rules allow public holidays). It never relabels
+the marketing call: each flow keeps its own purpose. ``tests/test_demo.py`` scans every hour
+of 2026.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -22,7 +29,10 @@ from voicebot.compliance.gate import Gate
 from voicebot.flow.model import Purpose
 
 FLOW = Path(__file__).resolve().parents[2] / "flows" / "upgrade_offer.yaml"
+NOTICE_FLOW = FLOW.with_name("plan_notice.yaml")
 NAME = "demo"
+NOTICE = "from January your plan includes 5G at no extra cost"
+"""The notice's ``{notice}`` (the notification flow's variable)."""
 
 
 @dataclass(frozen=True)
@@ -107,23 +117,70 @@ class DemoContact:
     role: Role
 
 
-async def pick_regions(gate: Gate, now: dt.datetime) -> tuple[Region, Region | None]:
-    """A region where the gate allows a marketing call now, and one where it is night.
+Decide = Callable[[str, Purpose, dt.datetime], Awaitable[tuple[Reason, ...]]]
+"""Why a call to a number for a purpose would be refused at an instant (empty: allowed)."""
+
+
+def gate_decide(gate: Gate) -> Decide:
+    """The gate's what-if check (nothing reserved) as a :data:`Decide`."""
+
+    async def decide(number: str, purpose: Purpose, now: dt.datetime) -> tuple[Reason, ...]:
+        return tuple((await gate.check(number, purpose, now)).reasons)
+
+    return decide
+
+
+@dataclass(frozen=True)
+class DemoPlan:
+    """What the demo runs now: which flow (and so which purpose), where the cast lives, and
+    where it is night."""
+
+    flow: Path
+    purpose: Purpose
+    day: Region
+    night: Region | None
+
+
+async def plan_demo(decide: Decide, now: dt.datetime) -> DemoPlan:
+    """The marketing demo when a zone allows it now, else the service notice.
 
     Raises:
-        RuntimeError: no region may be called now (then the demo cannot show calls).
+        RuntimeError: no zone may be called for either purpose now (a test proves this never
+            happens in 2026 under the default policy).
     """
+    for flow, purpose in ((FLOW, Purpose.MARKETING), (NOTICE_FLOW, Purpose.NOTIFICATION)):
+        day, night = await _pick(decide, now, purpose)
+        if day is not None:
+            return DemoPlan(flow, purpose, day, night)
+    raise RuntimeError("no fictional range is inside its calling window right now")
+
+
+async def pick_regions(
+    gate: Gate, now: dt.datetime, purpose: Purpose = Purpose.MARKETING
+) -> tuple[Region, Region | None]:
+    """A region where the gate allows a call for ``purpose`` now, and one where it is night.
+
+    Raises:
+        RuntimeError: no region may be called now.
+    """
+    day, night = await _pick(gate_decide(gate), now, purpose)
+    if day is None:
+        raise RuntimeError("no fictional range is inside its calling window right now")
+    return day, night
+
+
+async def _pick(
+    decide: Decide, now: dt.datetime, purpose: Purpose
+) -> tuple[Region | None, Region | None]:
     day: Region | None = None
     night: Region | None = None
     for region in REGIONS:
-        decision = await gate.check(region.number(99), Purpose.MARKETING, now)
+        reasons = await decide(region.number(99), purpose, now)
         local_hour = _local_hour(region, now)
-        if decision.allowed and day is None and 8.5 <= local_hour < 20.0:
+        if not reasons and day is None and 8.5 <= local_hour < 20.0:
             day = region
-        elif Reason.WINDOW in decision.reasons and night is None:
+        elif Reason.WINDOW in reasons and night is None:
             night = region
-    if day is None:
-        raise RuntimeError("no fictional range is inside its calling window right now")
     return day, night
 
 
@@ -156,23 +213,23 @@ def cast(
     return people
 
 
-def write_sample(directory: Path, people: list[DemoContact]) -> Path:
+def write_sample(directory: Path, people: list[DemoContact], flow: Path = FLOW) -> Path:
     """Write contacts.csv and campaign.yaml into ``directory``; returns the campaign file.
 
     ``voicebot demo`` writes them to a private scratch folder that it deletes once the contacts
     are imported: the numbers must not stay in the demo's folder in the clear.
     """
     directory.mkdir(parents=True, exist_ok=True)
-    rows = ["number,name,offer,persona"]
+    rows = ["number,name,offer,notice,persona"]
     for person in people:
         rows.append(f"{person.number},{person.name},double data for the same price,"
-                    f"{person.role.persona}")  # fmt: skip
+                    f"{NOTICE},{person.role.persona}")  # fmt: skip
     (directory / "contacts.csv").write_text("\n".join(rows) + "\n", encoding="utf-8")
     campaign = directory / "campaign.yaml"
     campaign.write_text(
-        "# Written by `voicebot demo`: a marketing campaign over fictional numbers (loopback).\n"
+        "# Written by `voicebot demo`: a campaign over fictional numbers (loopback).\n"
         f"name: {NAME}\n"
-        f"flow: {FLOW.as_posix()}\n"
+        f"flow: {flow.as_posix()}\n"
         "contacts: contacts.csv\n"
         'caller_id: "+12025550100"\n'
         "default_region: US\n"

@@ -37,6 +37,7 @@ from voicebot.campaign.config import Callbacks, Campaign, Pacing, Retry, Schedul
 from voicebot.campaign.contacts import Contact
 from voicebot.campaign.queue import Entry
 from voicebot.campaign.runner import CallEnd, CallRequest, CallRunner
+from voicebot.campaign.stored import keep_flow_variables
 from voicebot.compliance import dnc
 from voicebot.compliance.decision import Reason
 from voicebot.compliance.dispositions import Disposition, record_disposition
@@ -53,6 +54,8 @@ log = logging.getLogger(__name__)
 
 INTERRUPTED = "interrupted"
 _IDLE = dt.timedelta(days=3650)
+_SAY_WAIT = dt.timedelta(seconds=30)
+"""An idle wait longer than this is announced (a ``waiting`` event): never wait silently."""
 
 
 @dataclass(frozen=True)
@@ -88,7 +91,8 @@ class DialPlan:
 
 @dataclass(frozen=True)
 class DialerEvent:
-    """Progress for a live display: ``blocked``, ``dialing``, ``ended``, ``recovered``."""
+    """Progress for a live display: ``blocked``, ``dialing``, ``ended``, ``recovered``,
+    ``waiting`` (idle until ``due``)."""
 
     kind: str
     entry: Entry
@@ -96,6 +100,8 @@ class DialerEvent:
     outcome: Outcome | None = None
     reasons: tuple[str, ...] = ()
     end: CallEnd | None = None
+    due: dt.datetime | None = None
+    """``waiting``: when the next contact is due."""
 
     @property
     def masked(self) -> str:
@@ -291,6 +297,9 @@ class Dialer:
                 wake_at = now + _IDLE
                 if self._due and not self._paused and len(self._running) < pacing.max_concurrent:
                     wake_at = max(self._due[0][0], next_dial)
+                if not self._running and self._due and self._due[0][0] - now > _SAY_WAIT:
+                    # Idle until a retry or callback is due: say what and when, once.
+                    self._emit("waiting", self.entries[self._due[0][2]], due=self._due[0][0])
                 self._wake.clear()
                 await self.clock.sleep_until(wake_at, self._wake)
             if self._running:
@@ -418,6 +427,7 @@ class Dialer:
             # that): its recorded outcome stands, and this contact's plan still moves on.
             log.warning("attempt %s was already closed: %s", entry.attempt_id, exc)
             end = CallEnd(Outcome.FAILED, end.talk_seconds, f"{type(exc).__name__}: {exc}")
+        await keep_flow_variables(self.store, entry.id, end.variables)
         self._after_call(entry, end, now)
         await queue.save(self.store, entry, now)
         if entry.status == queue.WAITING and entry.due_at is not None:
@@ -522,6 +532,7 @@ class Dialer:
         outcome: Outcome | None = None,
         reasons: tuple[str, ...] = (),
         end: CallEnd | None = None,
+        due: dt.datetime | None = None,
     ) -> None:
         if self.listener is not None:
-            self.listener(DialerEvent(kind, entry, self.clock.now(), outcome, reasons, end))
+            self.listener(DialerEvent(kind, entry, self.clock.now(), outcome, reasons, end, due))

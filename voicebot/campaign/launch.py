@@ -157,7 +157,7 @@ async def _transport(prepared: Prepared) -> Transport:
     from voicebot.speech.tts.select import synthesizer_for
     from voicebot.telephony.loopback import LoopbackTransport
 
-    directory = PersonaDirectory(load_personas(), await synthesizer_for("en-US"))
+    directory = PersonaDirectory(load_personas(campaign.personas), await synthesizer_for("en-US"))
     for contact in prepared.contacts.contacts:
         persona = contact.variables.get(campaign.persona_column)
         if persona:
@@ -263,11 +263,24 @@ def results_of(
                     None,
                     timeline,
                     end.qa_failures,
+                    zone=_zone(entry.number),
                 )
             )
             continue
         reasons, not_before = collector.blocks.get(
             entry.number, (tuple(entry.last_reasons) or ("not_yet_due",), entry.due_at)
         )
-        results.calls.append(CallResult(shown, label, started, None, 0.0, reasons, not_before))
+        results.calls.append(
+            CallResult(
+                shown, label, started, None, 0.0, reasons, not_before, zone=_zone(entry.number)
+            )
+        )
     return results
+
+
+def _zone(number: str) -> str | None:
+    """The callee's home zone, for local times in the report."""
+    from voicebot.compliance.zones import parse_callee
+
+    zone = parse_callee(number).home_zone
+    return zone.key if zone is not None else None

@@ -66,6 +66,8 @@ class CallEnd:
     timeline: tuple[TimelineEntry, ...] = field(default_factory=tuple)
     qa_failures: tuple[str, ...] = ()
     """Per-call QA checks the call failed (empty: passed, or QA not run)."""
+    variables: dict[str, str] = field(default_factory=dict)
+    """What the flow set during the call (e.g. ``rating``), for the results export."""
 
 
 class CallRunner(Protocol):
@@ -162,6 +164,13 @@ class SessionRunner:
             result = check_call(report.log, self.loaded.flow, self.checks.timing, window)
             await record_qa(self.checks.store, request.attempt_id, result)
             failures = tuple(result.failures)
+        given = set(request.variables) | {"company"}
+        flow_set = {k: str(v) for k, v in report.variables.items() if k not in given}
         return CallEnd(
-            report.outcome, report.talk_seconds, report.reason, timeline_of(report.log), failures
+            report.outcome,
+            report.talk_seconds,
+            report.reason,
+            timeline_of(report.log),
+            failures,
+            flow_set,
         )

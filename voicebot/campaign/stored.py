@@ -16,12 +16,12 @@ from typing import Any
 from sqlalchemy import func, select
 
 from voicebot.campaign import queue
-from voicebot.campaign.results import CallResult, CampaignResults
+from voicebot.campaign.results import CallResult, CampaignResults, PendingContact
 from voicebot.compliance.dispositions import dispositions_of
 from voicebot.outcomes import Outcome
 from voicebot.privacy.masking import mask_number
 from voicebot.store import Store
-from voicebot.store.models import ATTEMPTS, CALL_QA, CAMPAIGNS, DIALER_QUEUE
+from voicebot.store.models import ATTEMPTS, AUDIT_EVENTS, CALL_QA, CAMPAIGNS, DIALER_QUEUE
 
 FLOW_NOT_STORED = "(not stored)"
 """What the stored report says for the flow: the store does not keep which flow a run used."""
@@ -240,6 +240,93 @@ async def attempt_owner(store: Store, attempt_id: int) -> AttemptOwner | None:
         found = [a for a in await queue.attempts(store, row.campaign_id) if a.id == attempt_id]
         masked = mask_number(found[0].number) if found else ""
     return AttemptOwner(attempt_id, row.name, masked)
+
+
+async def blocked_counts(store: Store, name: str, since: dt.datetime | None = None) -> Counter[str]:
+    """How often each compliance reason refused a dial of campaign ``name`` (from ``since``).
+
+    Counted from the gate's audit rows, not from a run's memory: a contact blocked by the window
+    and dialled later still counts, and so do the blocks of earlier runs when ``since`` is None.
+    """
+    cid, _ = await _campaign(store, name)
+    query = select(AUDIT_EVENTS.c.reasons).where(
+        AUDIT_EVENTS.c.campaign_id == cid,
+        AUDIT_EVENTS.c.kind.in_(("reserve", "check")),
+        AUDIT_EVENTS.c.allowed.is_(False),
+    )
+    if since is not None:
+        query = query.where(AUDIT_EVENTS.c.at >= since)
+    async with store.engine.connect() as conn:
+        rows = (await conn.execute(query)).all()
+    return Counter(str(reason) for row in rows for reason in (row.reasons or ()))
+
+
+@dataclass(frozen=True)
+class Pending:
+    """A contact still planned: masked number, when it is due, and why (its last outcome)."""
+
+    number: str
+    label: str
+    due_at: dt.datetime | None
+    last_outcome: str | None
+
+
+async def pending_contacts(store: Store, name: str) -> list[Pending]:
+    """Contacts of ``name`` not done yet (waiting for a retry, a callback, or a first call)."""
+    cid, _ = await _campaign(store, name)
+    return [
+        Pending(
+            mask_number(e.number),
+            e.fields.get("name") or f"line {e.line}",
+            e.due_at,
+            e.last_outcome,
+        )
+        for e in await queue.load(store, cid)
+        if e.status in (queue.WAITING, queue.ACTIVE)
+    ]
+
+
+FLOW_PREFIX = "flow."
+"""Flow variables are kept among the contact's sealed fields under this prefix."""
+
+
+async def keep_flow_variables(store: Store, entry_id: int, variables: dict[str, str]) -> None:
+    """Seal what the flow set during a call (``rating``, ``confirmed``...) with the contact's
+    fields, as ``flow.<name>``, so the results export shows who confirmed what."""
+    if not variables:
+        return
+    keys = store.numbers
+    row = DIALER_QUEUE.c
+
+    def unit(conn: Any) -> None:
+        sealed = conn.execute(select(row.fields_sealed).where(row.id == entry_id)).scalar_one()
+        fields = keys.open_fields(sealed)
+        fields.update({f"{FLOW_PREFIX}{k}": v for k, v in variables.items()})
+        conn.execute(
+            DIALER_QUEUE.update()
+            .where(row.id == entry_id)
+            .values(fields_sealed=keys.seal_fields(fields))
+        )
+
+    await store.serialized(unit)
+
+
+def _why(last_outcome: str | None) -> str:
+    if last_outcome is None:
+        return "first call"
+    return "callback" if last_outcome == "callback" else f"retry after {last_outcome}"
+
+
+async def add_store_facts(store: Store, results: CampaignResults) -> CampaignResults:
+    """Complete a run's results with what only the store knows: every block of this run (also
+    of contacts dialled later) and the contacts still planned (then the run stopped, not
+    finished)."""
+    results.blocks = await blocked_counts(store, results.name, since=results.started_at)
+    results.pending = [
+        PendingContact(p.number, p.label, p.due_at, _why(p.last_outcome))
+        for p in await pending_contacts(store, results.name)
+    ]
+    return results
 
 
 async def _campaign(store: Store, name: str) -> tuple[int, Any]:

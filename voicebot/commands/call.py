@@ -21,6 +21,21 @@ from voicebot.commands.pairs import key_values
 from voicebot.store import db_option
 
 
+class MissingContactValues(ValueError):
+    """The flow needs contact values the command line did not give: found before dialling,
+    because a call that fails after the answer is an abandoned call to a real person."""
+
+
+def require_contact_values(flow_variables: list[str], values: dict[str, object]) -> None:
+    """Raise :class:`MissingContactValues` naming each missing ``--contact KEY=VALUE``."""
+    missing = [v for v in flow_variables if not str(values.get(v, "")).strip()]
+    if missing:
+        hint = " ".join(f"--contact {v}=..." for v in missing)
+        raise MissingContactValues(
+            f"the flow's prompts need {', '.join(missing)}: add {hint} (nothing was dialled)"
+        )
+
+
 @click.command()
 @click.argument("number")
 @click.option(
@@ -46,10 +61,11 @@ from voicebot.store import db_option
 )
 @click.option(
     "--transport",
-    type=click.Choice(["loopback"]),
+    type=click.Choice(["loopback", "janus"]),
     default="loopback",
     show_default=True,
-    help="How the call is carried.",
+    help="How the call is carried: loopback (a simulated persona) or janus (a real phone, "
+    "through the Janus SIP gateway; settings from VOICEBOT_JANUS_*).",
 )
 @click.option("--caller-id", default="+12025550100", show_default=True)
 @click.option(
@@ -96,6 +112,9 @@ def call(
         raise click.UsageError("the loopback transport needs --persona (who answers)")
     if transport == "janus" and not gate:
         raise click.UsageError("--no-gate is for simulated callees only; a real phone is gated")
+    if transport == "janus" and persona is not None:
+        raise click.UsageError("--persona is for the loopback transport; janus calls a real phone")
+    variables = dict[str, object](key_values(contact, "--contact"))
     try:
         result = asyncio.run(
             _call(
@@ -103,7 +122,7 @@ def call(
                 flow_file,
                 persona,
                 persona_file,
-                dict[str, object](key_values(contact, "--contact")),
+                variables,
                 caller_id,
                 campaign,
                 ring_timeout,
@@ -111,12 +130,16 @@ def call(
                 db,
                 policy_file,
                 out,
+                transport,
             )
         )
+    except MissingContactValues as exc:
+        raise click.UsageError(str(exc)) from None
     except SourceErrors as exc:
         raise click.ClickException(str(exc)) from None
     except (KeyError, ValueError) as exc:
         raise click.ClickException(str(exc).strip("'\"")) from None
+
     if as_json:
         click.echo(json.dumps(result, ensure_ascii=False, indent=2))
     sys.exit(0 if result.get("placed") else 3)
@@ -154,6 +177,7 @@ async def _call(
 
     e164 = parse_callee(number).e164
     loaded = load_flow(flow_file)
+    require_contact_values(loaded.flow.variables, variables)
     locale = loaded.flow.locale
     synthesizer = await synthesizer_for(locale)
     try:

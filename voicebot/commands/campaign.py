@@ -25,7 +25,7 @@ from rich.table import Table
 from sqlalchemy import select
 
 from voicebot.campaign.config import load_campaign
-from voicebot.campaign.contacts import ContactFileError
+from voicebot.campaign.contacts import ContactFileError, RejectedRow
 from voicebot.campaign.dialer import Dialer, DialerEvent
 from voicebot.campaign.execute import run_campaign
 from voicebot.campaign.launch import (
@@ -36,9 +36,11 @@ from voicebot.campaign.lease import CampaignBusy, Holder, current_holder
 from voicebot.campaign.queue import AttemptRow
 from voicebot.campaign.queue import attempts as attempts_of
 from voicebot.campaign.report import write_report
+from voicebot.campaign.stored import add_store_facts
 from voicebot.commands.compliance import policy_option, show
 from voicebot.compliance.policy import load_policy, user_policy_path
 from voicebot.flow.approval import NotApproved
+from voicebot.privacy import mask_number
 from voicebot.privacy.vault.owner import VaultOwnerError
 from voicebot.store import db_option, open_store, resolve_db_url
 from voicebot.store.models import CAMPAIGNS, DIALER_QUEUE
@@ -110,11 +112,18 @@ def run(
         url = resolve_db_url(db)
     except (SourceErrors, ContactFileError, ValueError) as exc:
         raise click.ClickException(str(exc)) from None
+    console.print(f"{prepared.contacts.source}: {prepared.contacts.summary()}")
     for problem in prepared.import_problems:
         console.print(f"[yellow]not imported:[/] {problem}")
 
+    said_wait: list[dt.datetime | None] = [None]
+
     def progress(event: DialerEvent) -> None:
-        if event.kind == "ended" and event.outcome is not None:
+        if event.kind == "waiting" and event.due is not None:
+            if event.due != said_wait[0]:
+                said_wait[0] = event.due
+                console.print(waiting_line(event, until_idle))
+        elif event.kind == "ended" and event.outcome is not None:
             console.print(f"{event.masked}: {event.outcome.value}")
         elif event.kind == "blocked":
             console.print(f"{event.masked}: blocked ({', '.join(event.reasons)})")
@@ -128,12 +137,18 @@ def run(
                 prepared, store, policy, dev=dev, note=lambda note: console.print(note),
                 listeners=[progress], control=_signals(console), until_idle=until_idle,
             )  # fmt: skip
+            await add_store_facts(store, results)
         finally:
             await store.close()
         target = report or file.with_name(f"{loaded.name}-report.html")
         write_report(results, target)
         counts = results.outcome_counts()
         console.print(", ".join(f"{k}: {v}" for k, v in sorted(counts.items())))
+        if results.pending:
+            console.print(
+                f"{len(results.pending)} contact(s) still planned (retries, callbacks): "
+                "run the same command again later to continue"
+            )
         console.print(f"report: {target}")
 
     try:
@@ -150,6 +165,26 @@ def run(
             "interrupted: calls under way were recorded as failed (interrupted); "
             "run again to resume"
         ) from None
+
+
+def waiting_line(event: DialerEvent, until_idle: bool) -> str:
+    """What an idle run is waiting for, and until when (local time with its zone, and UTC)."""
+    assert event.due is not None
+    entry = event.entry
+    what = "callback" if entry.last_outcome == "callback" else f"retry after {entry.last_outcome}"
+    if entry.last_outcome is None:
+        what = "first call (not before the schedule or calling window allows)"
+    left = event.due - event.at
+    hours, rest = divmod(int(left.total_seconds()), 3600)
+    wait = f"{hours} h {rest // 60} min" if hours else f"{rest // 60} min {rest % 60} s"
+    local = event.due.astimezone()
+    text = (
+        f"waiting: next is {event.masked} ({what}), due {local:%Y-%m-%d %H:%M %Z} "
+        f"({event.due.astimezone(dt.UTC):%H:%M} UTC), in {wait}."
+    )
+    if not until_idle:
+        text += " Ctrl-C stops cleanly (a rerun resumes); --until-idle returns instead of waiting."
+    return text
 
 
 def _signals(console: Console) -> Any:
@@ -179,6 +214,28 @@ def _signals(console: Console) -> Any:
             loop.add_signal_handler(sig, on_signal, sig)
 
     return control
+
+
+@campaign.command("schema")
+@click.option("--check", is_flag=True, help="Do not write; exit 1 if a file is out of date.")
+def schema_command(check: bool) -> None:
+    """Write the JSON Schemas of campaign files and policy overrides beside the flow schema."""
+    from voicebot.campaign.schema import rendered
+    from voicebot.resources import flows_dir
+
+    stale = []
+    for name, text in rendered().items():
+        target = flows_dir() / name
+        current = target.read_text(encoding="utf-8") if target.is_file() else None
+        if check:
+            if current != text:
+                stale.append(str(target))
+        elif current != text:
+            target.write_text(text, encoding="utf-8")
+            click.echo(f"wrote {target}")
+    if stale:
+        click.echo(f"out of date: {', '.join(stale)}; run: voicebot campaign schema", err=True)
+        raise SystemExit(1)
 
 
 @campaign.command()
@@ -224,7 +281,7 @@ def status(name: str, as_json: bool, db: str | None) -> None:
 
 
 @campaign.command()
-@click.argument("name")
+@click.argument("campaign_ref", metavar="NAME|FILE")
 @click.option("--format", "fmt", type=click.Choice(["csv", "json"]), default="csv")
 @click.option(
     "-o",
@@ -235,16 +292,25 @@ def status(name: str, as_json: bool, db: str | None) -> None:
 )
 @_show_numbers
 @db_option
-def results(name: str, fmt: str, output: Path | None, show_numbers: bool, db: str | None) -> None:
-    """Export campaign NAME: one row per contact (numbers masked unless --show-numbers)."""
+def results(
+    campaign_ref: str, fmt: str, output: Path | None, show_numbers: bool, db: str | None
+) -> None:
+    """Export a campaign: one row per contact with its CSV columns (numbers masked unless
+    --show-numbers). Given the campaign FILE instead of its NAME, the contacts' rows that were
+    not imported are listed too (status ``rejected``, with the reason)."""
+    name, rejected = _name_and_rejected(campaign_ref)
     rows, attempts, _ = _load(name, db)
     per_number: dict[str, int] = {}
     for a in attempts:
         per_number[a.number] = per_number.get(a.number, 0) + 1
+    columns: list[str] = []
+    for r in rows:
+        columns += [c for c in r["fields"] if c not in columns]
     records = [
         {
             "line": r["line"],
             "number": show(r["number"], show_numbers),
+            **{c: r["fields"].get(c, "") for c in columns},
             "status": r["status"],
             "last_outcome": r["last_outcome"] or "",
             "reasons": ";".join(r["last_reasons"] or []),
@@ -254,10 +320,17 @@ def results(name: str, fmt: str, output: Path | None, show_numbers: bool, db: st
         }
         for r in rows
     ]
+    empty = dict.fromkeys(records[0] if records else ["line", "number", *columns], "")
+    for bad in rejected:
+        raw = bad.raw_number if show_numbers else mask_number(bad.raw_number)
+        records.append(
+            {**empty, "line": bad.line, "number": raw, "status": "rejected", "note": bad.reason}
+        )
+    records.sort(key=lambda r: int(r["line"]))
     handle = output.open("w", newline="", encoding="utf-8") if output else sys.stdout
     try:
         if fmt == "json":
-            json.dump(records, handle, indent=2)
+            json.dump(records, handle, indent=2, ensure_ascii=False)
             handle.write("\n")
         else:
             writer = csv.DictWriter(handle, fieldnames=list(records[0]) if records else ["line"])
@@ -266,6 +339,18 @@ def results(name: str, fmt: str, output: Path | None, show_numbers: bool, db: st
     finally:
         if output:
             handle.close()
+
+
+def _name_and_rejected(ref: str) -> tuple[str, list[RejectedRow]]:
+    """A campaign NAME, or a campaign FILE: its name and the contact rows it cannot import."""
+    path = Path(ref)
+    if not (path.suffix in (".yaml", ".yml") and path.is_file()):
+        return ref, []
+    try:
+        prepared = prepare(load_campaign(path))
+    except (SourceErrors, ContactFileError, ValueError) as exc:
+        raise click.ClickException(str(exc)) from None
+    return prepared.campaign.name, list(prepared.contacts.rejected)
 
 
 def _running(holder: Holder | None) -> dict[str, Any] | None:
@@ -305,12 +390,13 @@ def _load(name: str, db: str | None) -> _Loaded:
                         .order_by(DIALER_QUEUE.c.line)
                     )
                 ).all()
-            # Numbers are stored sealed: open them here, mask them on output (show()).
+            # Numbers and fields are stored sealed: open them here, mask numbers on output.
             rows = []
             for r in queue_rows:
                 row = dict(r._mapping)
                 row["number"] = store.numbers.open(row.pop("number_sealed"))
-                del row["number_hash"], row["fields_sealed"]  # results never export fields
+                row["fields"] = store.numbers.open_fields(row.pop("fields_sealed"))
+                del row["number_hash"]
                 due = row.get("due_at")
                 row["due_at"] = due.isoformat() if isinstance(due, dt.datetime) else None
                 rows.append(row)

@@ -189,6 +189,8 @@ def explain(number: str, as_json: bool, show_numbers: bool, db: str | None) -> N
         click.echo(json.dumps(_history_json(history, shown), ensure_ascii=False, default=str))
         return
     console = Console()
+    if not console.is_terminal:  # a file or a pipe: never cut a column to a terminal's width
+        console = Console(width=1000)
     console.print(f"[bold]{shown}[/bold]")
     _print_table(
         console,

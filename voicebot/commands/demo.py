@@ -17,6 +17,7 @@ import asyncio
 import contextlib
 import datetime as dt
 import tempfile
+from dataclasses import replace
 from pathlib import Path
 
 import click
@@ -31,12 +32,14 @@ from voicebot.campaign.config import load_campaign
 from voicebot.campaign.dialer import DialerEvent
 from voicebot.campaign.launch import Collector, dial, prepare, results_of, runner_for
 from voicebot.campaign.report import write_report
+from voicebot.campaign.stored import add_store_facts
 from voicebot.commands.compliance import policy_option
 from voicebot.commands.prompts import render_flow
 from voicebot.compliance import dnc
 from voicebot.compliance.gate import Gate
 from voicebot.compliance.policy import Policy, load_policy, user_policy_path
 from voicebot.flow.approval import approve, check_approved
+from voicebot.flow.model import Purpose
 from voicebot.privacy import mask_number
 from voicebot.privacy.vault.errors import KeyFileError
 from voicebot.privacy.vault.keys import Keyring, MasterKey, read_key_file, write_key_file
@@ -120,7 +123,8 @@ async def _run(
     store = await open_store(url, keyring=keyring)
     try:
         gate = Gate(store, policy)
-        day, night = await sample.pick_regions(gate, clock.now())
+        plan = await sample.plan_demo(sample.gate_decide(gate), clock.now())
+        day, night = plan.day, plan.night
         people = sample.cast(day, night, personas)
         roles = {p.number: p for p in people}
         dnc_person = next(p for p in people if p.role is sample.DNC_ROLE)
@@ -129,10 +133,15 @@ async def _run(
             f"[bold]voicebot demo[/]: {len(people)} fictional numbers in {day.label}"
             + (f", one in {night.label} (night there now)" if night else "")
         )
+        if plan.purpose is not Purpose.MARKETING:
+            console.print(
+                "[yellow]no zone may get a marketing call now[/] (a public holiday wherever it is "
+                f"daytime): the demo runs a {plan.purpose.value} instead ({plan.flow.stem})"
+            )
         # The contacts file lives only until imported, in a private scratch folder (0700):
         # from then on the numbers are in the store, hashed and sealed.
         with tempfile.TemporaryDirectory(prefix="voicebot-demo-") as scratch:
-            prepared = prepare(load_campaign(sample.write_sample(Path(scratch), people)))
+            prepared = prepare(load_campaign(sample.write_sample(Path(scratch), people, plan.flow)))
         # Only approved scripts run: the demo approves its example flow, as a reviewer would.
         await approve(store, prepared.loaded, "voicebot demo")
         await check_approved(prepared.loaded, store)
@@ -181,6 +190,7 @@ async def _run(
             prepared, entries, collector, started, clock.now(), label_column="persona"
         )
         listed = {e.number for e in await dnc.entries(store)}
+        await add_store_facts(store, results)
     finally:
         await store.close()
 
@@ -188,6 +198,7 @@ async def _run(
     for column in ("number", "persona", "outcome", "expected", ""):
         table.add_column(column)
     good = 0
+    checked = []
     for entry, call in zip(entries, results.calls, strict=True):
         role = roles[entry.number].role
         reasons = call.blocked
@@ -197,9 +208,11 @@ async def _run(
             shown = f"handoff (no agent) -> {shown}"
         ok = sample.verdict(role, call.status, reasons, handed_off)
         good += ok
+        checked.append(replace(call, expected=sample.expected_text(role), as_expected=ok))
         table.add_row(call.number, role.persona, shown, sample.expected_text(role),
                       "[green]yes[/]" if ok else "[red]NO[/]")  # fmt: skip
     console.print(table)
+    results.calls = checked
     opted = [e.number for e in entries if e.last_outcome == "opted_out"]
     missing = [n for n in opted if n not in listed]
     console.print(

@@ -80,7 +80,8 @@ def import_(
     db: str | None,
     policy_file: Path | None,
 ) -> None:
-    """Add every number of CSV_FILE (a 'number' column, or the first column); all or nothing."""
+    """Add every number of CSV_FILE (a 'number' or 'phone' column, as in contacts files, or the
+    first column); all or nothing."""
     why = source or f"import {csv_file.name}"
 
     async def work(store: Store, policy: Policy) -> tuple[int, int]:

@@ -26,6 +26,8 @@ from voicebot.campaign.execute import run_campaign
 from voicebot.campaign.launch import Prepared, TransportUnavailable, prepare
 from voicebot.campaign.lease import CampaignBusy
 from voicebot.campaign.report import write_report
+from voicebot.campaign.stored import add_store_facts
+from voicebot.commands.campaign import waiting_line
 from voicebot.commands.compliance import policy_option
 from voicebot.compliance.policy import Policy, load_policy, user_policy_path
 from voicebot.flow.approval import NotApproved
@@ -110,6 +112,8 @@ class CampaignInServer:
                 self.note(f"{event.masked}: {event.outcome.value}")
             elif event.kind == "blocked":
                 self.note(f"{event.masked}: blocked ({', '.join(event.reasons)})")
+            elif event.kind == "waiting" and event.due is not None:
+                self.note(waiting_line(event, until_idle=True))
 
         def control(dialer: Dialer) -> None:
             self.dialer = dialer
@@ -125,6 +129,7 @@ class CampaignInServer:
             except (NotApproved, TransportUnavailable, CampaignBusy) as exc:
                 self.note(f"not run: {exc}")
                 return
+            await add_store_facts(app[STORE], results)  # blocks from the audit, contacts left
             write_report(results, self.report)
             self.note(f"finished; report: {self.report}")
 

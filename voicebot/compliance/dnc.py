@@ -127,6 +127,11 @@ async def erased_count(store: Store) -> int:
         return int((await conn.execute(select(func.count()).select_from(DNC_ERASED))).scalar_one())
 
 
+NUMBER_COLUMNS = ("number", "phone", "phone_number", "mobile", "tel", "电话", "手机", "手机号")
+"""Header names of the number column: the same as a campaign's contacts file, so a contact
+list can be imported as it is."""
+
+
 def read_numbers_csv(path: Path) -> list[str]:
     """The E.164 numbers of a CSV file, or every problem in it as ``file:line``."""
     try:
@@ -138,11 +143,14 @@ def read_numbers_csv(path: Path) -> list[str]:
     first = rows[0][0].strip() if rows and rows[0] else ""
     if first and first[0] != "+" and not first[0].isdigit():  # a header row
         header = [cell.strip().lower() for cell in rows[0]]
-        if "number" not in header:
+        found = [name for name in NUMBER_COLUMNS if name in header]
+        if not found:
+            expected = ", ".join(f"'{name}'" for name in NUMBER_COLUMNS)
             raise SourceErrors(
-                [SourceError(str(path), 1, 1, "", "expected a 'number' column (or no header)")]
-            )
-        column, start = header.index("number"), 1
+                [SourceError(str(path), 1, 1, "", f"expected a number column ({expected}) "
+                             "or no header")]
+            )  # fmt: skip
+        column, start = header.index(found[0]), 1
     numbers: list[str] = []
     errors: list[SourceError] = []
     for index, row in enumerate(rows[start:], start=start + 1):

@@ -15,7 +15,7 @@ from zoneinfo import ZoneInfo
 import phonenumbers
 from phonenumbers import timezone as pn_timezone
 
-from voicebot.privacy import mask_digits, mask_number
+from voicebot.privacy import mask_number
 
 _UNKNOWN_ZONE = "Etc/Unknown"
 
@@ -77,9 +77,10 @@ def _parse(text: str) -> Callee:
             f"not a valid number for country code +{parsed.country_code}"
         )
     names = [z for z in pn_timezone.time_zones_for_number(parsed) if z != _UNKNOWN_ZONE]
+    e164 = phonenumbers.format_number(parsed, phonenumbers.PhoneNumberFormat.E164)
     return Callee(
-        e164=phonenumbers.format_number(parsed, phonenumbers.PhoneNumberFormat.E164),
+        e164=e164,
         region=phonenumbers.region_code_for_number(parsed) or "001",
         zones=tuple(ZoneInfo(name) for name in names),
-        masked=mask_digits(phonenumbers.national_significant_number(parsed)),
+        masked=mask_number(e164),  # with its country: the zone follows from it
     )

@@ -9,10 +9,13 @@ endings rounded with their outcome.
 
 from __future__ import annotations
 
+import base64
 import html
 import json
 from collections import defaultdict
 from dataclasses import dataclass, field
+from functools import cache
+from pathlib import Path
 
 from voicebot.flow.lint.walk import EdgeKind, edges_from, opts_out_first
 from voicebot.flow.loader import LoadedFlow
@@ -20,8 +23,18 @@ from voicebot.flow.model import OPT_OUT_DIGIT, Flow, State
 from voicebot.outcomes import Outcome
 
 MERMAID_VERSION = "11.4.1"
-MERMAID_SCRIPT = f"https://cdn.jsdelivr.net/npm/mermaid@{MERMAID_VERSION}/dist/mermaid.min.js"
+MERMAID_FILE = Path(__file__).resolve().parent / "vendor" / "mermaid.min.js"
+"""The npm package's ``dist/mermaid.min.js``, vendored (``vendor/README.md``): no CDN."""
 MERMAID_INTEGRITY = "sha384-rbtjAdnIQE/aQJGEgXrVUlMibdfTSa4PQju4HDhN3sR2PmaKFzhEafuePsl9H/9I"
+
+
+@cache
+def _mermaid_data_url() -> str:
+    """The vendored script as a ``data:`` URL: the page stays one file that works offline, and
+    the script's text never meets the HTML parser (no ``</script>`` or ``<!--`` surprises)."""
+    return "data:text/javascript;base64," + base64.b64encode(MERMAID_FILE.read_bytes()).decode()
+
+
 """Subresource integrity of the pinned script, so the page runs exactly that file."""
 
 START_NODE = "flow_start"
@@ -194,8 +207,8 @@ def to_mermaid(flow: Flow, title: str | None = None) -> str:
 def to_html(loaded: LoadedFlow) -> str:
     """A standalone page: the flow's facts, the rendered diagram, and its Mermaid source.
 
-    The diagram needs the pinned Mermaid script from the CDN; the source stays readable in a
-    ``<pre>`` when the page is opened offline.
+    The pinned Mermaid script is embedded (vendored, no CDN), so the diagram renders with no
+    internet; the source stays readable below it.
     """
     flow = loaded.flow
     source = to_mermaid(flow, loaded.name)
@@ -239,11 +252,11 @@ def to_html(loaded: LoadedFlow) -> str:
   <main>
     <pre class="mermaid">
 {escaped}</pre>
-    <h2>Mermaid source</h2>
+    <details><summary>Mermaid source</summary>
     <pre class="source" id="mermaid-source">
-{escaped}</pre>
+{escaped}</pre></details>
   </main>
-  <script src="{MERMAID_SCRIPT}" integrity="{MERMAID_INTEGRITY}" crossorigin="anonymous"></script>
+  <script src="{_mermaid_data_url()}"></script>
   <script>
     if (window.mermaid) {{ mermaid.initialize({{ startOnLoad: true, securityLevel: "strict" }}); }}
   </script>

@@ -2,6 +2,8 @@
 
 One masker for the whole engine, so every output hides the same digits: the first three and
 the last four digits of the national number stay, the middle becomes ``*`` (``138****8000``).
+An international number keeps its country code in front (``+86 138****8000``): the country
+decides the calling window, so a number read as the wrong country must be visible as such.
 """
 
 from __future__ import annotations
@@ -13,19 +15,21 @@ _KEEP_TAIL = 4
 
 
 def mask_number(number: str) -> str:
-    """Mask a phone number for display: ``+8613800138000`` -> ``138****8000``.
+    """Mask a phone number for display: ``+8613800138000`` -> ``+86 138****8000``.
 
-    The national significant number is masked when the input parses as an international number;
-    otherwise the digits of the input are. Short numbers keep fewer digits so that at least half
-    stay hidden. Never raises: masking must work on bad input too (it is what error messages show).
+    The national significant number is masked, after its country code, when the input parses
+    as an international number; otherwise the digits of the input are (``138****8000``).
+    Short numbers keep fewer digits so that at least half stay hidden. Never raises: masking
+    must work on bad input too (it is what error messages show).
 
     Args:
         number: an E.164 number (``+8613800138000``) or any string of digits.
     """
-    digits = _national_digits(number)
+    country, digits = _split(number)
     if not digits:
         return "*" * len(number.strip()) if number.strip() else ""
-    return mask_digits(digits)
+    masked = mask_digits(digits)
+    return f"+{country} {masked}" if country else masked
 
 
 def mask_digits(digits: str) -> str:
@@ -39,7 +43,8 @@ def mask_digits(digits: str) -> str:
     return digits[:head] + "*" * (n - head - tail) + digits[n - tail :]
 
 
-def _national_digits(number: str) -> str:
+def _split(number: str) -> tuple[int | None, str]:
+    """(country calling code or None, the digits to mask)."""
     text = number.strip()
     if text.startswith("+"):
         try:
@@ -47,5 +52,5 @@ def _national_digits(number: str) -> str:
         except phonenumbers.NumberParseException:
             pass
         else:
-            return phonenumbers.national_significant_number(parsed)
-    return "".join(ch for ch in text if ch.isdigit())
+            return parsed.country_code, phonenumbers.national_significant_number(parsed)
+    return None, "".join(ch for ch in text if ch.isdigit())

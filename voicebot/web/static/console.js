@@ -71,8 +71,13 @@ function showActivity(activity, handoff) {
   const badge = $("activity");
   badge.dataset.activity = activity;
   voicebot.text(badge, activity.replace("_", " "));
-  $("incoming").hidden = activity !== "ringing";
-  $("call").hidden = activity !== "connecting" && activity !== "in_call";
+  const onCall = activity === "connecting" || activity === "in_call";
+  // The context (why, contact, transcript so far) stays visible during the call.
+  $("incoming").hidden = activity !== "ringing" && !onCall;
+  $("incoming").classList.toggle("ringing", activity === "ringing");
+  $("ring-actions").hidden = activity !== "ringing";
+  voicebot.text($("in-title"), activity === "ringing" ? "Incoming call" : "Call context");
+  $("call").hidden = !onCall;
   $("wrapup").hidden = activity !== "wrap_up";
   if (!changed || !handoff) return;
   if (activity === "ringing") {
@@ -80,7 +85,8 @@ function showActivity(activity, handoff) {
     $("accept").disabled = false;
     $("decline").disabled = false;
   }
-  if (activity === "connecting" || activity === "in_call") {
+  if (onCall) {
+    if (!$("in-reason").textContent) showContext(handoff); // e.g. the page was reloaded mid-call
     voicebot.text($("call-state"), activity === "in_call" ? "· connected" : "· connecting");
     voicebot.text($("call-number"), handoff.number);
     voicebot.text($("call-contact"), handoff.contact || "");
