@@ -107,7 +107,7 @@ def test_sigterm_to_serve_mid_call_ends_the_call_then_closes_the_store(tmp_path:
     )
     output = _sigterm_mid_call(process, db)
     assert "[stopping] shutting down: no new calls; ending the calls under way" in output, output
-    assert "[stopping] 202***0141: failed" in output, output
+    assert "[stopping] +1 202***0141: failed" in output, output
     _assert_closed(db, output)
 
 
