@@ -11,8 +11,10 @@ from __future__ import annotations
 
 import functools
 from pathlib import Path
+from typing import Any
 
 import numpy as np
+import numpy.typing as npt
 
 from voicebot.audio import SAMPLE_RATE, Pcm
 from voicebot.speech.resample import telephone_band
@@ -39,7 +41,7 @@ def load_recording(path: Path) -> Pcm:
 def _decoded(path: str, mtime_ns: int, size: int) -> Pcm:
     import av  # deferred: loading FFmpeg is for calls, not for reading a persona book
 
-    chunks: list[Pcm] = []
+    chunks: list[npt.NDArray[Any]] = []
     try:
         with av.open(path) as container:
             streams = [s for s in container.streams if s.type == "audio"]
@@ -47,6 +49,8 @@ def _decoded(path: str, mtime_ns: int, size: int) -> Pcm:
                 raise RecordingError(f"{path} holds no audio stream")
             resampler = av.AudioResampler(format="s16", layout="mono", rate=SAMPLE_RATE)
             for frame in container.decode(streams[0]):
+                if not isinstance(frame, av.AudioFrame):
+                    continue
                 chunks.extend(f.to_ndarray().reshape(-1) for f in resampler.resample(frame))
             chunks.extend(f.to_ndarray().reshape(-1) for f in resampler.resample(None))
     except (av.FFmpegError, OSError) as exc:
