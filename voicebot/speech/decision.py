@@ -7,8 +7,9 @@ and ASR slips but can be wrong with confidence. So, in order:
 1. A rule ``opt_out`` stands (a missed opt-out breaks the law; the rules never negate one).
 2. A classifier ``opt_out`` counts only if it is confident (the lexicon's
    ``classifier.opt_out_min``) **and** the utterance holds one of the lexicon's
-   ``opt_out_cues`` (calling, the number, the list, 打, 电话, 号码, ...): the rules keep the
-   last word on what can be an opt-out at all.
+   ``opt_out_cues`` (calling, the number, the list, 打, 电话, 号码, ...), and the rules found
+   no request that contradicts one (``interested``, ``callback_later``, ``ask_human``: "try me
+   again next week" is a callback): the rules keep the last word on what can be an opt-out.
 3. Any other explicit rule intent stands (``refuse``, ``interested``, ...).
 4. When the rules heard a phrase but resolved it to nothing ("I'm not busy", "不用转人工", or
    an intent the state does not allow), nothing it is: the classifier does not overrule that.
@@ -39,6 +40,7 @@ from voicebot.speech.intent import (
 from voicebot.speech.lexicon import Lexicon
 
 _BARE = frozenset({"affirm", "deny"})
+_CONTRADICT_OPT_OUT = frozenset({"interested", "callback_later", "ask_human"})
 
 
 @dataclass(frozen=True)
@@ -83,7 +85,8 @@ def decide(text: str, locale: str, allowed: Collection[str] | None = None) -> De
         return done(rules, "a lexicon opt-out phrase")
     label, p = (prediction.label, prediction.probability) if prediction else ("none", 0.0)
     settings = lexicon.classifier
-    if label == "opt_out" and p >= settings.opt_out_min and cue is not None and ok(label):
+    contradicted = rules.intent in _CONTRADICT_OPT_OUT
+    if label == "opt_out" and p >= settings.opt_out_min and cue and ok(label) and not contradicted:
         assert prediction is not None
         return done(learned(prediction), f"classifier opt_out, confirmed by the cue {cue!r}")
     if rules.intent is not None and rules.intent not in _BARE:
