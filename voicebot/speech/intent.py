@@ -5,7 +5,11 @@ lint checks flows against :data:`INTENTS`. :func:`recognize` runs on every utter
 makes, so the lexicons (``voicebot/speech/lexicons/<locale>.yaml``) are normalized once per
 process and an utterance costs one fuzzy scan per phrase.
 
-How an utterance is read, in order:
+:func:`recognize` is the rules below, then the learned classifier for what no phrase covers
+(:mod:`voicebot.speech.decision` says who decides when); :func:`recognize_rules` is the rules
+alone.
+
+How an utterance is read by the rules, in order:
 
 1. **Normalize** (see :mod:`voicebot.speech.lexicon`): full-width forms, case, apostrophes,
    fillers (嗯, 啊, um, uh), units ASR confuses (在/再, 性/兴); punctuation splits clauses;
