@@ -24,6 +24,7 @@ from voicebot.speech.corpus import (
     parse_corpus,
 )
 from voicebot.speech.intent import INTENTS, recognize
+from voicebot.speech.intent_eval import evaluate
 
 LOCALES = ("en-US", "zh-CN")
 
@@ -126,3 +127,20 @@ def test_eval_text_output_has_a_confusion_matrix(tmp_path: Path) -> None:
     assert "en-US heldout (combined): 3 utterances, accuracy 100.0 %" in result.output
     assert "opt_out recall 100.0 %" in result.output
     assert "expected \\ got" in result.output
+
+
+HELDOUT_FLOOR = {"en-US": 0.90, "zh-CN": 0.90}
+"""Held-out accuracy reached today. Issue 13's target is 0.97 per locale: not met yet (more
+dev utterances and lexicon phrases move it); until then this guards against regressions."""
+
+
+@pytest.mark.parametrize("locale", LOCALES)
+def test_heldout_figures(locale: str) -> None:
+    """Issue 13's compliance figures on words the engine was never tuned on or trained from:
+    opt_out recall 100 %, false opt_out at most 1 %; accuracy at least today's floor."""
+    (report,) = evaluate(
+        load_corpus(locale), lambda t: recognize(t, locale).intent, INTENTS, ["heldout"]
+    )
+    assert report.recall("opt_out") == 1.0
+    assert report.false_opt_out <= 0.01
+    assert report.accuracy >= HELDOUT_FLOOR[locale]

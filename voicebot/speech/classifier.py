@@ -41,7 +41,7 @@ English needs a few letters to."""
 MIN_COUNT = 1
 """An n-gram must occur in this many dev utterances to become a feature."""
 
-L2 = 1e-4
+L2 = 1e-5
 """Weight decay: keeps rare n-grams from deciding alone."""
 
 EPOCHS = 2000
