@@ -7,6 +7,7 @@ say how the engine does on what callers say, not on what it was built with.
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -23,7 +24,8 @@ from voicebot.speech.corpus import (
     load_corpus,
     parse_corpus,
 )
-from voicebot.speech.intent import INTENTS, recognize
+from voicebot.speech.decision import decide, opt_out_cue
+from voicebot.speech.intent import INTENTS, lexicon_for, recognize
 from voicebot.speech.intent_eval import evaluate
 
 LOCALES = ("en-US", "zh-CN")
@@ -84,16 +86,25 @@ def test_paraphrases_the_lexicon_misses_are_read_right(
     assert recognize(text, locale).intent == intent
 
 
-def test_the_classifier_cannot_opt_out_without_an_opt_out_cue() -> None:
-    # "rung number" has a cue ("number"); "I'm busy" has none, whatever the model says.
-    match = recognize("not call me again", "en-US")
-    assert match.source == "model"
-    assert recognize("not call me again", "en-US", allowed=["refuse"]).intent is None
+def test_the_classifier_cannot_opt_out_without_an_opt_out_cue(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    text = "please never ring this line again"
+    match = recognize(text, "en-US")
+    assert (match.intent, match.source) == ("opt_out", "model")
+    assert decide(text, "en-US").cue is not None
+    assert recognize(text, "en-US", allowed=["refuse"]).intent is None
+    # The same words, with a lexicon that lists no opt-out cues: the classifier alone is not
+    # enough.
+    no_cues = replace(lexicon_for("en-US"), opt_out_cues=())
+    monkeypatch.setattr("voicebot.speech.decision.lexicon_for", lambda locale: no_cues)
+    assert opt_out_cue(no_cues, text) is None
+    assert decide(text, "en-US").match.intent != "opt_out"
 
 
 def test_explain_says_what_the_lexicon_and_the_classifier_found() -> None:
     runner = CliRunner()
-    result = runner.invoke(cli, ["intent", "not call me again", "--explain"])
+    result = runner.invoke(cli, ["intent", "please never ring this line again", "--explain"])
     assert result.exit_code == 0, result.output
     assert result.output.startswith("opt_out")
     assert "lexicon:    no phrase" in result.output
@@ -129,7 +140,7 @@ def test_eval_text_output_has_a_confusion_matrix(tmp_path: Path) -> None:
     assert "expected \\ got" in result.output
 
 
-HELDOUT_FLOOR = {"en-US": 0.90, "zh-CN": 0.90}
+HELDOUT_FLOOR = {"en-US": 0.91, "zh-CN": 0.92}
 """Held-out accuracy reached today. Issue 13's target is 0.97 per locale: not met yet (more
 dev utterances and lexicon phrases move it); until then this guards against regressions."""
 

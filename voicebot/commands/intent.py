@@ -28,12 +28,25 @@ def default_locale(text: str) -> str:
 
 
 class _TextOrCommand(click.Group):
-    """``voicebot intent TEXT`` reads TEXT; ``voicebot intent eval|train`` run those commands."""
+    """``voicebot intent TEXT`` reads TEXT; ``voicebot intent eval|train`` run those commands.
+
+    A broken lexicon or corpus file is reported as ``file:line: field: message``, never as a
+    traceback.
+    """
 
     def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
         if args and args[0] not in self.commands and args[0] not in ("--help", "-h"):
             args = ["text", *args]
         return super().parse_args(ctx, args)
+
+    def invoke(self, ctx: click.Context) -> Any:
+        from voicebot.speech.corpus import CorpusError
+        from voicebot.yamlsource import SourceErrors
+
+        try:
+            return super().invoke(ctx)
+        except (SourceErrors, CorpusError) as exc:
+            raise click.ClickException(str(exc)) from None
 
 
 @click.group(cls=_TextOrCommand)
