@@ -44,7 +44,7 @@ MIN_COUNT = 1
 L2 = 1e-5
 """Weight decay: keeps rare n-grams from deciding alone."""
 
-EPOCHS = 2000
+EPOCHS = 500
 LEARNING_RATE = 20.0
 MOMENTUM = 0.9
 
