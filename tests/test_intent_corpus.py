@@ -140,7 +140,7 @@ def test_eval_text_output_has_a_confusion_matrix(tmp_path: Path) -> None:
     assert "expected \\ got" in result.output
 
 
-HELDOUT_FLOOR = {"en-US": 0.91, "zh-CN": 0.92}
+HELDOUT_FLOOR = {"en-US": 0.92, "zh-CN": 0.91}
 """Held-out accuracy reached today. Issue 13's target is 0.97 per locale: not met yet (more
 dev utterances and lexicon phrases move it); until then this guards against regressions."""
 
