@@ -294,7 +294,14 @@ def test_cli_json_guesses_the_locale_from_the_text() -> None:
     zh = json.loads(runner.invoke(cli, ["intent", "别再给我打电话了", "--json"]).output)
     assert zh["intent"] == "opt_out" and zh["locale"] == "zh-CN" and zh["score"] == 1.0
     en = json.loads(runner.invoke(cli, ["intent", "--json", "what's the weather"]).output)
-    assert en == {"intent": None, "score": 0.0, "phrase": None, "negated": False, "locale": "en-US"}
+    assert en == {
+        "intent": None,
+        "score": 0.0,
+        "phrase": None,
+        "negated": False,
+        "source": None,
+        "locale": "en-US",
+    }
 
 
 def test_cli_locale_and_allow_options() -> None:

@@ -1,7 +1,8 @@
 """A persona brought to life on the loopback transport: it rings, answers, listens, speaks.
 
 The persona hears the bot's real audio (it waits for the bot to stop talking by its energy),
-speaks with Piper's natural English voice band-limited to the telephone band, and presses keys
+speaks with Piper's natural English voice band-limited to the telephone band (or plays a
+recording: a ``play`` step), and presses keys
 as in-band tones (or RFC 4733 events when the call negotiated them). So every call the demo and
 the tests place exercises the bot's real media, DTMF detection and speech recognition.
 """
@@ -11,11 +12,13 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+from pathlib import Path
 
 import numpy as np
 
 from voicebot.audio import FRAME_MS, SAMPLE_RATE, Pcm, rms_dbfs
 from voicebot.personas.model import BOT_PAUSE_S, DtmfMethod, Persona, Pickup, Step
+from voicebot.personas.recording import load_recording
 from voicebot.speech.dtmf import dtmf_sequence
 from voicebot.speech.resample import telephone_band
 from voicebot.speech.tts.base import Synthesizer
@@ -90,6 +93,8 @@ class PersonaCallee(Callee):
             await ears.wait_for_pauses(step.wait_for_bot)
         elif step.say is not None:
             await leg.play(await self._speech(step.say), interruptible=False)
+        elif step.play is not None:
+            await leg.play(load_recording(Path(step.play)), interruptible=False)
         elif step.press is not None:
             await self._press(step.press, leg)
         elif step.hangup:

@@ -42,6 +42,8 @@ class Step(BaseModel):
     - ``wait_for_bot: 1`` waits until the bot has stopped talking that many times (a pause
       of :data:`BOT_PAUSE_S` after its speech: it is listening);
     - ``say: "No thanks"`` speaks (synthesized);
+    - ``play: answers/no_thanks.wav`` plays a recording instead (any format and rate FFmpeg
+      decodes, mono or stereo; a relative path is relative to the persona book's folder);
     - ``press: "9"`` presses keys;
     - ``hangup: true`` hangs up.
     """
@@ -51,6 +53,7 @@ class Step(BaseModel):
     wait: float | None = Field(default=None, ge=0, le=600)
     wait_for_bot: int | None = Field(default=None, ge=1, le=20)
     say: Annotated[str, StringConstraints(min_length=1)] | None = None
+    play: Annotated[str, StringConstraints(min_length=1)] | None = None
     press: Annotated[str, StringConstraints(pattern=r"^[0-9*#]+$")] | None = None
     hangup: bool | None = None
 
@@ -58,7 +61,7 @@ class Step(BaseModel):
     def _exactly_one(self) -> Step:
         keys = [
             k
-            for k in ("wait", "wait_for_bot", "say", "press", "hangup")
+            for k in ("wait", "wait_for_bot", "say", "play", "press", "hangup")
             if getattr(self, k) is not None
         ]
         if len(keys) != 1:

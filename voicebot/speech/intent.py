@@ -5,7 +5,11 @@ lint checks flows against :data:`INTENTS`. :func:`recognize` runs on every utter
 makes, so the lexicons (``voicebot/speech/lexicons/<locale>.yaml``) are normalized once per
 process and an utterance costs one fuzzy scan per phrase.
 
-How an utterance is read, in order:
+:func:`recognize` is the rules below, then the learned classifier for what no phrase covers
+(:mod:`voicebot.speech.decision` says who decides when); :func:`recognize_rules` is the rules
+alone.
+
+How an utterance is read by the rules, in order:
 
 1. **Normalize** (see :mod:`voicebot.speech.lexicon`): full-width forms, case, apostrophes,
    fillers (嗯, 啊, um, uh), units ASR confuses (在/再, 性/兴); punctuation splits clauses;
@@ -43,9 +47,10 @@ How an utterance is read, in order:
    is interest); between bare answers the cautious one wins.
 
 The score is the winning match's similarity (1.0 for an exact phrase), times 0.9 when it was
-reached through negation, which is less certain than a plain phrase. A call costs about a tenth
-of a millisecond: exact phrases are found by substring tests, fuzzy ones after one C-level
-rapidfuzz pass over the lexicon keeps only those that can reach the threshold.
+reached through negation, which is less certain than a plain phrase. The rules cost well under
+a millisecond per utterance on an idle core (the lexicons grew with the labelled utterances):
+exact phrases are found by substring tests, fuzzy ones after one C-level rapidfuzz pass over
+the lexicon keeps only those that can reach the threshold; the classifier adds about as much.
 """
 
 from __future__ import annotations
@@ -116,6 +121,8 @@ class IntentMatch:
     """The lexicon phrase that matched, as written in the lexicon (for explanations)."""
     negated: bool = False
     """True when the phrase was negated to reach ``intent`` ("不是没兴趣" -> interested)."""
+    source: str = "lexicon"
+    """``lexicon`` (a phrase decided) or ``model`` (the learned classifier decided)."""
 
 
 NO_MATCH = IntentMatch(intent=None, score=0.0, phrase=None)
@@ -152,7 +159,7 @@ def lexicon_for(locale: str) -> Lexicon:
 
 
 def recognize(text: str, locale: str, allowed: Collection[str] | None = None) -> IntentMatch:
-    """Recognize what a caller meant.
+    """Recognize what a caller meant: the lexicon rules, then the learned classifier.
 
     Args:
         text: the utterance as ASR wrote it (any punctuation, width or fillers).
@@ -160,12 +167,30 @@ def recognize(text: str, locale: str, allowed: Collection[str] | None = None) ->
         allowed: intents the current state can use; None allows all of :data:`INTENTS`.
 
     Returns:
-        The intent with the highest precedence among those found (see the module docstring),
-        or :data:`NO_MATCH` when none matched well enough.
+        What :func:`voicebot.speech.decision.decide` settles on (rules first; see there), or
+        :data:`NO_MATCH` when nothing matched well enough.
 
     Raises:
         ValueError: unknown locale (the message names the known ones) or unknown intent in
             ``allowed``.
+    """
+    from voicebot.speech.decision import decide
+
+    return decide(text, locale, allowed).match
+
+
+def recognize_rules(
+    text: str, locale: str, allowed: Collection[str] | None = None
+) -> tuple[IntentMatch, bool]:
+    """The lexicon rules alone (steps 1-6 of the module docstring).
+
+    Returns:
+        The intent with the highest precedence among those found, or :data:`NO_MATCH`; and
+        whether any phrase was heard at all, even one negated into nothing or not allowed
+        ("I'm not busy" hears "busy": the classifier must not read it as busy).
+
+    Raises:
+        ValueError: unknown locale or unknown intent in ``allowed``.
     """
     lexicon = lexicon_for(locale)
     if isinstance(allowed, str):
@@ -177,8 +202,10 @@ def recognize(text: str, locale: str, allowed: Collection[str] | None = None) ->
         if unknown:
             raise ValueError(f"unknown intent(s) in allowed: {unknown}; known: {list(INTENTS)}")
     best: dict[str, IntentMatch] = {}
+    heard = False
     for clause in lexicon.clauses(text):
         for hit in _resolve(lexicon, clause, _match(lexicon, clause)):
+            heard = True
             intent = NEGATED.get(hit.phrase.intent) if hit.negated else hit.phrase.intent
             if intent is None or (allowed is not None and intent not in allowed):
                 continue
@@ -187,8 +214,8 @@ def recognize(text: str, locale: str, allowed: Collection[str] | None = None) ->
                 best[intent] = IntentMatch(intent, score, hit.phrase.text, hit.negated)
     for intent in PRECEDENCE:
         if intent in best:
-            return best[intent]
-    return NO_MATCH
+            return best[intent], heard
+    return NO_MATCH, heard
 
 
 def _match(lexicon: Lexicon, clause: str) -> list[_Hit]:

@@ -31,8 +31,19 @@ from voicebot.yamlsource import SourceError, SourceErrors, parse_yaml
 Units = Literal["chars", "words"]
 
 _APOSTROPHES = dict.fromkeys(map(ord, "'’‘`´ʼ"), None)
-_MASK = "\x00"
+MASK = "\x00"
 """Stands in for each character of a neutral phrase: matches nothing, negates nothing."""
+
+
+class ClassifierSettings(BaseModel):
+    """How sure the learned classifier must be to decide (see :mod:`voicebot.speech.decision`)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    min: float = Field(default=0.5, ge=0.0, le=1.0)
+    """Probability for an intent the rules did not find."""
+    opt_out_min: float = Field(default=0.6, ge=0.0, le=1.0)
+    """Probability for ``opt_out`` (which also needs an opt-out cue)."""
 
 
 class LexiconFile(BaseModel):
@@ -48,6 +59,8 @@ class LexiconFile(BaseModel):
     negation_gap: list[str] = Field(default_factory=list)
     neutral: list[str] = Field(default_factory=list)
     equivalents: list[list[str]] = Field(default_factory=list)
+    opt_out_cues: list[str] = Field(default_factory=list)
+    classifier: ClassifierSettings = Field(default_factory=ClassifierSettings)
     intents: dict[str, list[str]]
 
 
@@ -85,6 +98,10 @@ class Lexicon:
     equivalents: Mapping[str, str] = field(default_factory=dict)
     """Unit -> the unit it stands for ("在" -> "再"): ASR confusions, mapped on both sides."""
     phrases: tuple[Phrase, ...] = ()
+    classifier: ClassifierSettings = field(default_factory=ClassifierSettings)
+    opt_out_cues: tuple[str, ...] = ()
+    """Words an opt-out talks about (calling, the number, the list): the learned classifier's
+    ``opt_out`` counts only when the utterance holds one (see :mod:`voicebot.speech.decision`)."""
 
     @functools.cached_property
     def exact_phrases(self) -> tuple[Phrase, ...]:
@@ -122,7 +139,7 @@ class Lexicon:
     def _mask_neutral(self, clause: str) -> str:
         for phrase in self.neutral:
             for start, end in find_units(clause, phrase, self.units):
-                clause = clause[:start] + _MASK * (end - start) + clause[end:]
+                clause = clause[:start] + MASK * (end - start) + clause[end:]
         return clause
 
 
@@ -245,13 +262,15 @@ def _compile(data: LexiconFile, intents: tuple[str, ...], doc_error: _ErrorAt) -
         negators=_normalized(bare, data.negators),
         negation_gap=_normalized(bare, data.negation_gap),
         neutral=_normalized(bare, data.neutral),
+        opt_out_cues=_normalized(bare, data.opt_out_cues),
+        classifier=data.classifier,
     )
     phrases: list[Phrase] = []
     for intent in intents:
         for i, text in enumerate(data.intents[intent]):
             whole = text.startswith("=")
             clauses = base.clauses(text.removeprefix("="))  # masked like utterances
-            if len(clauses) != 1 or not clauses[0].strip(_MASK + " "):
+            if len(clauses) != 1 or not clauses[0].strip(MASK + " "):
                 why = (
                     "holds punctuation"
                     if len(clauses) > 1
