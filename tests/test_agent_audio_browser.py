@@ -25,7 +25,7 @@ from tests.audio_samples import loud_frames, peak_hz, speech
 from tests.browser_support import FLAGS, MEDIA_FLAGS, ensure_chromium, fake_audio_flag
 from voicebot.telephony import CallState, HangupCause, Leg
 from voicebot.telephony.browser import BrowserMedia, BrowserOfferError, answer_browser
-from voicebot.web.routes.pages import static_asset
+from voicebot.web.routes.pages import STATIC_DIR
 
 pytestmark = pytest.mark.integration
 
@@ -63,7 +63,7 @@ class AgentServer:
     def app(self) -> web.Application:
         app = web.Application()
         app.router.add_get("/", self.page)
-        app.router.add_get("/static/{name}", static_asset)
+        app.router.add_static("/static", STATIC_DIR)  # the console's script, as files
         app.router.add_post("/offer", self.offer)
         app.router.add_post("/offer-elsewhere", self.offer_elsewhere)
         return app
