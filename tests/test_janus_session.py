@@ -1,12 +1,14 @@
 """Integration: full calls (flow, TTS, DTMF, outcome) through a real Janus to SIPp phones.
 
 The far end presses 9 during the disclosure, once as an RFC 2833 event and once as a SIP INFO;
-each must end the call ``opted_out`` with the do-not-call hook run before the goodbye. A far
+each must end the call ``opted_out`` with the do-not-call entry committed (a real gate on a
+fresh store) before the goodbye. A far
 end that hangs up during a prompt ends ``hung_up``; a busy line ends ``busy``.
 """
 
 from __future__ import annotations
 
+import datetime as dt
 from collections.abc import Callable
 from pathlib import Path
 
@@ -16,10 +18,13 @@ from janus.fixtures import gateway, namespace, sipp  # noqa: F401 - pytest fixtu
 from voicebot.call.eventlog import CallEvent
 from voicebot.call.placement import CallPlan, place_call
 from voicebot.call.session import CallReport
+from voicebot.compliance.gate import Gate
+from voicebot.compliance.policy import load_policy
 from voicebot.flow.loader import load_flow
 from voicebot.outcomes import Outcome
 from voicebot.speech.asr.select import recognizer_for
 from voicebot.speech.tts.piper import PiperSynthesizer
+from voicebot.store import open_store
 from voicebot.telephony import Codec
 from voicebot.telephony.janus import JanusConfig, JanusTransport
 from voicebot.telephony.janus.lab import HOST, Janus, Sipp
@@ -28,14 +33,16 @@ pytestmark = [pytest.mark.integration, pytest.mark.timeout(120)]
 
 FLOWS = Path(__file__).resolve().parent.parent / "flows"
 NUMBER = "+12025550171"
+NOON_IN_NEW_YORK = dt.datetime(2026, 11, 23, 17, 0, tzinfo=dt.UTC)
 StartSipp = Callable[..., Sipp]
 
 
-async def _call(janus: Janus, far: Sipp) -> CallReport:
+async def _call(janus: Janus, far: Sipp, tmp_path: Path) -> CallReport:
     config = JanusConfig(
         url=janus.url, account="sip:voicebot@127.0.0.1", host=HOST, codec=Codec.PCMA, trunk=far.uri
     )
     transport = JanusTransport(config)
+    store = await open_store(str(tmp_path / "calls.db"))
     voice = PiperSynthesizer()
     loaded = load_flow(FLOWS / "satisfaction_survey.yaml")
     try:
@@ -46,10 +53,12 @@ async def _call(janus: Janus, far: Sipp) -> CallReport:
             transport,
             voice,
             recognizer_for("en-US"),
-            gate=None,
+            gate=Gate(store, load_policy()),
+            clock=lambda: NOON_IN_NEW_YORK,
         )
     finally:
         await transport.close()
+        await store.close()
     assert placed.report is not None
     return placed.report
 
@@ -75,9 +84,10 @@ async def test_nine_through_janus_opts_out(
     scenario: str,
     port: int,
     source: str,
+    tmp_path: Path,
 ) -> None:
     far = sipp(scenario, port)
-    report = await _call(gateway, far)
+    report = await _call(gateway, far, tmp_path)
     _opted_out_before_goodbye(report, source)
     assert far.wait() == 0, far.report()  # it got our BYE after the goodbye
 
@@ -85,16 +95,21 @@ async def test_nine_through_janus_opts_out(
 async def test_far_end_bye_during_a_prompt_is_hung_up(
     gateway: Janus,  # noqa: F811
     sipp: StartSipp,  # noqa: F811
+    tmp_path: Path,
 ) -> None:
     far = sipp("uas_bye", 5097)
-    report = await _call(gateway, far)
+    report = await _call(gateway, far, tmp_path)
     assert report.outcome is Outcome.HUNG_UP
     assert report.log.first(CallEvent.PROMPT_INTERRUPTED) is not None
     assert far.wait() == 0, far.report()
 
 
-async def test_busy_line_is_busy(gateway: Janus, sipp: StartSipp) -> None:  # noqa: F811
+async def test_busy_line_is_busy(
+    gateway: Janus,  # noqa: F811
+    sipp: StartSipp,  # noqa: F811
+    tmp_path: Path,
+) -> None:
     far = sipp("uas_busy", 5098)
-    report = await _call(gateway, far)
+    report = await _call(gateway, far, tmp_path)
     assert report.outcome is Outcome.BUSY and not report.answered
     assert far.wait() == 0, far.report()
