@@ -260,8 +260,8 @@ states:
 
 
 def test_cli_prompts_option_overrides_where_prompts_are_found() -> None:
-    flow_file = str(BROKEN / "disclosure-first--text.yaml")
+    flow_file = str(BROKEN / "disclosure-text.yaml")
     code, out, _ = _run("--prompts", str(prompts_dir()), flow_file)
     assert code == 1
     assert ": prompt-missing: prompt 'disclosure_unrecorded' is not in " in out
-    assert "disclosure-first" not in out.replace("disclosure-first--text", "")
+    assert "disclosure-" not in out.replace("disclosure-text.yaml", "")

@@ -33,7 +33,7 @@ def _line(finding: Finding) -> str:
     colour = "red" if finding.severity is Severity.ERROR else "yellow"
     where = f"{finding.file}:{finding.line}:{finding.col}:"
     label = finding.rule if finding.severity is Severity.ERROR else f"{finding.rule}: warning"
-    return f"{where} {click.style(label + ':', fg=colour, bold=True)} {finding.message}"
+    return f"{where} {click.style(label + ':', fg=colour, bold=True)} {finding.text}"
 
 
 def _plural(count: int, word: str) -> str:

@@ -4,8 +4,10 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
+from functools import cached_property
 from pathlib import Path
 
+from voicebot.flow.lint.explore import Exploration, Violation, explore
 from voicebot.flow.lint.finding import Finding, Severity
 from voicebot.flow.loader import LoadedFlow
 from voicebot.flow.model import Flow
@@ -27,6 +29,38 @@ class LintContext:
         """A finding at ``path`` in the flow file (nearest written ancestor if not written)."""
         line, col = self.loaded.document.position(path)
         return Finding(self.loaded.document.file, line, col, rule, severity, message)
+
+    @cached_property
+    def exploration(self) -> Exploration:
+        """Every path of the flow, searched once for all the rules that need it."""
+        return explore(self.loaded)
+
+    def violations(self, rule: str) -> Iterator[Finding]:
+        """The exploration's violations of ``rule`` as findings with their counterexamples.
+
+        The message names where the state is written and, for a prompt, where its text is.
+        """
+        for v in self.exploration.violations:
+            if v.rule != rule:
+                continue
+            where = []
+            if v.state is not None:
+                line, _ = self.loaded.document.position(("states", v.state))
+                where.append(f"state {v.state!r} at {self.loaded.document.file}:{line}")
+            catalog = self.loaded.prompts
+            document = catalog.document if catalog is not None else None
+            if v.prompt is not None and document is not None and catalog and v.prompt in catalog:
+                line, _ = document.position((v.prompt,))
+                where.append(f"prompt {v.prompt!r} at {display_path(document.file)}:{line}")
+            message = f"{v.message} ({'; '.join(where)})" if where else v.message
+            yield self.path_finding(v, message)
+
+    def path_finding(self, v: Violation, message: str) -> Finding:
+        """A finding at the violation's place, carrying its trace."""
+        line, col = self.loaded.document.position(v.path)
+        return Finding(
+            self.loaded.document.file, line, col, v.rule, Severity.ERROR, message, v.trace
+        )
 
     def prompt_finding(
         self, rule: str, severity: Severity, prompt_id: str, message: str
