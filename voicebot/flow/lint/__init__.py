@@ -12,6 +12,10 @@ from voicebot.flow.lint.context import LintContext, Rule
 from voicebot.flow.lint.finding import Finding, Severity
 from voicebot.flow.loader import LoadedFlow
 
+LINT_VERSION = "2"
+"""Raised whenever a rule is added or made stricter: an approval records the version it was
+linted with, and a newer lint re-checks it (see :mod:`voicebot.flow.approval`)."""
+
 RULES: tuple[Rule, ...] = (
     Rule(
         "disclosure-first",
@@ -86,4 +90,4 @@ def lint(loaded: LoadedFlow) -> list[Finding]:
     return sorted(findings)
 
 
-__all__ = ["RULES", "Finding", "Rule", "Severity", "lint"]
+__all__ = ["LINT_VERSION", "RULES", "Finding", "Rule", "Severity", "lint"]
