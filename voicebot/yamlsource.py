@@ -178,6 +178,21 @@ def parse_yaml(text: str, file: str = "<string>") -> YamlDocument:
         loader.dispose()
 
 
+def parse_guarded(text: str, file: str) -> YamlDocument:
+    """Parse text that did not come from a file (an upload, a form) under the same guards as
+    :func:`load_yaml`: the size limit first, then control characters, aliases, syntax."""
+    size = len(text.encode("utf-8", errors="replace"))
+    if size > MAX_FILE_BYTES:
+        raise SourceErrors(
+            [
+                SourceError(
+                    file, 1, 1, "", f"text is {size} bytes; at most {MAX_FILE_BYTES} are read"
+                )
+            ]
+        )
+    return parse_yaml(text, file)
+
+
 def load_yaml(path: Path | str) -> YamlDocument:
     """Read and parse a YAML file; a missing, unreadable, oversized or binary file is a
     :class:`SourceErrors` too (one line naming the file and the fault)."""
