@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from voicebot.flow.lint import disclosure, optout, prompts, structure
 from voicebot.flow.lint.context import LintContext, Rule
-from voicebot.flow.lint.finding import Finding, Severity
+from voicebot.flow.lint.finding import Finding, Severity, TraceStep
 from voicebot.flow.loader import LoadedFlow
 
 LINT_VERSION = "2"
@@ -90,4 +90,4 @@ def lint(loaded: LoadedFlow) -> list[Finding]:
     return sorted(findings)
 
 
-__all__ = ["LINT_VERSION", "RULES", "Finding", "Rule", "Severity", "lint"]
+__all__ = ["LINT_VERSION", "RULES", "Finding", "Rule", "Severity", "TraceStep", "lint"]

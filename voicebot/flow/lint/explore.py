@@ -358,6 +358,9 @@ class Explorer:
             elif isinstance(ob, SetVars):
                 node = replace(node, defined=node.defined | ob.names)
             elif isinstance(ob, Say):
+                if self.missing(node, ob.prompt):
+                    self.check_variables(node, ob, trace)
+                    return None  # the runner fails the call here (KeyError): nothing follows
                 if node.pending:
                     self.not_honoured(node, ob.path, f"prompt {ob.prompt!r} said", trace, ob)
                     node = replace(node, pending=False)
@@ -437,13 +440,12 @@ class Explorer:
                 prompt=ob.prompt,
                 state=name,
             )
-        text = self.texts.get(ob.prompt)
-        if text is None:
-            return early  # prompt-missing reports it
-        known = self.always | node.defined
-        for variable in sorted(set(VARIABLE_RE.findall(text)) - known):
-            if variable not in self.settable:
-                continue  # never defined anywhere: prompt-missing reports it
+        return early
+
+    def check_variables(self, node: Node, ob: Say, trace: tuple[TraceStep, ...]) -> None:
+        """A prompt needs a variable no ``set`` stored on this path: the call fails there."""
+        name = node.state
+        for variable in sorted(self.missing(node, ob.prompt)):
             self.violation(
                 "variable-defined",
                 ob.path,
@@ -454,7 +456,15 @@ class Explorer:
                 prompt=ob.prompt,
                 state=name,
             )
-        return early
+
+    def missing(self, node: Node, prompt: str) -> set[str]:
+        """Variables of ``prompt`` that a ``set`` stores elsewhere but not on this path (those
+        no ``set`` stores at all are prompt-missing's: the runner refuses the flow)."""
+        text = self.texts.get(prompt)
+        if text is None:
+            return set()
+        needed = set(VARIABLE_RE.findall(text)) - self.always - node.defined
+        return needed & self.settable
 
     def not_honoured(
         self,
@@ -536,7 +546,8 @@ class Explorer:
                 continue
             if exit_.during is not None or exit_.event not in ("next", "no_agent", caller):
                 continue
-            return self.apply(node, observations), exit_
+            after = self.apply(node, observations)
+            return (after, exit_) if after is not None else None
         return None
 
     def follow(self, start: Node, trace: tuple[TraceStep, ...], caller: str) -> None:
@@ -579,9 +590,12 @@ class Explorer:
             state=start.state,
         )
 
-    def apply(self, node: Node, observations: list[Observation]) -> Node:
-        """The node after ``observations``, without checking anything (for loop walks)."""
+    def apply(self, node: Node, observations: list[Observation]) -> Node | None:
+        """The node after ``observations``, without checking anything (for loop walks); None
+        when the call fails on the way (a prompt variable not set)."""
         for ob in observations:
+            if isinstance(ob, Say) and self.missing(node, ob.prompt):
+                return None
             if isinstance(ob, OptOut):
                 node = replace(node, opted_out=True, pending=False)
             elif isinstance(ob, SetVars):
