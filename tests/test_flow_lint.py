@@ -306,3 +306,15 @@ def test_a_directory_without_flows_is_an_error(tmp_path: Path) -> None:
     assert code == 2
     assert f"{tmp_path}:1:1: directory holds no flow (*.yaml)" in out
     assert "0 flows checked" in err
+
+
+def test_simulate_says_where_an_unset_variable_fails_the_call() -> None:
+    result = CliRunner().invoke(
+        cli,
+        ["flow", "simulate", str(BROKEN / "variable-defined.yaml"), "--input", "dtmf:2",
+         "--contact", "name=Ann"],
+    )  # fmt: skip
+    assert result.exit_code == 1
+    assert "the call fails here: prompt 'hello_name' needs variables ['title']" in result.stderr
+    assert "variable-defined" in result.stderr
+    assert result.exception is None or isinstance(result.exception, SystemExit)
