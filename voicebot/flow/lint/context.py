@@ -7,8 +7,9 @@ from dataclasses import dataclass
 from functools import cached_property
 from pathlib import Path
 
-from voicebot.flow.lint.explore import Exploration, Violation, explore
+from voicebot.flow.lint.explore import explore
 from voicebot.flow.lint.finding import Finding, Severity
+from voicebot.flow.lint.paths import Exploration, Violation
 from voicebot.flow.loader import LoadedFlow
 from voicebot.flow.model import Flow
 from voicebot.yamlsource import Path_
