@@ -159,7 +159,11 @@ def flows(draw: st.DrawFn) -> dict[str, Any]:
             state["end"] = "completed"
         states[name] = state
     opt_out: dict[str, Any] = {}
-    shape = draw(st.sampled_from(["good", "good", "good", "late", "asks", "goes_on", "callback"]))
+    shape = draw(
+        st.sampled_from(
+            ["good", "good", "good", "late", "asks", "goes_on", "callback", "callback_first"]
+        )
+    )
     if shape == "good":
         opt_out = {"do": ["opt_out"], "say": ["confirm"], "end": "opted_out"}
     elif shape == "late":
@@ -173,8 +177,10 @@ def flows(draw: st.DrawFn) -> dict[str, Any]:
         }
     elif shape == "goes_on":
         opt_out = {"do": ["opt_out"], "say": ["confirm"], "next": draw(st.sampled_from(main))}
-    else:
+    elif shape == "callback":
         opt_out = {"do": ["opt_out", "callback"], "say": ["confirm"], "end": "opted_out"}
+    else:
+        opt_out = {"do": ["callback", "opt_out"], "say": ["confirm"], "end": "opted_out"}
     if not opt_out.get("do"):
         opt_out.pop("do", None)
     states["opt_out"] = opt_out
