@@ -295,6 +295,12 @@ def test_json_findings_carry_the_counterexample_path() -> None:
         {"event": "voicemail", "state": "leave_message", "during": None, "repeat": 1}
     ]
     assert finding["path_text"] == "voicemail: leave_message"
+    # Where the state and prompt are written, by file name: the web designer shows messages.
+    assert (
+        "(state 'leave_message' at disclosure-first--voicemail.yaml:19; prompt "
+        in (finding["message"])
+    )
+    assert str(BROKEN.parent) not in finding["message"]
     code, out, _ = _run("--json", str(BROKEN / "loop--no-match.yaml"))
     (finding,) = json.loads(out)["findings"]
     assert [s["event"] for s in finding["path"]][:3] == ["start", "no_match", "no_match"]

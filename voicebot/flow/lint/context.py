@@ -39,7 +39,8 @@ class LintContext:
     def violations(self, rule: str) -> Iterator[Finding]:
         """The exploration's violations of ``rule`` as findings with their counterexamples.
 
-        The message names where the state is written and, for a prompt, where its text is.
+        The message names where the state is written and, for a prompt, where its text is (by
+        file name only: the web designer shows messages, and server paths are not its business).
         """
         for v in self.exploration.violations:
             if v.rule != rule:
@@ -47,12 +48,13 @@ class LintContext:
             where = []
             if v.state is not None:
                 line, _ = self.loaded.document.position(("states", v.state))
-                where.append(f"state {v.state!r} at {self.loaded.document.file}:{line}")
+                where.append(f"state {v.state!r} at {Path(self.loaded.document.file).name}:{line}")
             catalog = self.loaded.prompts
             document = catalog.document if catalog is not None else None
             if v.prompt is not None and document is not None and catalog and v.prompt in catalog:
                 line, _ = document.position((v.prompt,))
-                where.append(f"prompt {v.prompt!r} at {display_path(document.file)}:{line}")
+                short = Path(document.file)
+                where.append(f"prompt {v.prompt!r} at {short.parent.name}/{short.name}:{line}")
             message = f"{v.message} ({'; '.join(where)})" if where else v.message
             yield self.path_finding(v, message)
 
