@@ -270,6 +270,7 @@ class Explorer:
                     node = replace(node, disclosed=True)
             elif isinstance(ob, Listen):
                 node = self.check_act(node, ob.path, "listening for an answer", trace, "asks")
+                self.check_spoken(node, ob, trace)
             elif isinstance(ob, Transfer):
                 what = f"a handoff to queue {ob.queue!r}"
                 node = self.check_act(node, ob.path, what, trace, "hands off")
@@ -384,6 +385,21 @@ class Explorer:
             prompt=said.prompt if said is not None else None,
             state=node.state,
         )
+
+    def check_spoken(self, node: Node, ob: Listen, trace: tuple[TraceStep, ...]) -> None:
+        """After the disclosure, a listening state hears "don't call me again"."""
+        if not node.disclosed or node.opted_out or node.pending:
+            return
+        if f"intent_{OPT_OUT_INTENT}" not in self.spec.routes[node.state]:
+            self.violation(
+                "opt-out-reachable",
+                ob.path,
+                f"state {node.state!r} listens but does not hear the spoken opt-out "
+                f"(intent.{OPT_OUT_INTENT}): it would go on as if nothing was said",
+                trace,
+                "spoken",
+                state=node.state,
+            )
 
     def check_act(
         self, node: Node, path: Path_, what: str, trace: tuple[TraceStep, ...], verb: str
