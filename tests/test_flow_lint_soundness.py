@@ -158,6 +158,11 @@ def flows(draw: st.DrawFn) -> dict[str, Any]:
         else:
             state["end"] = "completed"
         states[name] = state
+    if draw(st.integers(0, 5)) == 0:
+        # A variable set on one branch only: the last main state sets it, the start says it.
+        states[main[-1]]["do"] = [{"set": {"tier": "gold"}}]
+        states["s0"].pop("do", None)
+        states["s0"]["say"] = ["disclosure", "tiered"]
     opt_out: dict[str, Any] = {}
     shape = draw(
         st.sampled_from(

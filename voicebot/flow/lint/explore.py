@@ -387,8 +387,9 @@ class Explorer:
         )
 
     def check_spoken(self, node: Node, ob: Listen, trace: tuple[TraceStep, ...]) -> None:
-        """After the disclosure, a listening state hears "don't call me again"."""
-        if not node.disclosed or node.opted_out or node.pending:
+        """A listening state hears "don't call me again" (before the disclosure too: a
+        silent menu must not take it for an answer)."""
+        if node.opted_out or node.pending:
             return
         if f"intent_{OPT_OUT_INTENT}" not in self.spec.routes[node.state]:
             self.violation(
