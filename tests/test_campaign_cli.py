@@ -47,6 +47,11 @@ def test_run_status_and_results(tmp_path: Path) -> None:
     refused = runner.invoke(cli, ["campaign", "run", str(camp), "--until-idle", *db])
     assert refused.exit_code != 0 and "not approved" in refused.output.lower(), refused.output
     assert "voicebot flow approve" in refused.output
+    added = runner.invoke(
+        cli, ["users", "add", "Dana", "--role", "designer", "--password-stdin", *db],
+        input="a long enough passphrase 42\n",
+    )  # fmt: skip
+    assert added.exit_code == 0, added.output
     approved = runner.invoke(cli, ["flow", "approve", flow, "--reviewer", "Dana", *db])
     assert approved.exit_code == 0, approved.output
     ran = runner.invoke(

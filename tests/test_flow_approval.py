@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import shutil
 from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
-from sqlalchemy import select
+from sqlalchemy import insert, select
 
 from voicebot.cli import cli
 from voicebot.flow.approval import (
@@ -19,9 +20,10 @@ from voicebot.flow.approval import (
     fingerprint,
     record_dev_override,
 )
+from voicebot.flow.lint import LINT_VERSION
 from voicebot.flow.loader import load_flow
 from voicebot.store import Store, open_store
-from voicebot.store.models import AUDIT_EVENTS
+from voicebot.store.models import AUDIT_EVENTS, FLOW_APPROVALS
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -138,6 +140,96 @@ def test_a_flow_with_a_missing_prompt_cannot_be_approved(project: Path) -> None:
         fingerprint(load_flow(project / "flows" / "survey.yaml"))
 
 
+def _add_user(runner: CliRunner, db: str, name: str, role: str) -> None:
+    added = runner.invoke(
+        cli,
+        ["users", "add", name, "--role", role, "--password-stdin", "--db", db],
+        input="a long enough passphrase 42\n",
+    )
+    assert added.exit_code == 0, added.output
+
+
+@pytest.mark.parametrize(
+    ("who", "role", "why"),
+    [("Nobody", None, "no such user"), ("Ari", "agent", "role"), ("Aud", "auditor", "role")],
+)
+def test_reviewer_must_be_a_registered_designer_or_admin(
+    project: Path, tmp_path: Path, who: str, role: str | None, why: str
+) -> None:
+    db = str(tmp_path / "cli.db")
+    runner = CliRunner()
+    if role is not None:
+        _add_user(runner, db, who, role)
+    flow_file = str(project / "flows" / "survey.yaml")
+    refused = runner.invoke(cli, ["flow", "approve", flow_file, "--reviewer", who, "--db", db])
+    assert refused.exit_code == 1
+    assert f"reviewer {who!r} is not an enabled designer or admin ({why})" in refused.output
+    assert "Traceback" not in refused.output
+    _add_user(runner, db, "Ada", "admin")
+    ok = runner.invoke(cli, ["flow", "approve", flow_file, "--reviewer", "Ada", "--db", db])
+    assert ok.exit_code == 0, ok.output
+
+
+def _break_voicemail(project: Path) -> None:
+    """The survey's voicemail message without the disclosure (what lint 1 let through)."""
+    _edit(
+        project / "flows" / "survey.yaml",
+        "say: [disclosure, survey_voicemail]",
+        "say: [survey_voicemail]",
+    )
+
+
+def test_a_flow_with_lint_errors_cannot_be_approved(project: Path, tmp_path: Path) -> None:
+    _break_voicemail(project)
+    db = str(tmp_path / "cli.db")
+    runner = CliRunner()
+    _add_user(runner, db, "Dana", "designer")
+    flow_file = str(project / "flows" / "survey.yaml")
+    refused = runner.invoke(cli, ["flow", "approve", flow_file, "--reviewer", "Dana", "--db", db])
+    assert refused.exit_code == 1
+    assert "a flow with lint errors cannot be approved" in refused.output
+    assert "disclosure-first: prompt 'survey_voicemail'" in refused.output
+    assert "path: voicemail: voicemail_message" in refused.output
+
+
+async def test_a_lint_upgrade_that_finds_an_error_voids_the_approval(
+    project: Path, store: Store
+) -> None:
+    # An approval stored by lint 1 (no lint version recorded) of the flow as lint 1 let it be.
+    _break_voicemail(project)
+    loaded = load_flow(project / "flows" / "survey.yaml")
+    fp = fingerprint(loaded)
+    async with store.write() as conn:
+        await conn.execute(
+            insert(FLOW_APPROVALS).values(
+                flow_name=fp.flow_name,
+                locale=fp.locale,
+                flow_hash=fp.digest,
+                parts=fp.parts,
+                reviewer="Dana",
+                approved_at=dt.datetime(2026, 1, 5, tzinfo=dt.UTC),
+            )
+        )
+    with pytest.raises(NotApproved) as info:
+        await check_approved(loaded, store)
+    assert any(
+        f"lint {LINT_VERSION} finds an error lint 1 did not" in c and "survey_voicemail" in c
+        for c in info.value.changes
+    ), info.value.changes
+    # The flow fixed and approved again under this lint: approved, with the version kept.
+    _edit(
+        project / "flows" / "survey.yaml",
+        "say: [survey_voicemail]",
+        "say: [disclosure, survey_voicemail]",
+    )
+    fixed = load_flow(project / "flows" / "survey.yaml")
+    await approve(store, fixed, "Dana")
+    assert (await check_approved(fixed, store)).reviewer == "Dana"
+    async with store.engine.connect() as conn:
+        parts = (await conn.execute(select(FLOW_APPROVALS.c.parts))).scalars().all()
+    assert [p.get("lint") for p in parts] == [None, LINT_VERSION]
+
+
 def test_flow_approve_command(project: Path, tmp_path: Path) -> None:
     db = str(tmp_path / "cli.db")
     flow_file = str(project / "flows" / "survey.yaml")
@@ -146,6 +238,7 @@ def test_flow_approve_command(project: Path, tmp_path: Path) -> None:
     assert no_reviewer.exit_code == 2 and "--reviewer" in no_reviewer.output
     unapproved = runner.invoke(cli, ["flow", "approve", flow_file, "--check", "--db", db])
     assert unapproved.exit_code == 1 and "never approved" in unapproved.output
+    _add_user(runner, db, "Dana", "designer")
     done = runner.invoke(cli, ["flow", "approve", flow_file, "--reviewer", "Dana", "--db", db])
     assert done.exit_code == 0, done.output
     assert "approved satisfaction_survey (en-US) sha256 " in done.output

@@ -260,8 +260,67 @@ states:
 
 
 def test_cli_prompts_option_overrides_where_prompts_are_found() -> None:
-    flow_file = str(BROKEN / "disclosure-first--text.yaml")
+    flow_file = str(BROKEN / "disclosure-text.yaml")
     code, out, _ = _run("--prompts", str(prompts_dir()), flow_file)
     assert code == 1
     assert ": prompt-missing: prompt 'disclosure_unrecorded' is not in " in out
-    assert "disclosure-first" not in out.replace("disclosure-first--text", "")
+    assert "disclosure-" not in out.replace("disclosure-text.yaml", "")
+
+
+VALID = Path(__file__).parent / "flows_valid"
+
+
+@pytest.mark.parametrize("flow_file", sorted(VALID.glob("*.yaml")), ids=lambda p: p.stem)
+def test_unusual_valid_flows_pass_without_any_finding(flow_file: Path) -> None:
+    assert lint(load_flow(flow_file)) == []
+
+
+def test_the_unusual_flows_are_what_they_claim() -> None:
+    raw = (VALID / "bom-crlf.yaml").read_bytes()
+    assert raw.startswith(b"\xef\xbb\xbf") and b"\r\n" in raw
+    assert load_flow(VALID / "bom-crlf.yaml").flow.locale == "zh-TW"
+    anchors = load_flow(VALID / "anchors.yaml").flow
+    assert anchors.states["again"].listen == anchors.states["ask"].listen
+    assert anchors.states["again"].on["dtmf.1"] == "thanks"  # merged from the anchor
+    assert anchors.states["again"].on["dtmf.2"] == "goodbye"  # overridden after the merge
+    traditional = (VALID / "prompts" / "zh-TW.yaml").read_text(encoding="utf-8")
+    assert "錄音" in traditional and "录音" not in traditional
+
+
+def test_json_findings_carry_the_counterexample_path() -> None:
+    code, out, _ = _run("--json", str(BROKEN / "disclosure-first--voicemail.yaml"))
+    assert code == 1
+    (finding,) = json.loads(out)["findings"]
+    assert finding["path"] == [
+        {"event": "voicemail", "state": "leave_message", "during": None, "repeat": 1}
+    ]
+    assert finding["path_text"] == "voicemail: leave_message"
+    # Where the state and prompt are written, by file name: the web designer shows messages.
+    assert (
+        "(state 'leave_message' at disclosure-first--voicemail.yaml:19; prompt "
+        in (finding["message"])
+    )
+    assert str(BROKEN.parent) not in finding["message"]
+    code, out, _ = _run("--json", str(BROKEN / "loop--no-match.yaml"))
+    (finding,) = json.loads(out)["findings"]
+    assert [s["event"] for s in finding["path"]][:3] == ["start", "no_match", "no_match"]
+    assert finding["path"][2]["repeat"] == 2  # ask_again's retry, then no_match
+
+
+def test_a_directory_without_flows_is_an_error(tmp_path: Path) -> None:
+    code, out, err = _run(str(tmp_path))
+    assert code == 2
+    assert f"{tmp_path}:1:1: directory holds no flow (*.yaml)" in out
+    assert "0 flows checked" in err
+
+
+def test_simulate_says_where_an_unset_variable_fails_the_call() -> None:
+    result = CliRunner().invoke(
+        cli,
+        ["flow", "simulate", str(BROKEN / "variable-defined.yaml"), "--input", "dtmf:2",
+         "--contact", "name=Ann"],
+    )  # fmt: skip
+    assert result.exit_code == 1
+    assert "the call fails here: prompt 'hello_name' needs variables ['title']" in result.stderr
+    assert "variable-defined" in result.stderr
+    assert result.exception is None or isinstance(result.exception, SystemExit)

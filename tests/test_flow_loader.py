@@ -122,3 +122,31 @@ def test_a_file_that_is_not_a_mapping(tmp_path: Path) -> None:
 def test_a_missing_file(tmp_path: Path) -> None:
     with pytest.raises(SourceErrors, match=r"nope\.yaml:1:1: cannot read file"):
         load_flow(tmp_path / "nope.yaml")
+
+
+def test_every_load_error_of_a_flow_is_reported_at_once(tmp_path: Path) -> None:
+    path = tmp_path / "many.yaml"
+    path.write_text(
+        "purpose: survey\nlocale: en-US\ncompany: X\nstart: ask\n"
+        "handlers: {9: opt_out}\n"
+        "states:\n"
+        "  ask:\n"
+        "    say: [disclosure]\n"
+        '    listen: {dtmf: "1", timeout: soon}\n'
+        "    on: {1: thanks, no_input: missing}\n"
+        "  thanks: {end: completed, sya: [x]}\n",
+        encoding="utf-8",
+    )
+    with pytest.raises(SourceErrors) as info:
+        load_flow(path)
+    messages = [str(e).removeprefix(str(path)) for e in info.value.errors]
+    assert (
+        ":5:12: handlers[9]: Input should be a valid string (got 9); a keypad digit is "
+        "written dtmf.9" in messages
+    )
+    assert any(m.startswith(":9:") and "timeout" in m for m in messages), messages
+    assert any("states.ask.on[1]" in m and "written dtmf.1" in m for m in messages), messages
+    assert any("states.thanks.sya: unknown field" in m for m in messages), messages
+    assert any("no state named 'missing'" in m for m in messages), messages
+    assert any("no state named 'opt_out'" in m for m in messages), messages
+    assert len(messages) == 6, messages

@@ -133,6 +133,19 @@ async def test_designer_saves_a_flow_only_when_it_passes_the_lint(tmp_path: Path
         status, answer = await _put(fx, http, "payment_reminder", body)
         assert (status, answer["error"]) == (422, "flow_invalid")
         assert ".edit-" not in answer["message"]
+        # Hostile text goes through the same guarded reader as files: one line, nothing written.
+        bomb = "a: &a [x, x, x, x, x, x, x, x, x, x]\n" + "".join(
+            f"{chr(98 + i)}: &{chr(98 + i)} [{', '.join([f'*{chr(97 + i)}'] * 10)}]\n"
+            for i in range(8)
+        )
+        for hostile, fault in ((bomb, "alias"), ("purpose: survey\x00\n", "control character")):
+            body = {"yaml": hostile, "base_sha256": base}
+            status, answer = await _put(fx, http, "payment_reminder", body)
+            assert (status, answer["error"]) == (422, "flow_invalid"), answer
+            assert (
+                answer["message"].startswith("payment_reminder.yaml:")
+                and fault in answer["message"]
+            )
         assert flow_file.read_text(encoding="utf-8") == original
         assert sorted(p.name for p in folder.iterdir()) == [
             "dead-end.yaml",

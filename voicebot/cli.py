@@ -37,7 +37,39 @@ COMMANDS: dict[str, str] = {
 }
 
 
-@click.group(cls=LazyGroup, lazy=COMMANDS, context_settings={"help_option_names": ["-h", "--help"]})
+def _one_line(exc: BaseException) -> str:
+    """The first line of an exception's text (SQLAlchemy appends SQL and links below it)."""
+    orig = getattr(exc, "orig", None)  # a database driver's own error, inside SQLAlchemy's
+    text = str(orig if orig is not None else exc).strip()
+    return text.splitlines()[0] if text else type(exc).__name__
+
+
+class CleanErrorsGroup(LazyGroup):
+    """Turns the faults bad command-line input causes deep down (a path the OS refuses, a
+    number too large for the database, a file that is no database) into one ``Error:`` line
+    with exit status 1, instead of a traceback."""
+
+    def invoke(self, ctx: click.Context) -> object:
+        try:
+            return super().invoke(ctx)
+        except click.ClickException:
+            raise
+        except OSError as exc:
+            where = f" ({exc.filename})" if exc.filename else ""
+            raise click.ClickException(f"{exc.strerror or exc}{where}") from None
+        except OverflowError as exc:
+            raise click.ClickException(f"a value is out of range: {_one_line(exc)}") from None
+        except Exception as exc:
+            if type(exc).__module__.startswith("sqlalchemy"):
+                raise click.ClickException(f"database: {_one_line(exc)}") from None
+            raise
+
+
+@click.group(
+    cls=CleanErrorsGroup,
+    lazy=COMMANDS,
+    context_settings={"help_option_names": ["-h", "--help"]},
+)
 @click.version_option(__version__, prog_name="voicebot")
 def cli() -> None:
     """voicebot: compliance-first outbound voice bot."""
@@ -57,4 +89,14 @@ def main() -> None:
     )
     if hasattr(sys.stdout, "reconfigure"):
         sys.stdout.reconfigure(encoding="utf-8")
-    cli()
+    try:
+        cli()
+    except Exception as exc:  # a bug: one line for the user, the traceback on request
+        if os.environ.get("VOICEBOT_DEBUG") == "1":
+            raise
+        print(
+            f"Error: unexpected {type(exc).__name__}: {exc} (a bug: please report it; "
+            "VOICEBOT_DEBUG=1 shows the traceback)",
+            file=sys.stderr,
+        )
+        sys.exit(70)

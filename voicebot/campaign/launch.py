@@ -25,6 +25,7 @@ from voicebot.campaign.runner import CallChecks, CallEnd, CallRunner, SessionRun
 from voicebot.campaign.simulated import SimulatedRunner
 from voicebot.compliance.gate import Gate
 from voicebot.compliance.qa_timing import flow_disclosure_timing
+from voicebot.flow.lint.refusal import require_clean
 from voicebot.flow.loader import LoadedFlow, load_flow
 from voicebot.flow.model import Purpose
 from voicebot.handoff.desk import AgentDesk
@@ -85,8 +86,13 @@ def require_flow_variables(report: ImportReport, variables: list[str]) -> Import
 
 
 def prepare(campaign: Campaign) -> Prepared:
-    """Load the flow and import the contacts (raises SourceErrors / ContactFileError)."""
+    """Load the flow and import the contacts (raises SourceErrors / ContactFileError).
+
+    A flow with lint errors is refused here (``LintRefused``, a SourceErrors), ``--dev`` or not:
+    every way a campaign is dialled goes through this function.
+    """
     loaded = load_flow(campaign.flow)
+    require_clean(loaded)
     contacts = read_contacts(campaign.contacts, campaign.default_region)
     if campaign.transport != "simulated":  # the simulated carrier runs no flow
         contacts = require_flow_variables(contacts, loaded.flow.variables)

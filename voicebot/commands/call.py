@@ -164,6 +164,7 @@ async def _call(
     from voicebot.compliance.gate import Gate
     from voicebot.compliance.policy import load_policy, user_policy_path
     from voicebot.compliance.zones import parse_callee
+    from voicebot.flow.lint.refusal import require_clean
     from voicebot.flow.loader import load_flow
     from voicebot.personas.book import load_personas
     from voicebot.personas.callee import PersonaDirectory
@@ -177,6 +178,7 @@ async def _call(
 
     e164 = parse_callee(number).e164
     loaded = load_flow(flow_file)
+    require_clean(loaded)  # nothing dials a flow with lint errors
     require_contact_values(loaded.flow.variables, variables)
     locale = loaded.flow.locale
     synthesizer = await synthesizer_for(locale)

@@ -47,6 +47,10 @@ def policy_option(func: F) -> F:
     return option(func)
 
 
+AT_YEARS = (1970, 9000)
+"""Years ``--at`` accepts."""
+
+
 def parse_at(value: str | None) -> dt.datetime:
     """``--at`` as an aware datetime (now, in UTC, when absent)."""
     if value is None:
@@ -58,6 +62,11 @@ def parse_at(value: str | None) -> dt.datetime:
     if at.tzinfo is None:
         raise click.BadParameter(
             f"{value!r} has no UTC offset; write e.g. 2026-11-23T12:00:00+08:00", param_hint="--at"
+        )
+    if not AT_YEARS[0] <= at.year <= AT_YEARS[1]:  # zone and calendar maths overflow beyond
+        raise click.BadParameter(
+            f"{value!r} is out of range; expected a year from {AT_YEARS[0]} to {AT_YEARS[1]}",
+            param_hint="--at",
         )
     return at
 

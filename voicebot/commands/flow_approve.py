@@ -11,7 +11,12 @@ from pathlib import Path
 
 import click
 
-from voicebot.flow.approval import NotApproved, UnapprovableFlow, check_approved
+from voicebot.flow.approval import (
+    NotApproved,
+    UnapprovableFlow,
+    check_approved,
+    require_reviewer,
+)
 from voicebot.flow.approval import approve as approve_flow
 from voicebot.flow.loader import load_flow
 from voicebot.store import db_option, open_store, resolve_db_url
@@ -22,7 +27,11 @@ EXIT_NOT_APPROVED = 1
 
 @click.command("approve")
 @click.argument("file", type=click.Path(path_type=Path, dir_okay=False))
-@click.option("--reviewer", default=None, help="Who reviewed the flow and its prompts.")
+@click.option(
+    "--reviewer",
+    default=None,
+    help="Who reviewed the flow and its prompts: a console user with the designer or admin role.",
+)
 @click.option("--check", is_flag=True, help="Only say whether the flow is approved as it is.")
 @click.option(
     "--prompts",
@@ -34,7 +43,10 @@ EXIT_NOT_APPROVED = 1
 def approve_command(
     file: Path, reviewer: str | None, check: bool, prompts_dir: Path | None, db: str | None
 ) -> None:
-    """Approve flow FILE (its hash and the hash of every prompt it uses) as REVIEWER."""
+    """Approve flow FILE (its hash and the hash of every prompt it uses) as REVIEWER.
+
+    A flow with lint errors is refused; the approval records the lint version.
+    """
     if not check and not (reviewer and reviewer.strip()):
         raise click.UsageError("--reviewer NAME is required (or use --check)")
     try:
@@ -51,7 +63,8 @@ def approve_command(
                     f"approved: {found.flow_name} ({found.locale}) by {found.reviewer} "
                     f"at {found.approved_at:%Y-%m-%d %H:%M} UTC, sha256 {found.digest[:16]}"
                 )
-            made = await approve_flow(store, loaded, reviewer or "")
+            name = await require_reviewer(store, reviewer or "")
+            made = await approve_flow(store, loaded, name)
             return (
                 f"approved {made.flow_name} ({made.locale}) sha256 {made.digest} by {made.reviewer}"
             )

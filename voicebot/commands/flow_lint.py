@@ -21,19 +21,27 @@ EXIT_FINDINGS = 1
 EXIT_LOAD_ERROR = 2
 
 
-def _expand(paths: tuple[Path, ...]) -> list[Path]:
-    """Files as given; a directory stands for the ``*.yaml`` files directly in it."""
+def _expand(paths: tuple[Path, ...]) -> tuple[list[Path], list[SourceError]]:
+    """Files as given; a directory stands for the ``*.yaml`` files directly in it (a directory
+    without any is an error: "0 flows checked" must never pass)."""
     out: list[Path] = []
+    empty: list[SourceError] = []
     for path in paths:
-        out.extend(sorted(path.glob("*.yaml")) if path.is_dir() else [path])
-    return out
+        if path.is_dir():
+            found = sorted(p for p in path.glob("*.yaml") if p.is_file())
+            if not found:
+                empty.append(SourceError(str(path), 1, 1, "", "directory holds no flow (*.yaml)"))
+            out.extend(found)
+        else:
+            out.append(path)
+    return out, empty
 
 
 def _line(finding: Finding) -> str:
     colour = "red" if finding.severity is Severity.ERROR else "yellow"
     where = f"{finding.file}:{finding.line}:{finding.col}:"
     label = finding.rule if finding.severity is Severity.ERROR else f"{finding.rule}: warning"
-    return f"{where} {click.style(label + ':', fg=colour, bold=True)} {finding.message}"
+    return f"{where} {click.style(label + ':', fg=colour, bold=True)} {finding.text}"
 
 
 def _plural(count: int, word: str) -> str:
@@ -60,8 +68,7 @@ def lint_command(
 ) -> None:
     """Lint flow FILES (or every *.yaml in a directory) against the compliance rules."""
     findings: list[Finding] = []
-    load_errors: list[SourceError] = []
-    flows = _expand(files)
+    flows, load_errors = _expand(files)
     for path in flows:
         try:
             loaded = load_flow(path, prompts_dir)

@@ -150,5 +150,13 @@ def simulate(
     except ValueError as error:
         click.echo(f"{file}: {error}", err=True)
         sys.exit(2)
+    except KeyError as error:  # a variable set on another branch only: the call fails here
+        reason = str(error).strip("'\"")
+        click.echo(
+            f"{file}: the call fails here: {reason} (no `set` stored it on this path; "
+            "`voicebot flow lint` reports it as variable-defined)",
+            err=True,
+        )
+        sys.exit(1)
     if as_json:
         click.echo(json.dumps(result_json(result), ensure_ascii=False, indent=2))

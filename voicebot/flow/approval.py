@@ -20,11 +20,14 @@ from typing import Any
 from sqlalchemy import insert, select
 
 from voicebot.compliance.audit import write_audit
+from voicebot.flow.lint import LINT_VERSION
+from voicebot.flow.lint.refusal import lint_errors
 from voicebot.flow.loader import LoadedFlow
 from voicebot.flow.machine import compile_flow
 from voicebot.flow.runner import prompts_used
 from voicebot.store import Store
 from voicebot.store.models import FLOW_APPROVALS
+from voicebot.store.users import Role, get_user
 
 log = logging.getLogger(__name__)
 
@@ -32,6 +35,9 @@ FLOW_PART = "flow"
 """The key of the flow file's own hash in :attr:`Fingerprint.parts`."""
 PROMPT_PREFIX = "prompt:"
 """Keys of prompt texts in :attr:`Fingerprint.parts` (``prompt:<id>``)."""
+LINT_PART = "lint"
+"""Key of the stored approval's lint version in its ``parts`` (not part of the hash)."""
+REVIEWER_ROLES = frozenset({Role.ADMIN, Role.DESIGNER})
 _NO_AUDIT_NUMBER = "-"
 
 
@@ -111,12 +117,44 @@ def _approval(row: Any) -> Approval:
     return Approval(row.id, row.flow_name, row.locale, row.flow_hash, row.reviewer, row.approved_at)
 
 
+def _refuse_lint_errors(loaded: LoadedFlow) -> None:
+    errors = lint_errors(loaded)
+    if errors:
+        lines = "\n".join(f"  {f}" for f in errors)
+        raise UnapprovableFlow(
+            f"{loaded.path}: {len(errors)} lint error{'' if len(errors) == 1 else 's'} "
+            f"(lint {LINT_VERSION}); a flow with lint errors cannot be approved:\n{lines}"
+        )
+
+
+async def require_reviewer(store: Store, name: str) -> str:
+    """The reviewer's name, when it is an enabled designer or admin of the console.
+
+    Raises:
+        UnapprovableFlow: no such user, disabled, or without either role.
+    """
+    async with store.engine.connect() as conn:
+        user = await get_user(conn, name=name.strip())
+    if user is None or user.disabled or not user.roles & REVIEWER_ROLES:
+        why = "no such user" if user is None else ("disabled" if user.disabled else "role")
+        raise UnapprovableFlow(
+            f"reviewer {name.strip()!r} is not an enabled designer or admin ({why}); "
+            "add one with `voicebot users add NAME --role designer`"
+        )
+    return user.name
+
+
 async def approve(
     store: Store, loaded: LoadedFlow, reviewer: str, *, at: dt.datetime | None = None
 ) -> Approval:
-    """Record that ``reviewer`` approved the flow as it is now (audited in the same commit)."""
+    """Record that ``reviewer`` approved the flow as it is now (audited in the same commit).
+
+    Raises:
+        UnapprovableFlow: the flow has lint errors, or cannot be fingerprinted.
+    """
     if not reviewer.strip():
         raise ValueError("a reviewer name is required")
+    _refuse_lint_errors(loaded)
     fp = fingerprint(loaded)
     when = at or dt.datetime.now(dt.UTC)
     async with store.write() as conn:
@@ -126,7 +164,7 @@ async def approve(
                 flow_name=fp.flow_name,
                 locale=fp.locale,
                 flow_hash=fp.digest,
-                parts=fp.parts,
+                parts={**fp.parts, LINT_PART: LINT_VERSION},
                 reviewer=reviewer.strip(),
                 approved_at=when,
             )
@@ -144,6 +182,7 @@ async def approve(
                 "locale": fp.locale,
                 "hash": fp.digest,
                 "reviewer": reviewer.strip(),
+                "lint": LINT_VERSION,
             },
         )
     return Approval(approval_id, fp.flow_name, fp.locale, fp.digest, reviewer, when)
@@ -177,6 +216,16 @@ async def check_approved(loaded: LoadedFlow, store: Store) -> Approval:
         rows = (await conn.execute(query)).all()
     for row in rows:
         if row.flow_hash == now.digest:
+            linted = dict(row.parts or {}).get(LINT_PART, "1")
+            if linted != LINT_VERSION and (errors := lint_errors(loaded)):
+                raise NotApproved(
+                    now.flow_name,
+                    tuple(
+                        f"lint {LINT_VERSION} finds an error lint {linted} did not when it "
+                        f"was approved: {f}"
+                        for f in errors
+                    ),
+                )
             return _approval(row)
     if not rows:
         raise NotApproved(now.flow_name, ("it was never approved",))

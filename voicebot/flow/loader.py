@@ -7,13 +7,18 @@ wrong types, a ``next`` that names no state) is reported here, all at once, as
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import re
+from collections.abc import Iterator
+from dataclasses import dataclass, replace
 from pathlib import Path
+from typing import Any
 
-from voicebot.flow.model import Flow, reference_errors
+from voicebot.flow.model import DTMF_DIGITS, Flow, reference_errors
 from voicebot.flow.prompts import PromptCatalog
 from voicebot.resources import prompts_dir_for
-from voicebot.yamlsource import SourceErrors, YamlDocument, load_yaml
+from voicebot.yamlsource import Path_, SourceError, SourceErrors, YamlDocument, load_yaml
+
+_EVENT_MAPS = ("on", "handlers")
 
 
 @dataclass(frozen=True)
@@ -58,14 +63,82 @@ def load_flow(path: Path | str, prompts_dir: Path | None = None) -> LoadedFlow:
                 )
             ]
         )
-    flow = document.validate(Flow)
-    problems = [document.error(p, message) for p, message in reference_errors(flow)]
-    if problems:
-        raise SourceErrors(problems)
+    problems: list[SourceError] = []
+    flow: Flow | None = None
+    try:
+        flow = document.validate(Flow)
+    except SourceErrors as exc:
+        problems.extend(_with_hint(e) for e in exc.errors)
+    if flow is not None:
+        problems.extend(document.error(p, message) for p, message in reference_errors(flow))
+    else:  # still name every state that names no state, from the raw data
+        problems.extend(
+            document.error(p, message) for p, message in _raw_reference_errors(document.data)
+        )
     directory = prompts_dir if prompts_dir is not None else default_prompts_dir(flow_path)
-    catalog_file = directory / f"{flow.locale}.yaml"
-    prompts = PromptCatalog.load(directory, flow.locale) if catalog_file.is_file() else None
+    locale = flow.locale if flow is not None else document.data.get("locale")
+    prompts = None
+    if isinstance(locale, str) and locale and "/" not in locale and "\\" not in locale:
+        catalog_file = directory / f"{locale}.yaml"
+        if catalog_file.exists():
+            try:
+                prompts = PromptCatalog.load(directory, locale)
+            except SourceErrors as exc:
+                problems.extend(exc.errors)
+    if problems or flow is None:
+        raise SourceErrors(_unique(problems))
     return LoadedFlow(flow_path, flow, document, directory, prompts)
+
+
+def _unique(errors: list[SourceError]) -> list[SourceError]:
+    return list(dict.fromkeys(errors))
+
+
+def _with_hint(error: SourceError) -> SourceError:
+    """A digit written as an event key (``on: {1: next}``) gets "write dtmf.1"."""
+    parts = re.split(r"[.\[\]]+", error.field)
+    for i, part in enumerate(parts[:-1]):
+        if part in _EVENT_MAPS and len(parts) > i + 1:
+            key = parts[i + 1]
+            if len(key) == 1 and key in DTMF_DIGITS:
+                return replace(
+                    error, message=f"{error.message}; a keypad digit is written dtmf.{key}"
+                )
+    return error
+
+
+def _raw_reference_errors(data: Any) -> Iterator[tuple[Path_, str]]:
+    """Names of states that name no state, read from data that did not validate."""
+    states = data.get("states") if isinstance(data, dict) else None
+    if not isinstance(states, dict):
+        return
+    known = {k for k in states if isinstance(k, str)}
+
+    def check(path: Path_, target: object) -> Iterator[tuple[Path_, str]]:
+        if isinstance(target, str) and target not in known:
+            yield path, f"no state named {target!r}; expected one of: {', '.join(sorted(known))}"
+
+    yield from check(("start",), data.get("start"))
+    yield from check(("voicemail",), data.get("voicemail"))
+    handlers = data.get("handlers")
+    if isinstance(handlers, dict):
+        for event, target in handlers.items():
+            yield from check(("handlers", event), target)
+    for name, state in states.items():
+        if not isinstance(state, dict):
+            continue
+        yield from check(("states", name, "next"), state.get("next"))
+        on = state.get("on")
+        if isinstance(on, dict):
+            for event, target in on.items():
+                yield from check(("states", name, "on", event), target)
+        actions = state.get("do")
+        for i, action in enumerate(actions if isinstance(actions, list) else []):
+            handoff = action.get("handoff") if isinstance(action, dict) else None
+            if isinstance(handoff, dict):
+                yield from check(
+                    ("states", name, "do", i, "handoff", "fallback"), handoff.get("fallback")
+                )
 
 
 def default_prompts_dir(flow_path: Path) -> Path:

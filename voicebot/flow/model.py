@@ -41,6 +41,28 @@ class Purpose(StrEnum):
     SURVEY = "survey"
 
 
+LISTEN_TIMEOUT_MIN = 1.0
+LISTEN_TIMEOUT_MAX = 120.0
+"""Documented bounds of ``listen.timeout`` in seconds: under a second nobody can answer; over
+two minutes a call holds a line for nothing. The schema allows (0, 120]; the lint wants these."""
+
+
+class DisclosureWords(BaseModel):
+    """The words that make a disclosure in a locale the lint has no keyword set for."""
+
+    model_config = _STRICT
+
+    recording: list[Annotated[str, StringConstraints(min_length=1)]] = Field(
+        min_length=1, description="Words of which one says the call is recorded."
+    )
+    opt_out: list[Annotated[str, StringConstraints(min_length=1)]] = Field(
+        default_factory=list, description="Ways to name the opt-out digit besides '9'."
+    )
+    negators: list[Annotated[str, StringConstraints(min_length=1)]] = Field(
+        default_factory=list, description="Words that, just before a keyword, cancel it."
+    )
+
+
 class Listen(BaseModel):
     """What a state waits for after its prompts, and for how long."""
 
@@ -191,6 +213,10 @@ class Flow(BaseModel):
     disclosure: PromptId = Field(
         default="disclosure",
         description="Prompt id of the identity + recording + opt-out disclosure said first.",
+    )
+    disclosure_words: DisclosureWords | None = Field(
+        default=None,
+        description="Keywords of the disclosure for a locale the lint does not know.",
     )
     variables: list[VariableName] = Field(
         default_factory=list, description="Contact columns the prompts use, e.g. [name, amount]."

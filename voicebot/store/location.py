@@ -49,6 +49,32 @@ def normalize_url(raw: str) -> str:
     raise ValueError(f"unsupported database {raw!r}: expected a SQLite path/URL or postgresql://")
 
 
+def _is_sqlite(path: Path) -> bool:
+    with path.open("rb") as file:
+        return file.read(16) == b"SQLite format 3\x00"
+
+
+def _check_db(ctx: click.Context, param: click.Parameter, value: str | None) -> str | None:
+    """Refuse a ``--db`` this store cannot open before any command runs (one line, exit 2)."""
+    if value is None:
+        return None
+    try:
+        url = normalize_url(value)
+    except ValueError as exc:
+        raise click.BadParameter(str(exc)) from None
+    except Exception as exc:  # sqlalchemy's URL parser: ArgumentError and the like
+        raise click.BadParameter(f"{value!r} is not a database URL or path ({exc})") from None
+    if url.startswith("sqlite+aiosqlite:///"):
+        path = Path(url.removeprefix("sqlite+aiosqlite:///").split("?")[0])
+        if str(path) not in ("", ":memory:") and path.is_dir():
+            raise click.BadParameter(f"{value!r} is a directory, not a SQLite file")
+        if str(path) not in ("", ":memory:") and not path.parent.is_dir():
+            raise click.BadParameter(f"{value!r}: folder {str(path.parent)!r} does not exist")
+        if path.is_file() and path.stat().st_size and not _is_sqlite(path):
+            raise click.BadParameter(f"{value!r} is not a SQLite database file")
+    return value
+
+
 def db_option(func: F) -> F:
     """The ``--db URL`` click option, shared by every command that opens the store."""
     option = click.option(
@@ -56,6 +82,7 @@ def db_option(func: F) -> F:
         "db",
         metavar="URL",
         default=None,
+        callback=_check_db,
         help=f"Database URL or SQLite path (default: ${ENV_VAR}, else {default_db_path()}).",
     )
     return option(func)

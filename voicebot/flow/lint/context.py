@@ -4,9 +4,12 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
+from functools import cached_property
 from pathlib import Path
 
+from voicebot.flow.lint.explore import explore
 from voicebot.flow.lint.finding import Finding, Severity
+from voicebot.flow.lint.paths import Exploration, Violation
 from voicebot.flow.loader import LoadedFlow
 from voicebot.flow.model import Flow
 from voicebot.yamlsource import Path_
@@ -27,6 +30,40 @@ class LintContext:
         """A finding at ``path`` in the flow file (nearest written ancestor if not written)."""
         line, col = self.loaded.document.position(path)
         return Finding(self.loaded.document.file, line, col, rule, severity, message)
+
+    @cached_property
+    def exploration(self) -> Exploration:
+        """Every path of the flow, searched once for all the rules that need it."""
+        return explore(self.loaded)
+
+    def violations(self, rule: str) -> Iterator[Finding]:
+        """The exploration's violations of ``rule`` as findings with their counterexamples.
+
+        The message names where the state is written and, for a prompt, where its text is (by
+        file name only: the web designer shows messages, and server paths are not its business).
+        """
+        for v in self.exploration.violations:
+            if v.rule != rule:
+                continue
+            where = []
+            if v.state is not None:
+                line, _ = self.loaded.document.position(("states", v.state))
+                where.append(f"state {v.state!r} at {Path(self.loaded.document.file).name}:{line}")
+            catalog = self.loaded.prompts
+            document = catalog.document if catalog is not None else None
+            if v.prompt is not None and document is not None and catalog and v.prompt in catalog:
+                line, _ = document.position((v.prompt,))
+                short = Path(document.file)
+                where.append(f"prompt {v.prompt!r} at {short.parent.name}/{short.name}:{line}")
+            message = f"{v.message} ({'; '.join(where)})" if where else v.message
+            yield self.path_finding(v, message)
+
+    def path_finding(self, v: Violation, message: str) -> Finding:
+        """A finding at the violation's place, carrying its trace."""
+        line, col = self.loaded.document.position(v.path)
+        return Finding(
+            self.loaded.document.file, line, col, v.rule, Severity.ERROR, message, v.trace
+        )
 
     def prompt_finding(
         self, rule: str, severity: Severity, prompt_id: str, message: str

@@ -68,7 +68,7 @@ def _intent(ctx: LintContext) -> Iterator[Finding]:
     if target is None:
         yield ctx.finding(
             RULE,
-            Severity.WARNING,
+            Severity.ERROR,
             ("handlers",),
             f'no global handler for {INTENT_EVENT}: a spoken "don\'t call me again" is not '
             f"honoured; add `{INTENT_EVENT}: <the opt-out state>` to `handlers`",
@@ -76,7 +76,7 @@ def _intent(ctx: LintContext) -> Iterator[Finding]:
     elif (why := opts_out_first(flow, target)) is not None:
         yield ctx.finding(
             RULE,
-            Severity.WARNING,
+            Severity.ERROR,
             ("handlers", INTENT_EVENT),
             f"{INTENT_EVENT} should opt out before anything is said: {why}",
         )
@@ -85,13 +85,19 @@ def _intent(ctx: LintContext) -> Iterator[Finding]:
         if own is not None and own != target and opts_out_first(flow, own) is not None:
             yield ctx.finding(
                 RULE,
-                Severity.WARNING,
+                Severity.ERROR,
                 ("states", name, "on", INTENT_EVENT),
                 f"state {name!r} maps {INTENT_EVENT} to {own!r}, which does not opt out first",
             )
 
 
 def check(ctx: LintContext) -> Iterator[Finding]:
-    """9 opts out everywhere, first thing; a spoken opt-out should too."""
+    """9 and the spoken opt-out reach an opt-out, first thing, from every state."""
     yield from _dtmf(ctx)
     yield from _intent(ctx)
+    yield from ctx.violations(RULE)
+
+
+def final(ctx: LintContext) -> Iterator[Finding]:
+    """After an opt-out: a confirmation and goodbye, then the end."""
+    yield from ctx.violations("opt-out-final")

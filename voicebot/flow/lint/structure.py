@@ -9,6 +9,7 @@ from collections.abc import Iterator
 from voicebot.flow.lint.context import LintContext
 from voicebot.flow.lint.finding import Finding, Severity
 from voicebot.flow.lint.walk import heard_events, reachable
+from voicebot.flow.model import LISTEN_TIMEOUT_MAX, LISTEN_TIMEOUT_MIN
 from voicebot.speech.intent import INTENTS
 
 
@@ -62,15 +63,36 @@ def unreachable(ctx: LintContext) -> Iterator[Finding]:
 
 
 def listen_timeout(ctx: LintContext) -> Iterator[Finding]:
-    """A listening state must say how long silence lasts before `no_input`."""
+    """A listening state says how long silence lasts before `no_input`, within the bounds."""
     for name, state in ctx.flow.states.items():
-        if state.listen is not None and state.listen.timeout is None:
+        if state.listen is None:
+            continue
+        timeout = state.listen.timeout
+        if timeout is None:
             yield ctx.finding(
                 "listen-timeout",
                 Severity.ERROR,
                 ("states", name, "listen"),
                 f"state {name!r} listens without a `timeout` (seconds before `no_input`)",
             )
+        elif not LISTEN_TIMEOUT_MIN <= timeout <= LISTEN_TIMEOUT_MAX:
+            yield ctx.finding(
+                "listen-timeout",
+                Severity.ERROR,
+                ("states", name, "listen", "timeout"),
+                f"state {name!r} listens for {timeout:g} s; expected "
+                f"{LISTEN_TIMEOUT_MIN:g} to {LISTEN_TIMEOUT_MAX:g} seconds",
+            )
+
+
+def loop(ctx: LintContext) -> Iterator[Finding]:
+    """Every path ends: a silent or misunderstood caller leaves every cycle."""
+    yield from ctx.violations("loop")
+
+
+def variable_defined(ctx: LintContext) -> Iterator[Finding]:
+    """A prompt's ``{variable}`` that a `set` stores is stored on every path to it."""
+    yield from ctx.violations("variable-defined")
 
 
 def handoff_fallback(ctx: LintContext) -> Iterator[Finding]:

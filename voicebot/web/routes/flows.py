@@ -32,6 +32,7 @@ from voicebot.privacy.audit_events import FLOW_CHANGE
 from voicebot.web.context import audit, error, read_body, user_of
 from voicebot.web.inputs import Params, path_params
 from voicebot.web.keys import FLOWS_DIR, STORE
+from voicebot.yamlsource import SourceErrors, parse_guarded
 
 _NAME = r"^[A-Za-z0-9][A-Za-z0-9_-]{0,99}$"  # letters, digits, _ and -: never a path
 _LOCALE = r"^[A-Za-z]{2,3}(?:-[A-Za-z0-9]{2,8})*$"  # en-US, zh-CN
@@ -168,6 +169,10 @@ class _Save:
 
 def _save(path: Path, update: FlowUpdate) -> _Save:
     """Check the base version, load and lint the new text beside the file, then replace it."""
+    try:  # the guarded reader first: nothing hostile is written, even beside the flow
+        parse_guarded(update.yaml, path.name)
+    except SourceErrors as exc:
+        return _Save(422, "flow_invalid", str(exc))
     data = update.yaml.encode("utf-8")
     with _SAVING:
         current = _sha256(path.read_bytes())
