@@ -145,3 +145,12 @@ def test_keyring_operations() -> None:
         ring.get("0000000000000000")
     with pytest.raises(KeyFileError, match="key listed twice"):
         Keyring(active=a, old=(a,))
+
+
+def test_a_binary_file_is_not_a_key_file(tmp_path: Path) -> None:
+    # A private binary file (say, a store created 0600 given by mistake) is one clear error.
+    path = tmp_path / "store.db"
+    path.write_bytes(b"SQLite format 3\x00" + bytes(range(128, 256)))
+    os.chmod(path, 0o600)
+    with pytest.raises(KeyFileError, match=r"store.db: not a key file \(byte 16 is not UTF-8"):
+        read_key_file(path)

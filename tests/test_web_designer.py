@@ -138,7 +138,7 @@ async def test_designer_saves_a_flow_only_when_it_passes_the_lint(tmp_path: Path
             f"{chr(98 + i)}: &{chr(98 + i)} [{', '.join([f'*{chr(97 + i)}'] * 10)}]\n"
             for i in range(8)
         )
-        for hostile, fault in ((bomb, "alias"), ("purpose: survey\x00\n", "control character")):
+        for hostile, fault in ((bomb, "alias"), ("purpose: survey\x07\n", "control character")):
             body = {"yaml": hostile, "base_sha256": base}
             status, answer = await _put(fx, http, "payment_reminder", body)
             assert (status, answer["error"]) == (422, "flow_invalid"), answer
@@ -146,6 +146,10 @@ async def test_designer_saves_a_flow_only_when_it_passes_the_lint(tmp_path: Path
                 answer["message"].startswith("payment_reminder.yaml:")
                 and fault in answer["message"]
             )
+        # A NUL never reaches the reader: the JSON body reader refuses it for every route.
+        body = {"yaml": "purpose: survey\x00\n", "base_sha256": base}
+        status, answer = await _put(fx, http, "payment_reminder", body)
+        assert (status, answer["error"]) == (400, "validation"), answer
         assert flow_file.read_text(encoding="utf-8") == original
         assert sorted(p.name for p in folder.iterdir()) == [
             "dead-end.yaml",

@@ -212,7 +212,13 @@ def read_key_file(path: Path) -> Keyring:
     check_private(path)
     active: list[MasterKey] = []
     old: list[MasterKey] = []
-    text = path.read_text(encoding="utf-8")
+    try:
+        text = path.read_text(encoding="utf-8")
+    except UnicodeDecodeError as exc:
+        raise KeyFileError(
+            f"{path}: not a key file (byte {exc.start} is not UTF-8 text; "
+            "expected lines `active|old <key id> <base64 key>`)"
+        ) from None
     for number, line in enumerate(text.splitlines(), start=1):
         content = line.split("#", 1)[0].strip()
         if not content:
