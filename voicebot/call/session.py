@@ -48,7 +48,7 @@ from voicebot.flow.runner import (
     ListenSpec,
 )
 from voicebot.outcomes import Outcome
-from voicebot.speech.asr.base import Recognizer
+from voicebot.speech.asr.stream import UtteranceSource
 from voicebot.speech.intent import recognize
 from voicebot.speech.tts.base import Synthesizer
 from voicebot.telephony.leg import CallState, HangupCause, Leg, LegStateError, outcome_for
@@ -112,7 +112,8 @@ class CallSession:
         leg: the dialled leg (ringing or already ended).
         loaded: the flow with its prompts.
         synthesizer: speaks the prompts (the disclosure only from the pre-rendered cache).
-        recognizer: hears words in the flow's locale; None means keys only.
+        recognizer: hears words in the flow's locale (a recognizer, or a recognizer pool
+            that decodes on other cores); None means keys only.
         hooks: do-not-call, handoff and callback.
         variables: the contact's values for ``{variables}``.
         spec: the compiled flow (compile once per campaign and share it).
@@ -129,7 +130,7 @@ class CallSession:
         leg: Leg,
         loaded: LoadedFlow,
         synthesizer: Synthesizer,
-        recognizer: Recognizer | None,
+        recognizer: UtteranceSource | None,
         hooks: CallHooks,
         *,
         variables: Mapping[str, object] | None = None,
@@ -160,6 +161,7 @@ class CallSession:
             recognizer,
             self._recorder,
             frame_listeners=[self._machine.feed] if amd else None,
+            locale=self.flow.locale,
         )
         self._answered_at: float | None = None
         self._audio = PromptAudio(loaded, synthesizer)
@@ -409,12 +411,18 @@ class CallSession:
             return await asyncio.wait_for(self.ears.events.get(), spec.timeout)
         except TimeoutError:
             pass
-        # Still talking (or being transcribed) at the timeout: wait for the words, as long as
-        # words are on their way (an utterance of noise yields none) and at most the grace.
-        deadline = asyncio.get_running_loop().time() + SPEAKING_GRACE_S
-        while self.ears.hearing and asyncio.get_running_loop().time() < deadline:
+        # Still talking (or being recognized) at the timeout: that is not silence. Wait for
+        # the words while they are on their way (noise yields none), at most the grace; and
+        # look at the queue once more before saying "no input" (the words may have just come).
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + SPEAKING_GRACE_S
+        while True:
+            with contextlib.suppress(asyncio.QueueEmpty):
+                return self.ears.events.get_nowait()
+            if not self.ears.hearing or loop.time() >= deadline:
+                break
             with contextlib.suppress(TimeoutError):
-                return await asyncio.wait_for(self.ears.events.get(), 0.2)
+                return await asyncio.wait_for(self.ears.events.get(), 0.1)
         self.log.add(CallEvent.NO_INPUT, state=spec.state, timeout=spec.timeout)
         return NoInput()
 
