@@ -33,7 +33,7 @@ import structlog
 from voicebot.audio import Pcm
 from voicebot.speech.asr.base import AsrError
 from voicebot.speech.asr.stream import PartialCallback, UtteranceLost, UtteranceStream
-from voicebot.speech.asr.worker import HEADER
+from voicebot.speech.asr.worker import encode, read_async
 
 log = structlog.get_logger(__name__)
 
@@ -82,7 +82,7 @@ class _Worker:
         self.pid = self.process.pid
         assert self.process.stdout is not None
         try:
-            first = await asyncio.wait_for(self._read(self.process.stdout), START_TIMEOUT_S)
+            first = await asyncio.wait_for(read_async(self.process.stdout), START_TIMEOUT_S)
         except TimeoutError:
             first = None
         if first is None or first[0] != "ready":
@@ -100,11 +100,8 @@ class _Worker:
         """Queue a message to the worker (asyncio buffers it: never blocks)."""
         if self.process is None or self.process.stdin is None or not self.ready:
             return
-        import pickle
-
-        body = pickle.dumps(message, protocol=pickle.HIGHEST_PROTOCOL)
         with contextlib.suppress(ConnectionError, RuntimeError):
-            self.process.stdin.write(HEADER.pack(len(body)) + body)
+            self.process.stdin.write(encode(message))
 
     def ping(self) -> None:
         self._ping += 1
@@ -122,21 +119,9 @@ class _Worker:
             self.cpu_seconds = (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
         return self.cpu_seconds
 
-    @staticmethod
-    async def _read(stream: asyncio.StreamReader) -> tuple[Any, ...] | None:
-        import pickle
-
-        try:
-            header = await stream.readexactly(HEADER.size)
-            body = await stream.readexactly(HEADER.unpack(header)[0])
-        except (asyncio.IncompleteReadError, ConnectionError):
-            return None
-        message = pickle.loads(body)
-        return message if isinstance(message, tuple) else None
-
     async def _read_loop(self) -> None:
         assert self.process is not None and self.process.stdout is not None
-        while (message := await self._read(self.process.stdout)) is not None:
+        while (message := await read_async(self.process.stdout)) is not None:
             kind = message[0]
             if kind == "pong":
                 self.last_pong = time.monotonic()

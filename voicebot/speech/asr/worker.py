@@ -15,6 +15,7 @@ Each utterance is decoded as its audio arrives, so its final words cost only the
 
 from __future__ import annotations
 
+import asyncio
 import json
 import os
 import pickle
@@ -31,10 +32,26 @@ from voicebot.speech.asr.base import RecognizerSession
 HEADER = struct.Struct(">I")
 
 
+def encode(message: tuple[Any, ...]) -> bytes:
+    """One message, framed."""
+    body = pickle.dumps(message, protocol=pickle.HIGHEST_PROTOCOL)
+    return HEADER.pack(len(body)) + body
+
+
+async def read_async(stream: asyncio.StreamReader) -> tuple[Any, ...] | None:
+    """The next message from an asyncio stream, or None at its end."""
+    try:
+        header = await stream.readexactly(HEADER.size)
+        body = await stream.readexactly(HEADER.unpack(header)[0])
+    except (asyncio.IncompleteReadError, ConnectionError):
+        return None
+    message = pickle.loads(body)
+    return message if isinstance(message, tuple) else None
+
+
 def write_message(out: BinaryIO, message: tuple[Any, ...]) -> None:
     """Frame and send one message."""
-    body = pickle.dumps(message, protocol=pickle.HIGHEST_PROTOCOL)
-    out.write(HEADER.pack(len(body)) + body)
+    out.write(encode(message))
     out.flush()
 
 
