@@ -176,6 +176,8 @@ class PooledUtterance(UtteranceStream):
         """What happened on the way (a worker lost and the words decoded again)."""
         self.decode_ms: float | None = None
         self._result: asyncio.Future[str] = asyncio.get_running_loop().create_future()
+        # A call that hung up never asks for its last words: that is no error worth a warning.
+        self._result.add_done_callback(lambda f: f.cancelled() or f.exception())
 
     def assign(self, worker: _Worker) -> None:
         """Send the whole utterance so far to ``worker``, then stream the rest to it."""
@@ -237,7 +239,8 @@ class RecognizerPool:
         decoders_per_worker: simultaneous utterances each worker is ready for at start (it
             loads more when needed).
         hang_s: a worker that answers no ping for this long, while it holds utterances, is
-            killed and replaced.
+            killed and replaced. A worker starved of CPU answers late, not never: keep this
+            well above the worst lag of a busy machine.
     """
 
     def __init__(
@@ -248,7 +251,7 @@ class RecognizerPool:
         *,
         workers: int | None = None,
         decoders_per_worker: int = 2,
-        hang_s: float = 3.0,
+        hang_s: float = 10.0,
     ) -> None:
         count = workers if workers is not None else (os.cpu_count() or 1)
         if count < 1:
@@ -390,8 +393,16 @@ class RecognizerPool:
     async def _watch(self) -> None:
         """Ping the workers; kill one that holds utterances and stopped answering."""
         while not self.closing:
+            before = time.monotonic()
             await asyncio.sleep(PING_EVERY_S)
             now = time.monotonic()
+            if now - before > 2 * PING_EVERY_S:  # this loop was stalled, not the workers
+                for worker in self._workers:
+                    worker.last_pong = now
+            silent = [w for w in self._workers if w.ready and now - w.last_pong > self.hang_s]
+            if any(w.active for w in silent):
+                await asyncio.sleep(0.05)  # let replies already in the pipes be read first
+                now = time.monotonic()
             for worker in list(self._workers):
                 if not worker.ready:
                     continue

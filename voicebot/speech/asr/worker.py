@@ -19,8 +19,10 @@ import asyncio
 import json
 import os
 import pickle
+import queue
 import struct
 import sys
+import threading
 import time
 from pathlib import Path
 from typing import Any, BinaryIO
@@ -78,13 +80,29 @@ def serve(config: dict[str, Any], source: BinaryIO, out: BinaryIO) -> None:
         config["locale"], config.get("model"), Path(directory) if directory else None
     )
     recognizer.prepare(int(config.get("decoders", 1)))
-    write_message(out, ("ready", os.getpid()))
+    lock = threading.Lock()
+
+    def send(message: tuple[Any, ...]) -> None:
+        with lock:
+            write_message(out, message)
+
+    inbox: queue.SimpleQueue[tuple[Any, ...] | None] = queue.SimpleQueue()
+
+    def read() -> None:
+        """Pings are answered here at once: a worker that is only behind (a busy machine)
+        still answers; one that is stopped or stuck holding the interpreter does not."""
+        while (message := read_message(source)) is not None:
+            if message[0] == "ping":
+                send(("pong", message[1]))
+            else:
+                inbox.put(message)
+        inbox.put(None)
+
+    threading.Thread(target=read, name="asr-worker-reader", daemon=True).start()
+    send(("ready", os.getpid()))
     sessions: dict[int, tuple[RecognizerSession, list[str]]] = {}
-    while (message := read_message(source)) is not None:
+    while (message := inbox.get()) is not None:
         kind = message[0]
-        if kind == "ping":
-            write_message(out, ("pong", message[1]))
-            continue
         uid = message[1]
         try:
             if kind == "open":
@@ -96,18 +114,18 @@ def serve(config: dict[str, Any], source: BinaryIO, out: BinaryIO) -> None:
                     if result.final:
                         finals.append(result.text)
                     else:
-                        write_message(out, ("partial", uid, result.text))
+                        send(("partial", uid, result.text))
             elif kind == "end" and uid in sessions:
                 started = time.perf_counter()
                 session, finals = sessions.pop(uid)
                 finals += [r.text for r in session.finish() if r.final]
                 ms = 1000 * (time.perf_counter() - started)
-                write_message(out, ("final", uid, " ".join(t for t in finals if t), ms))
+                send(("final", uid, " ".join(t for t in finals if t), ms))
             elif kind == "drop" and uid in sessions:
                 sessions.pop(uid)[0].finish()
         except Exception as exc:  # one bad utterance must not take the others down
             sessions.pop(uid, None)
-            write_message(out, ("error", uid, f"{type(exc).__name__}: {exc}"))
+            send(("error", uid, f"{type(exc).__name__}: {exc}"))
 
 
 def main() -> None:
