@@ -243,12 +243,25 @@ class CallerEars:
             error = None
         except AsrError as exc:  # one lost utterance must not deafen the bot for the call
             text, error = "", str(exc)
+        except asyncio.CancelledError:  # the call ended first: say what was not heard
+            notes = getattr(stream, "notes", None)
+            self.log.add(
+                CallEvent.UTTERANCE,
+                text="",
+                seconds=seconds,
+                error="the call ended before the words were recognized",
+                **({"note": "; ".join(notes)} if notes else {}),
+            )
+            raise
         wait_ms = round(1000 * (time.monotonic() - ended_at))
         if before is not None:
             with contextlib.suppress(asyncio.CancelledError):
                 await before
         notes = getattr(stream, "notes", None)
         extra: dict[str, object] = {"note": "; ".join(notes)} if notes else {}
+        worker = getattr(stream, "worker", None)
+        if worker is not None:
+            extra["asr_worker"] = worker.pid
         if error is not None:
             log.warning("speech recognition lost an utterance: %s", error)
             self.log.add(
