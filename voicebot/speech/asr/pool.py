@@ -237,7 +237,8 @@ class RecognizerPool:
         models_directory: where pulled models are.
         workers: how many processes; default: one per core.
         decoders_per_worker: simultaneous utterances each worker is ready for at start (it
-            loads more when needed).
+            loads more when needed, but loading one stalls that worker's other utterances for
+            half a second or more; a pocketsphinx decoder takes about 90 MB).
         hang_s: a worker that answers no ping for this long, while it holds utterances, is
             killed and replaced. A worker starved of CPU answers late, not never: keep this
             well above the worst lag of a busy machine.
@@ -250,7 +251,7 @@ class RecognizerPool:
         models_directory: Path | None = None,
         *,
         workers: int | None = None,
-        decoders_per_worker: int = 2,
+        decoders_per_worker: int = 4,
         hang_s: float = 10.0,
     ) -> None:
         count = workers if workers is not None else (os.cpu_count() or 1)
