@@ -133,12 +133,18 @@ class Recognizer(ABC):
         calls it before its first call); the default has nothing to load."""
         return None
 
-    def open_utterance(self, on_partial: Callable[[str], None] | None = None) -> UtteranceStream:
+    def open_utterance(
+        self, on_partial: Callable[[str], None] | None = None, phrases: Sequence[str] | None = None
+    ) -> UtteranceStream:
         """Hear one utterance without blocking the event loop, decoded in a thread of this
-        process (a :class:`~voicebot.speech.asr.pool.RecognizerPool` does it on other cores)."""
+        process (a :class:`~voicebot.speech.asr.pool.RecognizerPool` does it on other cores).
+
+        Raises:
+            ValueError: as :meth:`session`, for ``phrases``.
+        """
         from voicebot.speech.asr.stream import ThreadedUtterance
 
-        return ThreadedUtterance(self, on_partial)
+        return ThreadedUtterance(self, on_partial, phrases)
 
     @abstractmethod
     def _session_impl(self, phrases: list[str] | None) -> RecognizerSession:

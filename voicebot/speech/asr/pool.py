@@ -164,10 +164,17 @@ class _Worker:
 class PooledUtterance(UtteranceStream):
     """An utterance decoded by a pool worker; its audio is kept until the words are back."""
 
-    def __init__(self, pool: RecognizerPool, uid: int, on_partial: PartialCallback | None):
+    def __init__(
+        self,
+        pool: RecognizerPool,
+        uid: int,
+        on_partial: PartialCallback | None,
+        phrases: Sequence[str] | None = None,
+    ):
         self.pool = pool
         self.uid = uid
         self.on_partial = on_partial
+        self.phrases = list(phrases) if phrases is not None else None
         self.frames: list[bytes] = []
         self.ended = False
         self.attempts = 0
@@ -184,7 +191,7 @@ class PooledUtterance(UtteranceStream):
         self.worker = worker
         self.attempts += 1
         worker.active[self.uid] = self
-        worker.send(("open", self.uid, None))
+        worker.send(("open", self.uid, self.phrases))
         for frame in self.frames:
             worker.send(("audio", self.uid, frame))
         if self.ended:
@@ -315,11 +322,15 @@ class RecognizerPool:
         """CPU used by every worker so far, replaced ones included."""
         return self._gone_cpu + sum(w.read_cpu() for w in self._workers)
 
-    def open_utterance(self, on_partial: PartialCallback | None = None) -> UtteranceStream:
-        """Start hearing one utterance on the least busy worker."""
+    def open_utterance(
+        self, on_partial: PartialCallback | None = None, phrases: Sequence[str] | None = None
+    ) -> UtteranceStream:
+        """Start hearing one utterance on the least busy worker; ``phrases`` restrict what
+        may be heard (see :meth:`Recognizer.session`; a worker that finds none usable reports
+        the utterance lost)."""
         if self.closing:
             raise AsrError("the recognizer pool is closed")
-        utterance = PooledUtterance(self, next(self._ids), on_partial)
+        utterance = PooledUtterance(self, next(self._ids), on_partial, phrases)
         self.stats.utterances += 1
         worker = self._least_busy()
         if worker is None:  # every worker is being replaced: the audio waits in the pool

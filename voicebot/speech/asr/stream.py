@@ -11,7 +11,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 from abc import ABC, abstractmethod
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Protocol
 
 from voicebot.audio import Pcm
@@ -54,8 +54,11 @@ class UtteranceStream(ABC):
 class UtteranceSource(Protocol):
     """What a call's ears hear words with: a :class:`Recognizer` or a recognizer pool."""
 
-    def open_utterance(self, on_partial: PartialCallback | None = None) -> UtteranceStream:
-        """Start hearing one utterance; ``on_partial`` gets the words heard so far."""
+    def open_utterance(
+        self, on_partial: PartialCallback | None = None, phrases: Sequence[str] | None = None
+    ) -> UtteranceStream:
+        """Start hearing one utterance; ``on_partial`` gets the words heard so far;
+        ``phrases`` restrict what may be heard."""
         ...
 
 
@@ -66,8 +69,13 @@ class ThreadedUtterance(UtteranceStream):
     process's interpreter: under load, prefer a recognizer pool.
     """
 
-    def __init__(self, recognizer: Recognizer, on_partial: PartialCallback | None) -> None:
-        self._session = recognizer.utterance()
+    def __init__(
+        self,
+        recognizer: Recognizer,
+        on_partial: PartialCallback | None,
+        phrases: Sequence[str] | None = None,
+    ) -> None:
+        self._session = recognizer.utterance(phrases)
         self._on_partial = on_partial
         self._frames: list[Pcm] = []
         self._wake = asyncio.Event()
