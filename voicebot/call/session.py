@@ -390,11 +390,26 @@ class CallSession:
         self.log.add(CallEvent.ACTION, action="ignored", detail=f"{event} during the disclosure")
 
     async def _utterance_after_barge_in(self) -> CallerEvent | None:
-        """The caller started talking over a prompt: wait for the words (or a digit)."""
+        """The caller started talking over a prompt: wait for the words (or a digit), longer
+        than :data:`UTTERANCE_WAIT_S` while they are still being recognized."""
+        return await self._next_event(UTTERANCE_WAIT_S)
+
+    async def _next_event(self, timeout: float) -> CallerEvent | None:
+        """The caller's next event within ``timeout``; words still on their way at the timeout
+        (the caller talking, or being recognized) are waited for, up to the grace."""
         try:
-            return await asyncio.wait_for(self.ears.events.get(), UTTERANCE_WAIT_S)
+            return await asyncio.wait_for(self.ears.events.get(), timeout)
         except TimeoutError:
-            return None
+            pass
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + SPEAKING_GRACE_S
+        while True:  # look at the queue once more before giving up: words may have just come
+            with contextlib.suppress(asyncio.QueueEmpty):
+                return self.ears.events.get_nowait()
+            if not self.ears.hearing or loop.time() >= deadline:
+                return None
+            with contextlib.suppress(TimeoutError):
+                return await asyncio.wait_for(self.ears.events.get(), 0.1)
 
     def _record_bot(self, pcm: Pcm, first_slot: int, played_ms: float) -> None:
         if self._recorder is None:
@@ -407,22 +422,10 @@ class CallSession:
         """The caller's next digit or words; silence until the timeout is :class:`NoInput`."""
         if self._held:
             return self._held.pop(0)
-        try:
-            return await asyncio.wait_for(self.ears.events.get(), spec.timeout)
-        except TimeoutError:
-            pass
-        # Still talking (or being recognized) at the timeout: that is not silence. Wait for
-        # the words while they are on their way (noise yields none), at most the grace; and
-        # look at the queue once more before saying "no input" (the words may have just come).
-        loop = asyncio.get_running_loop()
-        deadline = loop.time() + SPEAKING_GRACE_S
-        while True:
-            with contextlib.suppress(asyncio.QueueEmpty):
-                return self.ears.events.get_nowait()
-            if not self.ears.hearing or loop.time() >= deadline:
-                break
-            with contextlib.suppress(TimeoutError):
-                return await asyncio.wait_for(self.ears.events.get(), 0.1)
+        # Still talking (or being recognized) at the timeout is not silence.
+        event = await self._next_event(spec.timeout)
+        if event is not None:
+            return event
         self.log.add(CallEvent.NO_INPUT, state=spec.state, timeout=spec.timeout)
         return NoInput()
 
