@@ -58,8 +58,10 @@ def test_each_pause_ends_an_utterance(recognizer: PocketsphinxRecognizer, say: S
     for frame in frames(np.concatenate([stream, silence(1000)])):
         results += session.feed(frame)
     results += session.finish()
-    assert [r.text for r in results] == ["not interested", "i want to talk to a person"]
-    assert all(r.final for r in results)
+    finals = [r.text for r in results if r.final]
+    assert finals == ["not interested", "i want to talk to a person"]
+    # Decoded live: words heard so far come before each final.
+    assert not results[0].final and results[-1].final
 
 
 def test_a_phrase_grammar_restricts_what_is_heard(
@@ -89,7 +91,7 @@ async def test_stream_recognizes_an_async_frame_source(
             yield frame
 
     results = [r async for r in recognizer.stream(call_audio())]
-    assert results == [Transcript("not interested", final=True)]
+    assert [r for r in results if r.final] == [Transcript("not interested", final=True)]
 
 
 def test_session_checks_its_input(recognizer: PocketsphinxRecognizer) -> None:
@@ -116,8 +118,8 @@ def test_sessions_are_independent(recognizer: PocketsphinxRecognizer, say: Say) 
     for fb in list(frames(speech_b))[len(list(frames(speech_a))) :]:
         results_b += b.feed(fb)
     results_b += b.finish()
-    assert [r.text for r in results_a] == ["not interested"]
-    assert [r.text for r in results_b] == ["i want to talk to a person"]
+    assert [r.text for r in results_a if r.final] == ["not interested"]
+    assert [r.text for r in results_b if r.final] == ["i want to talk to a person"]
 
 
 def test_english_without_a_vosk_model_falls_back_to_pocketsphinx(tmp_path: Path) -> None:

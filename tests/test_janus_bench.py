@@ -17,11 +17,12 @@ def test_bench_calls_through_janus_prints_every_figure() -> None:
     )
     assert result.exit_code == 0, (result.output, result.exception)
     for figure in (
-        "CPU per call",
+        "CPU per call: bot",
         "RSS before / per call",
         "answer -> disclosure",
-        "end of caller speech -> bot audio",
+        "reply to words in bot log",
         "do-not-call committed",
+        "event-loop lag",
         "Janus CPU per call",
         "opted_out",
     ):

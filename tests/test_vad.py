@@ -140,3 +140,21 @@ def test_bad_params_and_frames_are_refused() -> None:
         VadParams(keep_margin_db=12, start_margin_db=10)
     with pytest.raises(ValueError, match="mono"):
         Vad().feed(np.zeros((160, 2), dtype=np.int16))
+
+
+def test_a_complete_answer_ends_after_a_shorter_silence() -> None:
+    refusal = speech(REFUSAL)
+    audio = np.concatenate([silence(500), refusal, silence(1000), refusal, silence(1000)])
+    vad = Vad()
+    ends: list[VadEvent] = []
+    for i in range(0, len(audio), 160):
+        for event in vad.feed(audio[i : i + 160]):
+            if event.kind is VadEventKind.START and not ends:
+                vad.expect_end(300)  # the partial words already make an answer
+            elif event.kind is VadEventKind.END:
+                ends.append(event)
+    first, second = ends
+    assert first.reported_ms - first.at_ms == pytest.approx(300, abs=20)
+    assert second.reported_ms - second.at_ms == pytest.approx(600, abs=20)  # reset per utterance
+    with pytest.raises(ValueError, match="end silence"):
+        vad.expect_end(5)

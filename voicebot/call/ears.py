@@ -1,9 +1,15 @@
 """The bot's ears on one call: digits, speech and hang-up, turned into the flow's caller events.
 
 Inbound audio is read once and fanned out: the recorder keeps it, the in-band DTMF detector and
-the voice activity detector analyse it, and each finished utterance is transcribed. Out-of-band
-digits (RFC 4733, SIP INFO) arrive from the leg and are merged with in-band ones, without
-counting one key press twice. A detected key tone is never also sent to speech recognition.
+the voice activity detector analyse it, and each utterance is streamed to speech recognition
+while the caller speaks (a recognizer pool decodes it on another core), so its words are ready
+soon after the end of speech. Out-of-band digits (RFC 4733, SIP INFO) arrive from the leg and
+are merged with in-band ones, without counting one key press twice. A detected key tone is
+never also sent to speech recognition, and no recognizer, slow or dead, delays a key.
+
+The silence that ends an utterance adapts: once the partial words make a complete answer
+("no", "not interested", "do not call me again") a short silence ends it; mid-sentence the
+detector waits longer (see :meth:`voicebot.speech.vad.Vad.expect_end`).
 """
 
 from __future__ import annotations
@@ -15,13 +21,12 @@ import time
 from collections import deque
 from collections.abc import Callable
 
-import numpy as np
-
-from voicebot.audio import SAMPLE_RATE, Pcm
+from voicebot.audio import FRAME_MS, Pcm
 from voicebot.call.eventlog import CallEvent, EventLog
 from voicebot.call.recording import DualTrackRecorder, Track
 from voicebot.flow.events import CallerEvent, Dtmf, Hangup, Utterance
-from voicebot.speech.asr.base import Recognizer
+from voicebot.speech.asr.base import AsrError
+from voicebot.speech.asr.stream import UtteranceSource, UtteranceStream
 from voicebot.speech.dtmf import DtmfDetector
 from voicebot.speech.vad import Vad, VadEventKind
 from voicebot.telephony.leg import Leg
@@ -32,6 +37,20 @@ PRE_ROLL_FRAMES = 15
 """Audio kept from before the detected speech start (300 ms), so first syllables reach ASR."""
 DUPLICATE_DIGIT_S = 0.3
 """An in-band digit this soon after the same out-of-band digit is the same key press."""
+COMPLETE_ANSWER_SILENCE_MS = 300.0
+"""The silence that ends an utterance whose words so far are a complete answer. Longer than
+the comma pause of "No, I'm not interested" (about 200 ms), far shorter than the 600 ms that
+ends a sentence whose meaning is not known yet."""
+
+
+def complete_answer(locale: str) -> Callable[[str], bool]:
+    """A test for partial words: do they already mean something the flow can act on?"""
+    from voicebot.speech.intent import recognize
+
+    def complete(text: str) -> bool:
+        return recognize(text, locale).intent is not None
+
+    return complete
 
 
 class CallerEars:
@@ -40,19 +59,21 @@ class CallerEars:
     Args:
         leg: the answered call.
         log: the call's event log (digits, speech starts, utterances, hang-up).
-        recognizer: speech to text for the flow's locale; None when none is available (then
-            only keys are heard, and the log says so once).
+        recognizer: speech to text for the flow's locale (a recognizer or a recognizer pool);
+            None when none is available (then only keys are heard, and the log says so).
         recorder: keeps the caller's track, when the call is recorded.
         frame_listeners: called with every inbound frame (answering-machine detection).
+        locale: the flow's locale; with it, complete short answers end sooner.
     """
 
     def __init__(
         self,
         leg: Leg,
         log: EventLog,
-        recognizer: Recognizer | None,
+        recognizer: UtteranceSource | None,
         recorder: DualTrackRecorder | None = None,
         frame_listeners: list[Callable[[Pcm], None]] | None = None,
+        locale: str | None = None,
     ) -> None:
         self.leg = leg
         self.log = log
@@ -65,13 +86,15 @@ class CallerEars:
         """Inbound frames so far: the call's 20 ms timeline (the recorder's slot index)."""
         self._dtmf = DtmfDetector()
         self._vad = Vad()
+        self._complete = complete_answer(locale) if locale else None
         self._pre_roll: deque[Pcm] = deque(maxlen=PRE_ROLL_FRAMES)
-        self._utterance: list[Pcm] = []
+        self._stream: UtteranceStream | None = None
+        self._frames_in_utterance = 0
         self._digit_in_utterance = False
         self._last_digit: tuple[str, float] = ("", 0.0)
         self._tasks: list[asyncio.Task[None]] = []
-        self._to_transcribe: asyncio.Queue[Pcm] = asyncio.Queue()
-        self._transcribing = False
+        self._words: asyncio.Task[None] | None = None
+        """The latest utterance's words on their way (each waits for the one before it)."""
         self._aside = False
 
     @property
@@ -81,27 +104,29 @@ class CallerEars:
 
     @property
     def hearing(self) -> bool:
-        """Whether words are on their way: the caller is talking, or being transcribed."""
-        return self._vad.in_speech or self._transcribing or not self._to_transcribe.empty()
+        """Whether words are on their way: the caller is talking, or being recognized."""
+        return self._vad.in_speech or (self._words is not None and not self._words.done())
 
     def step_aside(self) -> None:
         """The bot leaves the audio path (a person took the call): keep recording the caller,
         stop hearing digits and words."""
         self._aside = True
+        self._drop_utterance()
 
     def start(self) -> None:
         """Start listening (call once the leg is answered)."""
         self._tasks = [
             asyncio.create_task(self._hear_audio(), name="ears-audio"),
             asyncio.create_task(self._hear_keys(), name="ears-keys"),
-            asyncio.create_task(self._transcribe_utterances(), name="ears-asr"),
         ]
 
     async def stop(self) -> None:
         """Stop listening and release the tasks."""
-        for task in self._tasks:
+        self._drop_utterance()
+        tasks = [*self._tasks, *([self._words] if self._words is not None else [])]
+        for task in tasks:
             task.cancel()
-        for task in self._tasks:
+        for task in tasks:
             with contextlib.suppress(asyncio.CancelledError):
                 await task
 
@@ -117,8 +142,13 @@ class CallerEars:
             for press in self._dtmf.feed(frame):
                 self._digit(press.digit, "inband")
             self._speech(frame)
-        self._end_of_speech()
+        if self._vad.in_speech:
+            self._end_of_speech(0.0)
         self.log.add(CallEvent.HANGUP, cause=str(self.leg.cause))
+        words = self._words
+        if words is not None:  # the last words before the hang-up still count
+            with contextlib.suppress(asyncio.CancelledError):
+                await words
         self.events.put_nowait(Hangup())
 
     async def _hear_keys(self) -> None:
@@ -132,61 +162,112 @@ class CallerEars:
             return
         self._last_digit = (digit, now)
         self._digit_in_utterance = True
+        self._drop_utterance()  # a key tone, heard as a digit: no words in it
         self.log.add(CallEvent.DIGIT, digit=digit, source=source)
         self.events.put_nowait(Dtmf(digit))
 
     def _speech(self, frame: Pcm) -> None:
+        silence_ms = self._vad.silence_ms
         for event in self._vad.feed(frame):
             if event.kind is VadEventKind.START:
-                self._utterance = list(self._pre_roll)
                 self._digit_in_utterance = False
                 self.log.add(CallEvent.SPEECH_START)
                 self.speech_started.set()
+                self._open_utterance()
             else:
-                self.log.add(CallEvent.SPEECH_END)
-                self._end_of_speech()
+                self._end_of_speech(silence_ms + FRAME_MS)
         if self._vad.in_speech:
-            self._utterance.append(frame)
+            self._frames_in_utterance += 1
+            if self._stream is not None:
+                self._stream.feed(frame)
         else:
             self._pre_roll.append(frame)
 
-    def _end_of_speech(self) -> None:
-        """Hand a finished utterance to the transcriber; never wait for it here, so the audio
-        loop keeps up (a key pressed while words are being transcribed must not be lost)."""
-        if not self._utterance:
+    def _open_utterance(self) -> None:
+        self._frames_in_utterance = len(self._pre_roll)
+        if self.recognizer is None or self._digit_in_utterance:
             return
-        audio, self._utterance = np.concatenate(self._utterance), []
-        if self._digit_in_utterance:  # a key tone, already heard as a digit
+        try:
+            stream = self.recognizer.open_utterance(self._partial)
+        except AsrError as exc:  # the pool is closing: the call is ending anyway
+            log.warning("speech recognition unavailable: %s", exc)
             return
-        self._to_transcribe.put_nowait(audio)
+        for frame in self._pre_roll:
+            stream.feed(frame)
+        self._stream = stream
 
-    async def _transcribe_utterances(self) -> None:
-        """Transcribe utterances one at a time, in order, and queue their words."""
-        while True:
-            audio = await self._to_transcribe.get()
-            seconds = round(len(audio) / SAMPLE_RATE, 2)
-            if self.recognizer is None:
-                self.log.add(
-                    CallEvent.UTTERANCE,
-                    text="",
-                    seconds=seconds,
-                    note="no speech recognizer for this locale",
-                )
-                continue
-            self._transcribing = True
-            try:
-                text = await asyncio.to_thread(self.recognizer.transcribe, audio)
-            except Exception as exc:  # one bad utterance must not deafen the bot for the call
-                log.exception("speech recognition failed")
-                self.log.add(
-                    CallEvent.UTTERANCE,
-                    text="",
-                    seconds=seconds,
-                    error=f"{type(exc).__name__}: {exc}",
-                )
-                continue
-            finally:
-                self._transcribing = False
-            self.log.add(CallEvent.UTTERANCE, text=text, seconds=seconds)
-            if text.strip():
-                self.events.put_nowait(Utterance(text.strip()))
+    def _partial(self, text: str) -> None:
+        """Words heard so far: a complete answer may end with a shorter silence."""
+        if self._complete is not None and self._vad.in_speech and self._complete(text):
+            self._vad.expect_end(COMPLETE_ANSWER_SILENCE_MS)
+
+    def _drop_utterance(self) -> None:
+        if self._stream is not None:
+            self._stream.cancel()
+            self._stream = None
+
+    def _end_of_speech(self, silence_ms: float) -> None:
+        """Flush the utterance to the recognizer; never wait for its words here, so the audio
+        loop keeps up (a key pressed while words are being recognized must not be lost)."""
+        self.log.add(CallEvent.SPEECH_END, silence_ms=round(silence_ms))
+        seconds = round(self._frames_in_utterance * FRAME_MS / 1000, 2)
+        if self._digit_in_utterance:  # a key tone, already heard as a digit
+            self._drop_utterance()
+            return
+        if self.recognizer is None:
+            self.log.add(
+                CallEvent.UTTERANCE,
+                text="",
+                seconds=seconds,
+                note="no speech recognizer for this locale",
+            )
+            return
+        stream, self._stream = self._stream, None
+        if stream is None:
+            return
+        stream.end()
+        self._words = asyncio.create_task(
+            self._await_words(stream, seconds, self._words, time.monotonic()), name="ears-words"
+        )
+
+    async def _await_words(
+        self,
+        stream: UtteranceStream,
+        seconds: float,
+        before: asyncio.Task[None] | None,
+        ended_at: float,
+    ) -> None:
+        """Queue an utterance's words once they are known, after the utterance before it."""
+        try:
+            text = await stream.text()
+            error = None
+        except AsrError as exc:  # one lost utterance must not deafen the bot for the call
+            text, error = "", str(exc)
+        except asyncio.CancelledError:  # the call ended first: say what was not heard
+            notes = getattr(stream, "notes", None)
+            self.log.add(
+                CallEvent.UTTERANCE,
+                text="",
+                seconds=seconds,
+                error="the call ended before the words were recognized",
+                **({"note": "; ".join(notes)} if notes else {}),
+            )
+            raise
+        wait_ms = round(1000 * (time.monotonic() - ended_at))
+        if before is not None:
+            with contextlib.suppress(asyncio.CancelledError):
+                await before
+        notes = getattr(stream, "notes", None)
+        extra: dict[str, object] = {"note": "; ".join(notes)} if notes else {}
+        worker = getattr(stream, "worker", None)
+        if worker is not None:
+            extra["asr_worker"] = worker.pid
+        if error is not None:
+            log.warning("speech recognition lost an utterance: %s", error)
+            self.log.add(
+                CallEvent.UTTERANCE, text="", seconds=seconds, asr_ms=wait_ms, error=error, **extra
+            )
+            return
+        self.log.add(CallEvent.UTTERANCE, text=text, seconds=seconds, asr_ms=wait_ms, **extra)
+        if text.strip():
+            self.events.put_nowait(Utterance(text.strip()))

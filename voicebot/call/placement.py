@@ -23,7 +23,7 @@ from voicebot.compliance.gate import Gate
 from voicebot.flow.loader import LoadedFlow
 from voicebot.flow.machine import FlowSpec, compile_flow
 from voicebot.privacy import mask_number
-from voicebot.speech.asr.base import Recognizer
+from voicebot.speech.asr.stream import UtteranceSource
 from voicebot.speech.tts.base import Synthesizer
 from voicebot.telephony.leg import Transport
 
@@ -68,7 +68,7 @@ async def place_call(
     plan: CallPlan,
     transport: Transport,
     synthesizer: Synthesizer,
-    recognizer: Recognizer | None,
+    recognizer: UtteranceSource | None,
     *,
     gate: Gate | None,
     clock: Callable[[], dt.datetime] = utc_now,

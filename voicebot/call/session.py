@@ -48,7 +48,7 @@ from voicebot.flow.runner import (
     ListenSpec,
 )
 from voicebot.outcomes import Outcome
-from voicebot.speech.asr.base import Recognizer
+from voicebot.speech.asr.stream import UtteranceSource
 from voicebot.speech.intent import recognize
 from voicebot.speech.tts.base import Synthesizer
 from voicebot.telephony.leg import CallState, HangupCause, Leg, LegStateError, outcome_for
@@ -115,7 +115,8 @@ class CallSession:
         leg: the dialled leg (ringing or already ended).
         loaded: the flow with its prompts.
         synthesizer: speaks the prompts (the disclosure only from the pre-rendered cache).
-        recognizer: hears words in the flow's locale; None means keys only.
+        recognizer: hears words in the flow's locale (a recognizer, or a recognizer pool
+            that decodes on other cores); None means keys only.
         hooks: do-not-call, handoff and callback.
         variables: the contact's values for ``{variables}``.
         spec: the compiled flow (compile once per campaign and share it).
@@ -132,7 +133,7 @@ class CallSession:
         leg: Leg,
         loaded: LoadedFlow,
         synthesizer: Synthesizer,
-        recognizer: Recognizer | None,
+        recognizer: UtteranceSource | None,
         hooks: CallHooks,
         *,
         variables: Mapping[str, object] | None = None,
@@ -163,6 +164,7 @@ class CallSession:
             recognizer,
             self._recorder,
             frame_listeners=[self._machine.feed] if amd else None,
+            locale=self.flow.locale,
         )
         self._answered_at: float | None = None
         self._audio = PromptAudio(loaded, synthesizer)
@@ -394,11 +396,26 @@ class CallSession:
         self.log.add(CallEvent.ACTION, action="ignored", detail=f"{event} during the disclosure")
 
     async def _utterance_after_barge_in(self) -> CallerEvent | None:
-        """The caller started talking over a prompt: wait for the words (or a digit)."""
+        """The caller started talking over a prompt: wait for the words (or a digit), longer
+        than :data:`UTTERANCE_WAIT_S` while they are still being recognized."""
+        return await self._next_event(UTTERANCE_WAIT_S)
+
+    async def _next_event(self, timeout: float) -> CallerEvent | None:
+        """The caller's next event within ``timeout``; words still on their way at the timeout
+        (the caller talking, or being recognized) are waited for, up to the grace."""
         try:
-            return await asyncio.wait_for(self.ears.events.get(), UTTERANCE_WAIT_S)
+            return await asyncio.wait_for(self.ears.events.get(), timeout)
         except TimeoutError:
-            return None
+            pass
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + SPEAKING_GRACE_S
+        while True:  # look at the queue once more before giving up: words may have just come
+            with contextlib.suppress(asyncio.QueueEmpty):
+                return self.ears.events.get_nowait()
+            if not self.ears.hearing or loop.time() >= deadline:
+                return None
+            with contextlib.suppress(TimeoutError):
+                return await asyncio.wait_for(self.ears.events.get(), 0.1)
 
     def _record_bot(self, pcm: Pcm, first_slot: int, played_ms: float) -> None:
         if self._recorder is None:
@@ -411,16 +428,10 @@ class CallSession:
         """The caller's next digit or words; silence until the timeout is :class:`NoInput`."""
         if self._held:
             return self._held.pop(0)
-        try:
-            return await asyncio.wait_for(self.ears.events.get(), spec.timeout)
-        except TimeoutError:
-            pass
-        # Still talking (or being transcribed) at the timeout: wait for the words, as long as
-        # words are on their way (an utterance of noise yields none) and at most the grace.
-        deadline = asyncio.get_running_loop().time() + SPEAKING_GRACE_S
-        while self.ears.hearing and asyncio.get_running_loop().time() < deadline:
-            with contextlib.suppress(TimeoutError):
-                return await asyncio.wait_for(self.ears.events.get(), 0.2)
+        # Still talking (or being recognized) at the timeout is not silence.
+        event = await self._next_event(spec.timeout)
+        if event is not None:
+            return event
         self.log.add(CallEvent.NO_INPUT, state=spec.state, timeout=spec.timeout)
         return NoInput()
 

@@ -17,6 +17,10 @@ and noise, so every decision is relative to an adaptive noise floor:
 * Inside an utterance a frame *keeps* speech when it is ``keep_margin_db`` above the floor
   (fricatives are noise-like, so flatness is not asked); the utterance ends after
   ``end_silence_ms`` without such a frame and is dated to the end of the last one.
+* That silence is part of the caller's wait, so it adapts: whoever knows what was said so far
+  (the call's ears, from partial words) may shorten it for the current utterance with
+  :meth:`Vad.expect_end` ("no", "not interested" are complete answers; mid-sentence pauses
+  keep the long wait). Each new utterance starts with ``end_silence_ms`` again.
 
 Cost: one 160-point real FFT and a few reductions per frame.
 """
@@ -129,6 +133,24 @@ class Vad:
         self.noise_floor_dbfs = _SILENT_DB
         self.frame_flatness = 1.0
         self._prev_band = np.zeros(int(np.sum(_BAND)))
+        self.end_silence_ms = p.end_silence_ms
+        """The silence that ends the current utterance (see :meth:`expect_end`)."""
+
+    def expect_end(self, silence_ms: float | None) -> None:
+        """Let ``silence_ms`` of silence end the current utterance (the words so far make a
+        complete answer); None restores the configured ``end_silence_ms``.
+
+        Raises:
+            ValueError: ``silence_ms`` is shorter than one frame.
+        """
+        if silence_ms is not None and silence_ms < FRAME_MS:
+            raise ValueError(f"end silence: expected >= {FRAME_MS} ms, got {silence_ms}")
+        self.end_silence_ms = self.params.end_silence_ms if silence_ms is None else silence_ms
+
+    @property
+    def silence_ms(self) -> float:
+        """How long the caller has been silent inside the current utterance (0 outside)."""
+        return self.now_ms - self._last_active_end_ms if self.in_speech else 0.0
 
     @property
     def now_ms(self) -> float:
@@ -183,7 +205,7 @@ class Vad:
         if self.in_speech:
             if self.frame_active:
                 self._last_active_end_ms = end_ms
-            elif end_ms - self._last_active_end_ms >= p.end_silence_ms:
+            elif end_ms - self._last_active_end_ms >= self.end_silence_ms:
                 self.in_speech = False
                 segment = Segment(self._start_ms, self._last_active_end_ms)
                 events.append(VadEvent(VadEventKind.END, segment.end_ms, end_ms, segment))
@@ -191,6 +213,7 @@ class Vad:
         recent = [i for i in self._onsets if i > index - p.start_window]
         if len(recent) >= p.start_frames:
             self.in_speech = True
+            self.end_silence_ms = p.end_silence_ms
             self._start_ms = recent[0] * FRAME_MS
             self._last_active_end_ms = end_ms
             self._onsets.clear()

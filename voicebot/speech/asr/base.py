@@ -5,19 +5,29 @@ a :class:`RecognizerSession` is one call's stream and must be cheap to create. T
 classes do the shared work: frame checks, phrase-list cleanup, running a session from an
 async frame source without blocking the event loop, and whole-utterance transcription.
 Finals feed the intent recognizer (:mod:`voicebot.speech.intent`) as plain text.
+
+An engine implements :meth:`Recognizer._session_impl` (a continuous stream) and may override
+two optional hooks: :meth:`Recognizer._utterance_impl` (one utterance already cut by the
+call's voice activity detector: skip the engine's own endpointer) and
+:meth:`Recognizer.prepare` (load per-utterance state before the first call). Calls hear
+through :meth:`Recognizer.open_utterance` or, across cores, a
+:class:`~voicebot.speech.asr.pool.RecognizerPool`.
 """
 
 from __future__ import annotations
 
 import asyncio
 from abc import ABC, abstractmethod
-from collections.abc import AsyncIterable, AsyncIterator, Sequence
+from collections.abc import AsyncIterable, AsyncIterator, Callable, Sequence
 from dataclasses import dataclass
-from typing import ClassVar
+from typing import TYPE_CHECKING, ClassVar
 
 import numpy as np
 
 from voicebot.audio import Pcm, frames, silence
+
+if TYPE_CHECKING:
+    from voicebot.speech.asr.stream import UtteranceStream
 
 
 class AsrError(Exception):
@@ -102,9 +112,47 @@ class Recognizer(ABC):
                 raise ValueError("phrases were given but all are empty")
         return self._session_impl(cleaned)
 
+    def utterance(self, phrases: Sequence[str] | None = None) -> RecognizerSession:
+        """A stream holding exactly one utterance, already cut by the call's voice activity
+        detector: every final result comes out of :meth:`RecognizerSession.finish`, or
+        earlier. Engines with their own endpointer override :meth:`_utterance_impl` to skip
+        it (its window would delay the words); the default is an ordinary :meth:`session`.
+
+        Raises:
+            ValueError: as :meth:`session`.
+        """
+        cleaned = None
+        if phrases is not None:
+            cleaned = list(dict.fromkeys(" ".join(p.split()) for p in phrases if p.strip()))
+            if not cleaned:
+                raise ValueError("phrases were given but all are empty")
+        return self._utterance_impl(cleaned)
+
+    def prepare(self, utterances: int) -> None:
+        """Load now what ``utterances`` simultaneous utterances need (a recognizer worker
+        calls it before its first call); the default has nothing to load."""
+        return None
+
+    def open_utterance(
+        self, on_partial: Callable[[str], None] | None = None, phrases: Sequence[str] | None = None
+    ) -> UtteranceStream:
+        """Hear one utterance without blocking the event loop, decoded in a thread of this
+        process (a :class:`~voicebot.speech.asr.pool.RecognizerPool` does it on other cores).
+
+        Raises:
+            ValueError: as :meth:`session`, for ``phrases``.
+        """
+        from voicebot.speech.asr.stream import ThreadedUtterance
+
+        return ThreadedUtterance(self, on_partial, phrases)
+
     @abstractmethod
     def _session_impl(self, phrases: list[str] | None) -> RecognizerSession:
         """Create a stream (cheap: the model is already loaded)."""
+
+    def _utterance_impl(self, phrases: list[str] | None) -> RecognizerSession:
+        """Create a one-utterance stream; by default an ordinary session."""
+        return self._session_impl(phrases)
 
     async def stream(
         self, audio: AsyncIterable[Pcm], phrases: Sequence[str] | None = None
