@@ -12,6 +12,7 @@ checklist is stored, and the outcome is recorded once the call is over.
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
 import logging
 from collections.abc import Awaitable, Callable, Mapping
@@ -104,6 +105,15 @@ class CallKit:
     def __post_init__(self) -> None:
         if self.spec is None:
             self.spec = compile_flow(self.loaded.flow)
+        self._rendering = asyncio.Lock()
+        self._rendered = False
+
+    async def prepare(self) -> None:
+        """Render the disclosure once, before the first dial (later calls find it ready)."""
+        async with self._rendering:
+            if not self._rendered:
+                await prerender_disclosure(self.loaded, self.synthesizer)
+                self._rendered = True
 
 
 @dataclass(frozen=True)
@@ -204,7 +214,7 @@ async def place_call(
     kit = CallKit(
         transport, plan.loaded, synthesizer, recognizer, recording, vault, checks, plan.spec
     )
-    await prerender_disclosure(plan.loaded, synthesizer)
+    await kit.prepare()
     decision: Decision | None = None
     if gate is not None:
         decision = await gate.check_and_reserve(plan.number, plan.campaign, flow.purpose, clock())

@@ -93,7 +93,7 @@ class SessionRunner:
     Args:
         transport: places the calls (loopback, Janus, ...).
         loaded: the campaign's flow with its prompts.
-        synthesizer: speaks the prompts (pre-render the disclosure before the campaign).
+        synthesizer: speaks the prompts (the disclosure is rendered before the first dial).
         recognizer: hears the callee; None runs the flow on keys only.
         recording: where recordings go; None records nothing (ignored when ``vault`` is set).
         vault: encrypted storage for each call's recording and redacted transcript.
@@ -115,6 +115,7 @@ class SessionRunner:
     async def __call__(self, request: CallRequest, hooks: CallHooks) -> CallEnd:
         """Dial, run the call, and report; a dial that fails is ``failed`` with the reason."""
         kit = self.kit
+        await kit.prepare()  # never a dial without the disclosure ready to play
         try:
             leg = await kit.transport.dial(request.number, request.caller_id, request.ring_timeout)
         except Exception as exc:  # the network refused the dial: a failed attempt, say why
