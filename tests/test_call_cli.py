@@ -80,3 +80,44 @@ def test_no_gate_opt_out_does_not_claim_a_durable_entry(private_dirs: Path) -> N
     details = [e.get("detail", "") for e in result["log"] if e["kind"] == "action"]
     assert any("not written" in d for d in details), details
     assert not any("durable" in d for d in details)
+
+
+@pytest.mark.parametrize(("scope", "entries"), [("campaign", ["spring"]), ("global", [None])])
+def test_opt_out_honours_the_policy_scope(private_dirs: Path, scope: str, entries: list) -> None:
+    """``voicebot call`` puts an opt-out on the list in the policy's ``opt_out_scope``, as the
+    dialer does (one path): scope ``campaign`` leaves the number callable by other campaigns."""
+    import asyncio
+
+    from voicebot.compliance import dnc
+    from voicebot.compliance.qa_store import load_qa
+    from voicebot.store import open_store
+
+    policy = private_dirs / "policy.yaml"
+    policy.write_text(
+        f"do_not_call: {{opt_out_scope: {scope}}}\n"
+        'purposes:\n  survey:\n    window: {start: "00:00", end: "23:59:59"}\n'
+        "    holidays: {public: false, weekends: false, extra_dates: []}\n",
+        encoding="utf-8",
+    )
+    db = str(private_dirs / "calls.db")
+    done = CliRunner().invoke(
+        cli,
+        ["call", NUMBER, "--flow", SURVEY, "--persona", "presses_nine", "--campaign", "spring",
+         "--contact", "name=Alex", "--policy", str(policy), "--db", db, "--json"],
+    )  # fmt: skip
+    assert done.exit_code == 0, done.output
+    result = json.loads(done.output[done.output.index("{\n") :])
+    assert result["outcome"] == "opted_out"
+    attempt = result["decision"]["attempt_id"]
+
+    async def stored() -> tuple[list[str | None], int]:
+        store = await open_store(db)
+        try:
+            listed = await dnc.entries(store, NUMBER)
+            return [e.campaign for e in listed], len(await load_qa(store, attempt=attempt))
+        finally:
+            await store.close()
+
+    campaigns, checklists = asyncio.run(stored())
+    assert campaigns == entries  # one entry, in the policy's scope (the rules' re-add is a no-op)
+    assert checklists == 1  # the per-call QA checklist is stored, as for a dialer's call

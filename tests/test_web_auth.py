@@ -5,11 +5,15 @@ from __future__ import annotations
 import datetime as dt
 import os
 import stat
+from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pyotp
 import pytest
+from sqlalchemy import select
 
+from voicebot.store import Store, open_store
+from voicebot.store.login_attempts import IDLE_SWEEP, LOGIN_ATTEMPTS, key_hash
 from voicebot.web.auth import (
     Passwords,
     WeakPassword,
@@ -56,36 +60,55 @@ def test_totp_accepts_the_current_code_and_one_step_of_drift_only() -> None:
     assert totp_uri("root", secret).startswith("otpauth://totp/voicebot:root?secret=")
 
 
-def test_account_lockout_grows_and_success_clears_it() -> None:
+@pytest.fixture
+async def store(tmp_path: Path) -> AsyncIterator[Store]:
+    opened = await open_store(str(tmp_path / "limits.db"))
+    yield opened
+    await opened.close()
+
+
+async def test_account_lockout_grows_and_success_clears_it(store: Store) -> None:
     rule = LimitRule(3, dt.timedelta(minutes=10), dt.timedelta(minutes=1))
     limiter = LoginLimiter(rule, LimitRule(100, dt.timedelta(minutes=10), dt.timedelta(hours=1)))
     at = T0
-    assert limiter.failed("Ann", "127.0.0.1", at) == []
-    assert limiter.failed("ann", "127.0.0.2", at) == []  # names are case-insensitive
-    started = limiter.failed("ann", "127.0.0.3", at)
+    assert await limiter.failed(store, "Ann", "127.0.0.1", at) == []
+    assert await limiter.failed(store, "ann", "127.0.0.2", at) == []  # names are case-insensitive
+    started = await limiter.failed(store, "ann", "127.0.0.3", at)
     assert [(s.scope, s.until) for s in started] == [("account", at + dt.timedelta(minutes=1))]
-    lock = limiter.check("ann", "127.0.0.9", at + dt.timedelta(seconds=30))
+    lock = await limiter.check(store, "ann", "127.0.0.9", at + dt.timedelta(seconds=30))
     assert lock is not None and lock.retry_after(at + dt.timedelta(seconds=30)) == 30
     at += dt.timedelta(minutes=2)
-    assert limiter.check("ann", "127.0.0.1", at) is None
+    assert await limiter.check(store, "ann", "127.0.0.1", at) is None
     for _ in range(3):
-        started = limiter.failed("ann", "127.0.0.1", at)
+        started = await limiter.failed(store, "ann", "127.0.0.1", at)
     assert started[0].until == at + dt.timedelta(minutes=2)  # backoff doubled
-    limiter.passed("ann")
-    assert limiter.check("ann", "127.0.0.1", at) is None
+    await limiter.passed(store, "ann")
+    assert await limiter.check(store, "ann", "127.0.0.1", at) is None
 
 
-def test_an_address_spraying_many_accounts_is_locked() -> None:
+async def test_an_address_spraying_many_accounts_is_locked(store: Store) -> None:
     limiter = LoginLimiter(
         LimitRule(100, dt.timedelta(minutes=10), dt.timedelta(minutes=1)),
         LimitRule(4, dt.timedelta(minutes=10), dt.timedelta(minutes=5)),
     )
     for i in range(4):
-        started = limiter.failed(f"user{i}", "127.0.0.7", T0)
+        started = await limiter.failed(store, f"user{i}", "127.0.0.7", T0)
     assert [s.scope for s in started] == ["address"]
-    lock = limiter.check("someone-else", "127.0.0.7", T0)
+    lock = await limiter.check(store, "someone-else", "127.0.0.7", T0)
     assert lock is not None and lock.scope == "address"
-    assert limiter.check("someone-else", "127.0.0.8", T0) is None
+    assert await limiter.check(store, "someone-else", "127.0.0.8", T0) is None
+
+
+async def test_the_store_keeps_no_name_or_address_and_forgets_idle_keys(store: Store) -> None:
+    limiter = LoginLimiter()
+    await limiter.failed(store, "ann", "127.0.0.5", T0)
+    async with store.engine.connect() as conn:
+        rows = (await conn.execute(select(LOGIN_ATTEMPTS))).all()
+    assert len(rows) == 2 and not any("ann" in str(r) or "127.0.0.5" in str(r) for r in rows)
+    await limiter.failed(store, "bob", "127.0.0.6", T0 + IDLE_SWEEP + dt.timedelta(seconds=1))
+    async with store.engine.connect() as conn:
+        kept = (await conn.execute(select(LOGIN_ATTEMPTS.c.key_hash))).scalars().all()
+    assert sorted(kept) == sorted([key_hash("account", "bob"), key_hash("address", "127.0.0.6")])
 
 
 def test_session_key_file_is_created_private_and_reused(tmp_path: Path) -> None:

@@ -28,6 +28,7 @@ import logging
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 
+from voicebot.call.placement import opt_out_hook
 from voicebot.call.session import CallHooks
 from voicebot.call.transfer import ConnectedAgent, HandoffHook, TransferAsk
 from voicebot.campaign import queue
@@ -38,7 +39,6 @@ from voicebot.campaign.contacts import Contact
 from voicebot.campaign.queue import Entry
 from voicebot.campaign.runner import CallEnd, CallRequest, CallRunner
 from voicebot.campaign.stored import keep_flow_variables
-from voicebot.compliance import dnc
 from voicebot.compliance.decision import Reason
 from voicebot.compliance.dispositions import Disposition, record_disposition
 from voicebot.compliance.gate import Gate
@@ -457,26 +457,16 @@ class Dialer:
     # ---- what a call asks of the engine -------------------------------------------------
 
     def _hooks(self, entry: Entry) -> CallHooks:
-        async def opt_out() -> None:
-            # Durable before the bot says goodbye; the outcome rules add it again idempotently.
-            campaign = (
-                self.plan.name if self.gate.policy.do_not_call.opt_out_scope == "campaign" else None
-            )
-            await dnc.add(
-                self.store,
-                self.gate.policy,
-                entry.number,
-                campaign,
-                f"opt-out during attempt {entry.attempt_id}",
-                self.clock.now(),
-            )
-
         async def callback(when: str | None) -> None:
             now = self.clock.now()
             default = now + dt.timedelta(seconds=self.plan.callbacks.default_delay)
             entry.due_at = callback_time(when, entry.number, now, default)
             await queue.save(self.store, entry, now)
 
+        # The same opt-out as ``voicebot call``: durable before the goodbye, in the policy's scope.
+        opt_out = opt_out_hook(
+            self.gate, entry.number, self.plan.name, entry.attempt_id, self.clock.now
+        )
         return CallHooks(opt_out=opt_out, handoff=self._handoff_hook(entry), callback=callback)
 
     def _handoff_hook(self, entry: Entry) -> HandoffHook | None:

@@ -12,24 +12,19 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Protocol
 
-from voicebot.call.archive import VaultRecordingSink, store_transcript
 from voicebot.call.eventlog import EventLog
+from voicebot.call.placement import CallChecks, CallKit, run_call
 from voicebot.call.recording import RecordingSink
-from voicebot.call.session import CallHooks, CallSession
+from voicebot.call.session import CallHooks
 from voicebot.campaign.results import TimelineEntry
-from voicebot.compliance.policy import Policy
-from voicebot.compliance.qa import CallWindow, check_call
-from voicebot.compliance.qa_store import record_qa
-from voicebot.compliance.qa_timing import DisclosureTiming
 from voicebot.flow.loader import LoadedFlow
-from voicebot.flow.machine import FlowSpec, compile_flow
-from voicebot.flow.model import Purpose
 from voicebot.outcomes import Outcome
 from voicebot.privacy.vault.vault import Vault
-from voicebot.speech.asr.base import Recognizer
+from voicebot.speech.asr.stream import UtteranceSource
 from voicebot.speech.tts.base import Synthesizer
-from voicebot.store import Store
 from voicebot.telephony.leg import Transport
+
+__all__ = ["CallChecks", "CallEnd", "CallRequest", "CallRunner", "SessionRunner", "timeline_of"]
 
 _TIMELINE_KEYS = (
     "prompt",
@@ -89,24 +84,16 @@ def timeline_of(log: EventLog) -> tuple[TimelineEntry, ...]:
     return tuple(entries)
 
 
-@dataclass(frozen=True)
-class CallChecks:
-    """What per-call QA needs besides the call: where results go, the policy (calling
-    window), the purpose, and when the disclosure's sentences are heard."""
-
-    store: Store
-    policy: Policy
-    purpose: Purpose
-    timing: DisclosureTiming | None
-
-
 class SessionRunner:
     """Real calls: dial on ``transport``, run ``loaded`` with real TTS and ASR.
+
+    The call itself runs on the one path of every call (:func:`voicebot.call.placement.run_call`,
+    as ``voicebot call`` does); the dialer has asked the gate and records the outcome.
 
     Args:
         transport: places the calls (loopback, Janus, ...).
         loaded: the campaign's flow with its prompts.
-        synthesizer: speaks the prompts (pre-render the disclosure before the campaign).
+        synthesizer: speaks the prompts (the disclosure is rendered before the first dial).
         recognizer: hears the callee; None runs the flow on keys only.
         recording: where recordings go; None records nothing (ignored when ``vault`` is set).
         vault: encrypted storage for each call's recording and redacted transcript.
@@ -118,52 +105,23 @@ class SessionRunner:
         transport: Transport,
         loaded: LoadedFlow,
         synthesizer: Synthesizer,
-        recognizer: Recognizer | None,
+        recognizer: UtteranceSource | None,
         recording: RecordingSink | None = None,
         vault: Vault | None = None,
         checks: CallChecks | None = None,
     ) -> None:
-        self.transport = transport
-        self.loaded = loaded
-        self.spec: FlowSpec = compile_flow(loaded.flow)
-        self.synthesizer = synthesizer
-        self.recognizer = recognizer
-        self.recording = recording
-        self.vault = vault
-        self.checks = checks
+        self.kit = CallKit(transport, loaded, synthesizer, recognizer, recording, vault, checks)
 
     async def __call__(self, request: CallRequest, hooks: CallHooks) -> CallEnd:
-        """Dial, run the session, and report; a dial that fails is ``failed`` with the reason."""
+        """Dial, run the call, and report; a dial that fails is ``failed`` with the reason."""
+        kit = self.kit
+        await kit.prepare()  # never a dial without the disclosure ready to play
         try:
-            leg = await self.transport.dial(request.number, request.caller_id, request.ring_timeout)
+            leg = await kit.transport.dial(request.number, request.caller_id, request.ring_timeout)
         except Exception as exc:  # the network refused the dial: a failed attempt, say why
             return CallEnd(Outcome.FAILED, 0.0, f"dial failed: {type(exc).__name__}: {exc}")
-        session = CallSession(
-            leg,
-            self.loaded,
-            self.synthesizer,
-            self.recognizer,
-            hooks,
-            variables=dict(request.variables),
-            spec=self.spec,
-            recording=(
-                VaultRecordingSink(self.vault, request.attempt_id)
-                if self.vault is not None
-                else self.recording
-            ),
-            recording_name=f"attempt-{request.attempt_id}",
-        )
-        report = await session.run()
-        if self.vault is not None and report.transcript:
-            store_transcript(
-                self.vault, request.attempt_id, report.transcript, self.loaded.flow.locale
-            )
-        failures: tuple[str, ...] = ()
-        if self.checks is not None and report.answered:
-            window = CallWindow.for_call(self.checks.policy, self.checks.purpose, request.number)
-            result = check_call(report.log, self.loaded.flow, self.checks.timing, window)
-            await record_qa(self.checks.store, request.attempt_id, result)
-            failures = tuple(result.failures)
+        run = await run_call(kit, leg, request.number, request.attempt_id, request.variables, hooks)
+        report = run.report
         given = set(request.variables) | {"company"}
         flow_set = {k: str(v) for k, v in report.variables.items() if k not in given}
         return CallEnd(
@@ -171,6 +129,6 @@ class SessionRunner:
             report.talk_seconds,
             report.reason,
             timeline_of(report.log),
-            failures,
+            run.qa_failures,
             flow_set,
         )

@@ -160,9 +160,10 @@ async def _call(
     out: Console,
     transport: str = "loopback",
 ) -> dict[str, Any]:
-    from voicebot.call.placement import CallPlan, place_call
+    from voicebot.call.placement import CallChecks, CallPlan, place_call
     from voicebot.compliance.gate import Gate
     from voicebot.compliance.policy import load_policy, user_policy_path
+    from voicebot.compliance.qa_timing import flow_disclosure_timing
     from voicebot.compliance.zones import parse_callee
     from voicebot.flow.lint.refusal import require_clean
     from voicebot.flow.loader import load_flow
@@ -199,8 +200,12 @@ async def _call(
         carrier = LoopbackTransport(directory)
     store = await open_store(resolve_db_url(db)) if use_gate else None
     gate = Gate(store, load_policy(user_policy_path(policy_file))) if store else None
+    checks = None
     if gate is None:
         out.print("[yellow]no compliance gate:[/] allowed only because the callee is simulated")
+    else:  # the per-call QA checklist, stored with the attempt as the dialer does
+        timing = await flow_disclosure_timing(loaded, synthesizer)
+        checks = CallChecks(gate.store, gate.policy, loaded.flow.purpose, timing)
 
     def show(entry: LogEntry) -> None:
         detail = " ".join(f"{k}={v}" for k, v in entry.data.items())
@@ -215,6 +220,7 @@ async def _call(
             recognizer,
             gate=gate,
             log_listeners=[show],
+            checks=checks,
         )
     finally:
         await carrier.close()

@@ -16,6 +16,7 @@ TABLE_MODULES = (
     "voicebot.store.models",
     "voicebot.store.users",
     "voicebot.store.web_sessions",
+    "voicebot.store.login_attempts",
     "voicebot.store.dispositions",
     "voicebot.store.leases",
     "voicebot.store.identity",

@@ -3,16 +3,20 @@
 Password guessing is slowed twice: an account locks after a few consecutive failures (from any
 address), and an address locks after more failures across any accounts (spraying). Each new
 lockout of the same key lasts twice as long as the last, up to a ceiling; a success clears the
-account's record. State is in memory, per process: a restart is rare next to the lockout
-periods, but several ``voicebot serve`` processes on one store each count their own failures, so
-a guesser who spreads over N of them gets N times the attempts (sessions and TOTP codes, by
-contrast, are kept in the store and hold across processes).
+account's record. The records live in the store (:mod:`voicebot.store.login_attempts`), like
+sessions and spent TOTP codes, so every ``voicebot serve`` process sharing it counts the same
+failures: spreading guesses over N servers buys no extra attempts. Each key is updated under a
+per-key lock (SQLite's write lock, a PostgreSQL advisory lock), so failures arriving at two
+processes at once are both counted.
 """
 
 from __future__ import annotations
 
 import datetime as dt
-from dataclasses import dataclass, field
+from dataclasses import dataclass
+
+from voicebot.store import Store
+from voicebot.store.login_attempts import AttemptRecord, forget, key_hash, read_record, write_record
 
 
 @dataclass(frozen=True)
@@ -29,13 +33,6 @@ ACCOUNT_RULE = LimitRule(5, dt.timedelta(minutes=15), dt.timedelta(minutes=1))
 ADDRESS_RULE = LimitRule(20, dt.timedelta(minutes=15), dt.timedelta(minutes=5))
 
 
-@dataclass
-class _Record:
-    failures: list[dt.datetime] = field(default_factory=list)
-    locked_until: dt.datetime | None = None
-    lockouts: int = 0
-
-
 @dataclass(frozen=True)
 class Lockout:
     """A refusal: which key is locked (``account`` or ``address``) and until when."""
@@ -49,37 +46,52 @@ class Lockout:
 
 
 class LoginLimiter:
-    """Tracks failures: :meth:`check` before verifying, then :meth:`failed` or :meth:`passed`."""
+    """Tracks failures in the store: :meth:`check` before verifying, then :meth:`failed` or
+    :meth:`passed`. Holds only the rules, so one limiter may serve any store."""
 
     def __init__(
         self, account_rule: LimitRule = ACCOUNT_RULE, address_rule: LimitRule = ADDRESS_RULE
     ) -> None:
         self._rules = {"account": account_rule, "address": address_rule}
-        self._records: dict[tuple[str, str], _Record] = {}
 
-    def check(self, account: str, address: str, now: dt.datetime) -> Lockout | None:
+    async def check(
+        self, store: Store, account: str, address: str, now: dt.datetime
+    ) -> Lockout | None:
         """The lockout in force for this account or address, if any."""
-        for scope, key in (("account", account.lower()), ("address", address)):
-            record = self._records.get((scope, key))
-            if record and record.locked_until and record.locked_until > now:
-                return Lockout(scope, record.locked_until)
+        async with store.engine.connect() as conn:
+            for scope, key in _keys(account, address):
+                record = await read_record(conn, key_hash(scope, key))
+                if record and record.locked_until and record.locked_until > now:
+                    return Lockout(scope, record.locked_until)
         return None
 
-    def failed(self, account: str, address: str, now: dt.datetime) -> list[Lockout]:
+    async def failed(
+        self, store: Store, account: str, address: str, now: dt.datetime
+    ) -> list[Lockout]:
         """Count a failure; returns the lockouts this failure started (to audit them)."""
         started: list[Lockout] = []
-        for scope, key in (("account", account.lower()), ("address", address)):
-            rule = self._rules[scope]
-            record = self._records.setdefault((scope, key), _Record())
-            record.failures = [t for t in record.failures if now - t < rule.window] + [now]
-            if len(record.failures) >= rule.max_failures:
-                period = min(rule.first_lockout * (2**record.lockouts), rule.max_lockout)
-                record.lockouts += 1
-                record.locked_until = now + period
-                record.failures = []
-                started.append(Lockout(scope, record.locked_until))
+        async with store.write() as conn:
+            for scope, key in _keys(account, address):
+                digest = key_hash(scope, key)
+                await store.lock_number(conn, f"login:{digest}")
+                stored = await read_record(conn, digest)
+                record = stored or AttemptRecord()
+                rule = self._rules[scope]
+                record.failures = [t for t in record.failures if now - t < rule.window] + [now]
+                if len(record.failures) >= rule.max_failures:
+                    period = min(rule.first_lockout * (2**record.lockouts), rule.max_lockout)
+                    record.lockouts += 1
+                    record.locked_until = now + period
+                    record.failures = []
+                    started.append(Lockout(scope, record.locked_until))
+                await write_record(conn, digest, record, now, new=stored is None)
         return started
 
-    def passed(self, account: str) -> None:
+    async def passed(self, store: Store, account: str) -> None:
         """A successful sign-in clears the account's failures and backoff (not the address's)."""
-        self._records.pop(("account", account.lower()), None)
+        async with store.write() as conn:
+            await forget(conn, key_hash("account", account.lower()))
+
+
+def _keys(account: str, address: str) -> tuple[tuple[str, str], tuple[str, str]]:
+    return (("account", account.lower()), ("address", address))

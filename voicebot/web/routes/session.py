@@ -68,7 +68,7 @@ async def login(request: web.Request) -> web.Response:
     body = await read_body(request, LoginRequest)
     at, address = now(request), client_address(request)
     limiter, metrics = request.app[LIMITER], request.app[METRICS]
-    lockout = limiter.check(body.name, address, at)
+    lockout = await limiter.check(request.app[STORE], body.name, address, at)
     if lockout is not None:
         metrics.logins.labels("locked").inc()
         await audit(request, "login_failed", actor=body.name, reason=f"locked_{lockout.scope}")
@@ -101,7 +101,7 @@ async def login(request: web.Request) -> web.Response:
                         reason = "totp_reused"
     if usable is None or reason is not None:
         return await _refuse(request, body.name, reason or "unknown_user")
-    limiter.passed(body.name)
+    await limiter.passed(request.app[STORE], body.name)
     async with request.app[STORE].write() as conn:
         if verified.needs_rehash:
             new_hash = request.app[PASSWORDS].hash(body.password)
@@ -119,7 +119,7 @@ async def login(request: web.Request) -> web.Response:
 
 async def _refuse(request: web.Request, name: str, reason: str) -> web.Response:
     at, address = now(request), client_address(request)
-    started = request.app[LIMITER].failed(name, address, at)
+    started = await request.app[LIMITER].failed(request.app[STORE], name, address, at)
     request.app[METRICS].logins.labels("failed").inc()
     await audit(request, "login_failed", actor=name, reason=reason)
     for lockout in started:
