@@ -102,17 +102,17 @@ class Condition:
 
 
 VOICES: dict[str, list[Voice]] = {
-    "en-US": [
+    "en-US": [  # held-out voices spread through the round robin
         Voice("piper-joe", "piper"),
-        Voice("piper-joe-fast-high", "piper", length_scale=0.8, shift=1.12, prosody_noise=True),
-        Voice("piper-joe-slow-low", "piper", length_scale=1.25, shift=0.9, prosody_noise=True),
         Voice("espeak-en-us-m3", "espeak", "en-us+m3"),
-        Voice("espeak-en-gb-f2", "espeak", "en+f2", rate_wpm=160),
-        Voice("espeak-scotland-m1", "espeak", "en-gb-scotland+m1"),
-        Voice("espeak-rp-f4", "espeak", "en-gb-x-rp+f4", rate_wpm=190),
         Voice("espeak-nyc-m5", "espeak", "en-us-nyc+m5", heldout=True),
-        Voice("espeak-caribbean-f3", "espeak", "en-029+f3", heldout=True),
+        Voice("piper-joe-fast-high", "piper", length_scale=0.8, shift=1.12, prosody_noise=True),
+        Voice("espeak-en-gb-f2", "espeak", "en+f2", rate_wpm=160),
         Voice("piper-joe-child", "piper", length_scale=1.1, shift=1.25, heldout=True),
+        Voice("espeak-scotland-m1", "espeak", "en-gb-scotland+m1"),
+        Voice("piper-joe-slow-low", "piper", length_scale=1.25, shift=0.9, prosody_noise=True),
+        Voice("espeak-rp-f4", "espeak", "en-gb-x-rp+f4", rate_wpm=190),
+        Voice("espeak-caribbean-f3", "espeak", "en-029+f3", heldout=True),
     ],
     "zh-CN": [
         Voice("espeak-cmn", "espeak", "cmn"),

@@ -199,6 +199,7 @@ class _SharedModel:
                 audio,
                 language=language if self.multilingual else None,
                 beam_size=1,
+                temperature=0.0,  # greedy only: the same audio is heard the same way
                 vad_filter=False,
                 condition_on_previous_text=False,
                 without_timestamps=True,
