@@ -37,16 +37,28 @@ def asr() -> None:
 
 
 def parse_chain(spec: str) -> list[str]:
-    """``pocketsphinx>whisper`` -> the engines in order, each checked."""
+    """``pocketsphinx>whisper`` -> the engines in order, each checked. Packaged Whisper
+    weights may be named instead of ``whisper`` (``whisper-base``) to compare models."""
+    from voicebot.speech.asr.whisper import PACKAGED
+
     engines = [part.strip() for part in spec.split(">")]
     for engine in engines:
-        if engine not in ENGINES:
+        if engine not in ENGINES and engine not in PACKAGED:
             raise click.BadParameter(
-                f"{engine!r}: expected one of {', '.join(ENGINES)}, or a chain like "
-                "pocketsphinx>whisper",
+                f"{engine!r}: expected one of {', '.join([*ENGINES, *PACKAGED])}, or a chain "
+                "like pocketsphinx>whisper",
                 param_hint="--engine",
             )
     return engines
+
+
+def build(engine: str, locale: str) -> Recognizer:
+    """The recognizer an engine name (or packaged Whisper weights' name) means for a locale."""
+    from voicebot.speech.asr.whisper import PACKAGED
+
+    if engine in PACKAGED:
+        return recognizer_for(locale, model=engine, engine="whisper")
+    return recognizer_for(locale, engine=engine)
 
 
 def spread(clips: Sequence[Clip], limit: int) -> list[Clip]:
@@ -99,7 +111,7 @@ def eval_command(
         chain: list[Recognizer] = []
         for engine in engines:
             try:
-                chain.append(recognizer_for(locale, engine=engine))
+                chain.append(build(engine, locale))
             except (AsrError, ModelError) as exc:
                 raise click.ClickException(f"{engine} for {locale}: {exc}") from exc
         return chain

@@ -13,6 +13,7 @@ with ``voicebot models pull`` (checked when it was pulled). Nothing is fetched a
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import importlib.util
 import threading
@@ -40,6 +41,9 @@ PAD_MS = 200
 MAX_UTTERANCE_S = 25.0
 """Whisper decodes 30 s windows; a longer "utterance" is cut here and decoded in parts."""
 CHUNK = 1 << 20
+TOKENS_PER_SECOND = 12
+"""A cap on what one utterance may produce (speech runs at most ~8 tokens a second, in
+Mandarin): greedy decoding otherwise loops ("去,去,去,...") on audio it cannot read."""
 
 
 @dataclass(frozen=True)
@@ -204,13 +208,29 @@ class _SharedModel:
                 condition_on_previous_text=False,
                 without_timestamps=True,
                 hotwords=hotwords,
+                max_new_tokens=min(440, 10 + int(TOKENS_PER_SECOND * len(pcm_8k) / SAMPLE_RATE)),
             )
             parts = list(segments)
         text = " ".join(s.text.strip() for s in parts if s.text.strip())
+        if language == "zh" and text:
+            text = _simplified(text)
         if not parts:
             return "", 0.0
         logprob = float(np.mean([s.avg_logprob for s in parts]))
         return text, float(np.clip(np.exp(logprob), 0.0, 1.0))
+
+
+@functools.cache
+def _t2s() -> Any:
+    import opencc
+
+    return opencc.OpenCC("t2s")
+
+
+def _simplified(text: str) -> str:
+    """Whisper writes Mandarin in traditional characters as often as not; zh-CN lexicons and
+    transcripts use simplified ones (OpenCC's table, not a hand-made one)."""
+    return str(_t2s().convert(text))
 
 
 _models: dict[str, _SharedModel] = {}
