@@ -6,8 +6,9 @@ A corpus is a directory with ``manifest.jsonl`` (one clip per line: ``id``, ``lo
 writes one. Each clip is recognized whole, its transcript read by the intent lexicon, and
 compared with the labels. Chinese is scored by characters (CER), other locales by words.
 
-A *chain* ``a>b`` asks ``b`` only when ``a``'s transcript gives no intent: the cheap first
-pass answers most clips, the accurate second pass only the unsure ones.
+A *chain* ``a>b`` asks ``b`` only when ``a``'s transcript gives no intent or a bare yes/no
+(:mod:`voicebot.speech.asr.chain`): the cheap first pass answers what it hears clearly, the
+accurate second pass the unsure rest.
 """
 
 from __future__ import annotations
@@ -26,6 +27,7 @@ import numpy as np
 
 from voicebot.audio import SAMPLE_RATE, Pcm
 from voicebot.speech.asr.base import Recognizer
+from voicebot.speech.asr.chain import chain_transcribe
 from voicebot.speech.intent import recognize
 
 NONE = "none"
@@ -141,14 +143,9 @@ def hear(clip: Clip, chain: Sequence[Recognizer]) -> Heard:
     """Recognize one clip with the chain: the next engine only when no intent was heard."""
     pcm = read_wav(clip.audio)
     started = time.perf_counter()
-    transcript, intent, asked = "", NONE, []
-    for recognizer in chain:
-        asked.append(recognizer.engine)
-        transcript = recognizer.transcribe(pcm)
-        intent = intent_of(transcript, clip.locale)
-        if intent != NONE:
-            break
-    return Heard(clip, transcript, intent, time.perf_counter() - started, tuple(asked))
+    transcript, intent, asked = chain_transcribe(pcm, chain, clip.locale)
+    seconds = time.perf_counter() - started
+    return Heard(clip, transcript, intent or NONE, seconds, tuple(asked))
 
 
 @dataclass

@@ -29,13 +29,20 @@ def recognizer_for(
         model: a model (path, pulled name or package name); default: one installed for
             the locale, if any.
         models_directory: where pulled models are; default: :func:`models.models_dir`.
-        engine: one of :data:`ENGINES`; default: chosen as the module docstring says.
+        engine: one of :data:`ENGINES`, or a chain ``first>second`` (the second hears an
+            utterance only when the first's words give no intent); default: chosen as the
+            module docstring says.
 
     Raises:
         RecognizerUnavailable: no model for the locale and no offline fallback for it.
         ModelError: ``model`` names nothing installed.
         ValueError: ``engine`` is not one of :data:`ENGINES`.
     """
+    if engine is not None and ">" in engine:
+        from voicebot.speech.asr.chain import ChainRecognizer
+
+        parts = [part.strip() for part in engine.split(">")]
+        return ChainRecognizer([recognizer_for(locale, model, models_directory, p) for p in parts])
     if engine is not None and engine not in ENGINES:
         raise ValueError(f"unknown speech engine {engine!r}: expected one of {', '.join(ENGINES)}")
     if engine == "whisper" or (model is not None and _is_whisper(model, models_directory)):
