@@ -84,3 +84,37 @@ def test_weights_that_are_not_the_pinned_ones_are_refused() -> None:
 def test_an_english_only_model_refuses_mandarin() -> None:
     with pytest.raises(AsrError, match="English only"):
         WhisperRecognizer("zh-CN", "whisper-tiny.en")
+
+
+def test_whisper_weights_pulled_from_a_local_server_are_used(tmp_path: Path) -> None:
+    """``models pull --url`` of a zipped CTranslate2 conversion, then ``--model NAME``."""
+    import functools
+    import hashlib
+    import http.server
+    import threading
+    import zipfile
+
+    from voicebot.speech.asr import models as registry
+
+    www = tmp_path / "www"
+    www.mkdir()
+    source = PACKAGED["whisper-tiny.en"].directory()
+    with zipfile.ZipFile(www / "tiny.zip", "w", zipfile.ZIP_STORED) as zf:
+        for name in ("model.bin", "config.json", "tokenizer.json", "vocabulary.txt"):
+            zf.write(source / name, f"whisper-tiny-en/{name}")
+    sha = hashlib.sha256((www / "tiny.zip").read_bytes()).hexdigest()
+    handler = functools.partial(http.server.SimpleHTTPRequestHandler, directory=str(www))
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    thread = threading.Thread(target=server.serve_forever, args=(0.05,), daemon=True)
+    thread.start()
+    try:
+        url = f"http://127.0.0.1:{server.server_address[1]}/tiny.zip"
+        registry.pull("my-whisper", url=url, sha256=sha, directory=tmp_path / "models")
+    finally:
+        server.shutdown()
+        server.server_close()
+        thread.join()
+    chosen = recognizer_for("en-US", model="my-whisper", models_directory=tmp_path / "models")
+    assert chosen.engine == "whisper"
+    heard = chosen.transcribe(espeak("Please don't call me again.", "en-us"))
+    assert recognize(heard, "en-US").intent == "opt_out", heard
