@@ -74,3 +74,18 @@ def test_a_chain_session_hears_each_utterance_once(
 def test_a_chain_needs_two_engines_of_one_locale() -> None:
     with pytest.raises(ValueError, match="at least two"):
         ChainRecognizer([recognizer_for("en-US", engine="pocketsphinx")])
+
+
+def test_the_engine_can_be_configured_per_language(monkeypatch: pytest.MonkeyPatch) -> None:
+    from voicebot.speech.asr.select import configured_engine
+
+    setting = "en=pocketsphinx>whisper, zh-CN=whisper"
+    assert configured_engine("en-US", setting) == "pocketsphinx>whisper"
+    assert configured_engine("zh-CN", setting) == "whisper"
+    assert configured_engine("ko-KR", setting) is None
+    assert configured_engine("ko-KR", "whisper") == "whisper"
+    assert configured_engine("en-GB", "whisper,en=pocketsphinx") == "pocketsphinx"
+    with pytest.raises(ValueError, match=r"VOICEBOT_ASR_ENGINE: 'en=sphinx'"):
+        configured_engine("en-US", "en=sphinx")
+    monkeypatch.setenv("VOICEBOT_ASR_ENGINE", "en=pocketsphinx>whisper")
+    assert isinstance(recognizer_for("en-US"), ChainRecognizer)

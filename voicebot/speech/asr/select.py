@@ -1,9 +1,14 @@
-"""Which recognizer hears a locale: the engine asked for; else vosk when a model is configured
-or installed; else offline Whisper weights for the language, if installed (Mandarin); else the
-offline English fallback (pocketsphinx's bundled model); else a clear error."""
+"""Which recognizer hears a locale: the engine asked for (argument, else ``$VOICEBOT_ASR_ENGINE``);
+else vosk when a model is configured or installed; else offline Whisper weights for the
+language, if installed (Mandarin); else the offline English fallback (pocketsphinx's bundled
+model); else a clear error.
+
+``VOICEBOT_ASR_ENGINE`` is one engine for every locale (``whisper``) or per language
+(``en=pocketsphinx>whisper,zh=whisper``); languages it does not name keep the default."""
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 from voicebot.speech.asr.base import Recognizer, RecognizerUnavailable
@@ -11,6 +16,7 @@ from voicebot.speech.asr.models import OFFICIAL, ModelError, model_for_locale, r
 
 ENGINES: tuple[str, ...] = ("vosk", "pocketsphinx", "whisper")
 """Engines a deployment may ask for by name (``--engine``)."""
+ENGINE_ENV = "VOICEBOT_ASR_ENGINE"
 WHISPER_BY_DEFAULT: frozenset[str] = frozenset({"zh"})
 """Languages that get Whisper without asking, when no vosk model is there: those measured on
 the hearing corpus. English keeps pocketsphinx by default (faster); ask for whisper by name."""
@@ -38,6 +44,8 @@ def recognizer_for(
         ModelError: ``model`` names nothing installed.
         ValueError: ``engine`` is not one of :data:`ENGINES`.
     """
+    if engine is None:
+        engine = configured_engine(locale)
     if engine is not None and ">" in engine:
         from voicebot.speech.asr.chain import ChainRecognizer
 
@@ -89,3 +97,27 @@ def _is_whisper(model: str, models_directory: Path | None) -> bool:
         return is_whisper_dir(resolve(model, models_directory))
     except ModelError:  # not installed: the vosk path reports it with its hint
         return False
+
+
+def configured_engine(locale: str, value: str | None = None) -> str | None:
+    """The engine ``$VOICEBOT_ASR_ENGINE`` (or ``value``) names for ``locale``, if any.
+
+    Raises:
+        ValueError: the setting is malformed or names an unknown engine (it says which).
+    """
+    setting = os.environ.get(ENGINE_ENV, "") if value is None else value
+    language = locale.split("-")[0].lower()
+    chosen: str | None = None
+    for entry in (e.strip() for e in setting.split(",") if e.strip()):
+        target, _, engine = entry.rpartition("=")
+        for part in engine.split(">"):
+            if part.strip() not in ENGINES:
+                raise ValueError(
+                    f"{ENGINE_ENV}: {entry!r}: expected an engine ({', '.join(ENGINES)}), a "
+                    "chain like pocketsphinx>whisper, or LANG=ENGINE entries separated by commas"
+                )
+        if not target and chosen is None:
+            chosen = engine.replace(" ", "")
+        elif target.strip().lower() in (language, locale.lower()):
+            return engine.replace(" ", "")
+    return chosen
