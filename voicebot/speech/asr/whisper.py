@@ -16,6 +16,7 @@ from __future__ import annotations
 import functools
 import hashlib
 import importlib.util
+import os
 import threading
 from dataclasses import dataclass
 from pathlib import Path
@@ -162,9 +163,13 @@ def read_packaged(weights: PackagedWeights) -> dict[str, bytes]:
 
 
 class _SharedModel:
-    """One loaded ``WhisperModel`` per weights, shared by every call, used under a lock."""
+    """One loaded ``WhisperModel`` per weights, shared by every call.
 
-    def __init__(self, source: PackagedWeights | Path, threads: int) -> None:
+    CTranslate2 runs ``workers`` decodes at once (one per core by default, each on one thread);
+    more calls than that wait their turn on a semaphore rather than oversubscribe the CPU.
+    """
+
+    def __init__(self, source: PackagedWeights | Path, threads: int, workers: int) -> None:
         try:
             from faster_whisper import WhisperModel
         except ImportError as exc:
@@ -177,6 +182,7 @@ class _SharedModel:
                     device="cpu",
                     compute_type="int8",
                     cpu_threads=threads,
+                    num_workers=workers,
                     files=read_packaged(source),
                 )
             else:
@@ -187,12 +193,16 @@ class _SharedModel:
                     )
                 self.name = source.name
                 self.model = WhisperModel(
-                    str(source), device="cpu", compute_type="int8", cpu_threads=threads
+                    str(source),
+                    device="cpu",
+                    compute_type="int8",
+                    cpu_threads=threads,
+                    num_workers=workers,
                 )
         except (RuntimeError, ValueError, OSError) as exc:
             raise AsrError(f"faster-whisper could not load {source}: {exc}") from exc
         self.multilingual = bool(self.model.model.is_multilingual)
-        self.lock = threading.Lock()
+        self.lock = threading.BoundedSemaphore(workers)
 
     def decode(self, pcm_8k: Pcm, language: str, hotwords: str | None) -> tuple[str, float]:
         """One utterance (8 kHz) to text and a confidence (mean token probability)."""
@@ -237,13 +247,16 @@ _models: dict[str, _SharedModel] = {}
 _models_lock = threading.Lock()
 
 
-def shared_model(source: PackagedWeights | Path, threads: int = 1) -> _SharedModel:
+def shared_model(
+    source: PackagedWeights | Path, threads: int = 1, workers: int | None = None
+) -> _SharedModel:
     """The process-wide model for ``source``, loaded (and verified) on first use."""
     key = source.name if isinstance(source, PackagedWeights) else str(source.resolve())
     with _models_lock:
         model = _models.get(key)
         if model is None:
-            model = _models[key] = _SharedModel(source, threads)
+            workers = workers or max(1, os.cpu_count() or 1)
+            model = _models[key] = _SharedModel(source, threads, workers)
         return model
 
 
