@@ -12,6 +12,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from audio_samples import speech
 
 from voicebot.audio import Pcm, frames, silence
 from voicebot.speech.asr import AsrError, Transcript, recognizer_for
@@ -46,12 +47,14 @@ def test_english_callers_in_espeak_voices_are_heard(
 
 
 def test_each_pause_ends_an_utterance(english: WhisperRecognizer) -> None:
+    # Piper here: this is about cutting the stream, not about voices (espeak-ng's rendering
+    # of a voice depends on what it spoke before in the process).
     stream = np.concatenate(
         [
             silence(300),
-            espeak("No, I am not interested, thank you.", "en"),
+            telephone_band(speech("No, I'm not interested, thank you.")),
             silence(1200),
-            espeak("Can I talk to a real person, please?", "en"),
+            telephone_band(speech("Can I talk to a real person, please?")),
             silence(800),
         ]
     )
@@ -62,8 +65,7 @@ def test_each_pause_ends_an_utterance(english: WhisperRecognizer) -> None:
     results += session.finish()
     assert len(results) == 2, results
     assert all(r.final and r.confidence is not None for r in results)
-    assert recognize(results[0].text, "en-US").intent == "refuse"
-    assert "talk to a real" in results[1].text.lower()
+    assert [recognize(r.text, "en-US").intent for r in results] == ["refuse", "ask_human"], results
 
 
 def test_mandarin_without_a_vosk_model_gets_whisper(tmp_path: Path) -> None:
