@@ -108,11 +108,11 @@ def test_a_chain_asks_the_second_engine_only_when_unsure(corpus: Path) -> None:
 
 
 def test_the_table_has_a_confusion_matrix(corpus: Path) -> None:
-    result = CliRunner().invoke(
-        asr, ["eval", str(corpus), "--engine", "pocketsphinx", "--limit", "2"]
-    )
+    # The default engine is what a call would get: pocketsphinx for English, out of the box.
+    result = CliRunner().invoke(asr, ["eval", str(corpus), "--limit", "2"])
     assert result.exit_code == 0, result.output
     assert "intent confusion" in result.output and "WER" in result.output
+    assert "asr eval (auto)" in result.output
 
 
 def test_bad_corpora_get_a_clear_error(tmp_path: Path) -> None:
