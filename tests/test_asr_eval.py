@@ -1,0 +1,137 @@
+"""The hearing corpus and ``voicebot asr eval``: a few real clips, real engines, real scores.
+
+The generator (``benchmarks/asr_corpus.py``) renders labelled utterances in Piper and espeak-ng
+voices over modelled phone lines; the command hears them and scores words and intents.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import sys
+from pathlib import Path
+from types import ModuleType
+
+import numpy as np
+import pytest
+from click.testing import CliRunner
+
+from voicebot.audio import FRAME_SAMPLES
+from voicebot.commands.asr import asr
+from voicebot.speech.asr.evaluation import CorpusError, load_manifest, read_wav, tokens
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+@pytest.fixture(scope="module")
+def corpus_tool() -> ModuleType:
+    spec = importlib.util.spec_from_file_location(
+        "asr_corpus", ROOT / "benchmarks" / "asr_corpus.py"
+    )
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    sys.modules["asr_corpus"] = module
+    spec.loader.exec_module(module)
+    return module
+
+
+@pytest.fixture(scope="module")
+def corpus(corpus_tool: ModuleType, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    utterances = tmp_path_factory.mktemp("labels") / "utterances.jsonl"
+    records = [
+        {"intent": "opt_out", "text": "Please don't call me again."},
+        {"intent": "refuse", "text": "No, I'm not interested, thank you."},
+        {"intent": "ask_human", "text": "Can I talk to a real person, please?"},
+    ]
+    utterances.write_text("\n".join(json.dumps(r) for r in records), encoding="utf-8")
+    out = tmp_path_factory.mktemp("corpus")
+    corpus_tool.generate(out, ["en-US"], per_utterance=2, utterances_file=utterances)
+    return out
+
+
+def test_the_corpus_has_labels_voices_lines_and_a_heldout_part(corpus: Path) -> None:
+    clips = load_manifest(corpus)
+    assert len(clips) == 6
+    assert {c.intent for c in clips} == {"opt_out", "refuse", "ask_human"}
+    assert len({c.voice for c in clips}) == 6  # round robin over the voices
+    assert len({c.condition for c in clips}) >= 3
+    for clip in clips:
+        pcm = read_wav(clip.audio)
+        assert len(pcm) > 0.5 * 8000 and np.abs(pcm).max() > 1000
+
+
+def test_line_conditions_do_what_they_say(corpus_tool: ModuleType) -> None:
+    rng = np.random.default_rng(1)
+    tone = (8000 * np.sin(np.arange(8000 * 4) * 2 * np.pi * 440 / 8000)).astype(np.int16)
+    lossy = corpus_tool.Condition("loss", loss=0.1, burst=2.0)
+    out = corpus_tool.apply_line(tone, lossy, rng)
+    silent = np.all(
+        out[: len(out) // FRAME_SAMPLES * FRAME_SAMPLES].reshape(-1, FRAME_SAMPLES) == 0, axis=1
+    )
+    assert 0.05 < silent.mean() < 0.16  # about a tenth of the 20 ms frames lost
+    noisy = corpus_tool.apply_line(tone, corpus_tool.Condition("n", snr_db=5), rng)
+    residual = noisy.astype(float) - corpus_tool.apply_line(tone, corpus_tool.Condition("c"), rng)
+    snr = 10 * np.log10(np.mean(tone.astype(float) ** 2) / np.mean(residual**2))
+    assert 3 < snr < 8
+
+
+def test_asr_eval_scores_whisper_on_the_corpus(corpus: Path) -> None:
+    result = CliRunner().invoke(
+        asr, ["eval", str(corpus), "--engine", "whisper", "--json", "--details"]
+    )
+    assert result.exit_code == 0, result.output
+    record = json.loads(result.output)
+    overall = record["reports"]["en-US"]
+    assert overall["clips"] == 6
+    assert overall["text_intent_accuracy"] == 1.0
+    assert overall["intent_accuracy"] >= 4 / 6, record["clips"]
+    assert overall["recall"]["opt_out"] == 1.0, record["clips"]
+    assert set(record["reports"]) >= {"en-US/dev", "en-US/heldout"}
+    assert all(c["engines"] == ["whisper"] for c in record["clips"])
+    assert 0 < overall["seconds_mean"] < 30
+
+
+def test_a_chain_asks_the_second_engine_only_when_unsure(corpus: Path) -> None:
+    result = CliRunner().invoke(
+        asr, ["eval", str(corpus), "--engine", "pocketsphinx>whisper", "--json", "--details"]
+    )
+    assert result.exit_code == 0, result.output
+    record = json.loads(result.output)
+    for clip in record["clips"]:
+        first_heard_something = clip["engines"] == ["pocketsphinx"]
+        assert first_heard_something == (len(clip["engines"]) == 1)
+        if not first_heard_something:
+            assert clip["engines"] == ["pocketsphinx", "whisper"]
+    assert record["reports"]["en-US"]["second_pass"] == sum(
+        len(c["engines"]) == 2 for c in record["clips"]
+    )
+
+
+def test_the_table_has_a_confusion_matrix(corpus: Path) -> None:
+    # The default engine is what a call would get: pocketsphinx for English, out of the box.
+    result = CliRunner().invoke(asr, ["eval", str(corpus), "--limit", "2"])
+    assert result.exit_code == 0, result.output
+    assert "intent confusion" in result.output and "WER" in result.output
+    assert "asr eval (auto)" in result.output
+
+
+def test_bad_corpora_get_a_clear_error(tmp_path: Path) -> None:
+    (tmp_path / "manifest.jsonl").write_text(
+        '{"id": "a", "locale": "en-US", "intent": "refuse", "text": "no", "audio": "a.wav"}\n'
+        '{"id": "b", "locale": "en-US", "text": "no", "audio": "a.wav"}\n',
+        encoding="utf-8",
+    )
+    with pytest.raises(CorpusError, match=r"manifest\.jsonl:1: field 'audio': no file"):
+        load_manifest(tmp_path)
+    (tmp_path / "a.wav").write_bytes(b"RIFF")
+    with pytest.raises(CorpusError, match=r"manifest\.jsonl:2: field 'intent': expected a string"):
+        load_manifest(tmp_path)
+    result = CliRunner().invoke(asr, ["eval", str(tmp_path), "--engine", "nope"])
+    assert result.exit_code == 2 and "pocketsphinx>whisper" in result.output
+    result = CliRunner().invoke(asr, ["eval", str(tmp_path)])
+    assert result.exit_code == 1 and "manifest.jsonl:2" in result.output
+
+
+def test_chinese_is_scored_by_characters() -> None:
+    assert tokens("别再给我打电话了。", "zh-CN") == list("别再给我打电话了")
+    assert tokens("Don't call me, AGAIN!", "en-US") == ["dont", "call", "me", "again"]

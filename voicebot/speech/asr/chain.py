@@ -1,0 +1,105 @@
+"""A chain of recognizers: a fast first pass, an accurate one only when the first is unsure.
+
+"Unsure" means the first engine's words give no intent in the locale's lexicon, or only a bare
+yes or no: a caller who said "not interested" in the voice pocketsphinx was tuned on is
+answered at pocketsphinx's cost; a caller it garbles ("oh i read it did") is heard again by
+Whisper. Bare answers are heard again too: measured on the hearing corpus, every intent
+pocketsphinx got wrong was one ("please don't call me again" in an espeak-ng voice came out
+"yeah totally again"), and a wrong "yes" must not hide an opt-out. Measured with
+``voicebot asr eval --engine pocketsphinx>whisper`` (README, "Speech").
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+
+from voicebot.audio import Pcm
+from voicebot.speech.asr.base import Recognizer, RecognizerSession, Transcript
+from voicebot.speech.intent import recognize
+
+CONFIRM: frozenset[str] = frozenset({"affirm", "deny"})
+"""Intents a first pass may not decide alone: short bare answers that noise and garbled
+speech produce ("yeah", "no")."""
+
+
+def heard_intent(text: str, locale: str) -> str | None:
+    """The intent the lexicon reads in ``text`` (None: nothing, or no words at all)."""
+    return recognize(text, locale).intent if text.strip() else None
+
+
+def chain_transcribe(
+    pcm: Pcm, chain: Sequence[Recognizer], locale: str, phrases: Sequence[str] | None = None
+) -> tuple[str, str | None, list[str]]:
+    """One utterance through the chain; returns (words, intent, engines asked in order)."""
+    text, intent, asked = "", None, []
+    for recognizer in chain:
+        asked.append(recognizer.engine)
+        text = recognizer.transcribe(pcm, phrases)
+        intent = heard_intent(text, locale)
+        if intent is not None and intent not in CONFIRM:
+            break
+    return text, intent, asked
+
+
+class ChainSession(RecognizerSession):
+    """The first engine's session cuts the stream; its unsure finals are heard again."""
+
+    def __init__(self, chain: ChainRecognizer, phrases: list[str] | None) -> None:
+        super().__init__()
+        self._chain = chain
+        self._phrases = phrases
+        self._first = chain.engines[0].session(phrases)
+        self._audio: list[Pcm] = []
+
+    def _feed_impl(self, samples: Pcm) -> list[Transcript]:
+        self._audio.append(samples)
+        return self._second_pass(self._first.feed(samples))
+
+    def _finish_impl(self) -> list[Transcript]:
+        return self._second_pass(self._first.finish())
+
+    def _second_pass(self, results: list[Transcript]) -> list[Transcript]:
+        finals = [r for r in results if r.final]
+        if not finals:
+            return results
+        audio = np.concatenate(self._audio) if self._audio else np.zeros(0, dtype=np.int16)
+        self._audio = []
+        out = [r for r in results if not r.final]
+        for final in finals:
+            intent = heard_intent(final.text, self._chain.locale)
+            if (intent is not None and intent not in CONFIRM) or len(audio) == 0:
+                out.append(final)
+                continue
+            text, _, _ = chain_transcribe(
+                audio, self._chain.engines[1:], self._chain.locale, self._phrases
+            )
+            out.append(Transcript(text or final.text, final=True))
+        return out
+
+
+class ChainRecognizer(Recognizer):
+    """Recognizers tried in order, the next only when the words so far give no intent (or a
+    bare yes/no, see :data:`CONFIRM`)."""
+
+    engine = "chain"
+
+    def __init__(self, engines: Sequence[Recognizer]) -> None:
+        if len(engines) < 2:
+            raise ValueError("a chain needs at least two recognizers")
+        locales = {e.locale for e in engines}
+        if len(locales) != 1:
+            raise ValueError(f"a chain hears one locale, got {sorted(locales)}")
+        super().__init__(engines[0].locale)
+        self.engines = list(engines)
+
+    def transcribe(self, pcm: Pcm, phrases: Sequence[str] | None = None) -> str:
+        """A whole utterance, as :func:`chain_transcribe` hears it."""
+        return chain_transcribe(pcm, self.engines, self.locale, phrases)[0]
+
+    def _session_impl(self, phrases: list[str] | None) -> RecognizerSession:
+        return ChainSession(self, phrases)
+
+    def __repr__(self) -> str:
+        return " > ".join(repr(e) for e in self.engines)
