@@ -58,7 +58,7 @@ def test_a_chain_session_hears_each_utterance_once(
             silence(300),
             piper("No, I'm not interested, thank you.", cache),
             silence(1200),
-            espeak("Please don't call me again."),
+            piper("Please don't call me again.", cache),
             silence(1000),
         ]
     )
