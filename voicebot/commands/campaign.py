@@ -24,10 +24,12 @@ from rich.console import Console
 from rich.table import Table
 from sqlalchemy import select
 
+from voicebot.campaign import shared
 from voicebot.campaign.config import load_campaign
 from voicebot.campaign.contacts import ContactFileError, RejectedRow
 from voicebot.campaign.dialer import Dialer, DialerEvent
 from voicebot.campaign.execute import run_campaign
+from voicebot.campaign.jobs import NotPostgres, queue_dsn
 from voicebot.campaign.launch import (
     TransportUnavailable,
     prepare,
@@ -36,13 +38,14 @@ from voicebot.campaign.lease import CampaignBusy, Holder, current_holder
 from voicebot.campaign.queue import AttemptRow
 from voicebot.campaign.queue import attempts as attempts_of
 from voicebot.campaign.report import write_report
-from voicebot.campaign.stored import add_store_facts
+from voicebot.campaign.stored import UnknownCampaign, add_store_facts
 from voicebot.commands.compliance import policy_option, show
 from voicebot.compliance.policy import load_policy, user_policy_path
 from voicebot.flow.approval import NotApproved
 from voicebot.privacy import mask_number
 from voicebot.privacy.vault.owner import VaultOwnerError
 from voicebot.store import db_option, open_store, resolve_db_url
+from voicebot.store.campaign_runs import ACTIVE, PAUSED, STOPPED
 from voicebot.store.models import CAMPAIGNS, DIALER_QUEUE
 from voicebot.yamlsource import SourceErrors
 
@@ -214,6 +217,83 @@ def _signals(console: Console) -> Any:
             loop.add_signal_handler(sig, on_signal, sig)
 
     return control
+
+
+@campaign.command()
+@click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option(
+    "--dev",
+    is_flag=True,
+    help="Let the workers run even an unapproved flow (audited).",
+)
+@db_option
+@policy_option
+def start(file: Path, dev: bool, db: str | None, policy_file: Path | None) -> None:
+    """Import FILE's contacts and queue them for the workers (`voicebot worker`, PostgreSQL).
+
+    Starting again adds new contacts and queues those not done; nothing is queued twice.
+    """
+    console = Console(stderr=True, soft_wrap=True)
+    try:
+        prepared = prepare(load_campaign(file))
+        policy_path = user_policy_path(policy_file)
+        load_policy(policy_path)  # a bad policy is refused here, not by every worker
+        url = resolve_db_url(db)
+        queue_dsn(url)
+    except (SourceErrors, ContactFileError, ValueError) as exc:
+        raise click.ClickException(str(exc)) from None
+    console.print(f"{prepared.contacts.source}: {prepared.contacts.summary()}")
+    for problem in prepared.import_problems:
+        console.print(f"[yellow]not imported:[/] {problem}")
+    try:
+        added, queued = asyncio.run(
+            shared.start(prepared, file, policy_path, url, dev=dev, note=console.print)
+        )
+    except NotApproved as exc:
+        raise click.ClickException(
+            f"{exc}\napprove it with `voicebot flow approve {prepared.loaded.path} --reviewer NAME`"
+            " (or start with --dev while developing)"
+        ) from None
+    except VaultOwnerError as exc:
+        raise click.ClickException(str(exc)) from None
+    console.print(
+        f"campaign {prepared.campaign.name}: {added} contact(s) added, {queued} queued for the "
+        "workers (run `voicebot worker --db URL` on any machine)"
+    )
+
+
+def _steer(name: str, db: str | None, state: str) -> int:
+    try:
+        return asyncio.run(shared.steer(resolve_db_url(db), name, state))
+    except (NotPostgres, UnknownCampaign) as exc:
+        raise click.ClickException(str(exc)) from None
+
+
+@campaign.command()
+@click.argument("name")
+@db_option
+def pause(name: str, db: str | None) -> None:
+    """Workers dial nothing new for campaign NAME (calls under way go on) until `resume`."""
+    _steer(name, db, PAUSED)
+    click.echo(f"campaign {name}: paused on every worker")
+
+
+@campaign.command()
+@click.argument("name")
+@db_option
+def resume(name: str, db: str | None) -> None:
+    """Workers dial campaign NAME again (after `pause` or `stop`)."""
+    queued = _steer(name, db, ACTIVE)
+    click.echo(f"campaign {name}: active ({queued} job(s) queued again)")
+
+
+@campaign.command()
+@click.argument("name")
+@db_option
+def stop(name: str, db: str | None) -> None:
+    """Workers drop campaign NAME's jobs (calls under way end first); `resume` queues them."""
+    _steer(name, db, STOPPED)
+    click.echo(f"campaign {name}: stopped on every worker")
 
 
 @campaign.command("schema")

@@ -18,6 +18,7 @@ TABLE_MODULES = (
     "voicebot.store.web_sessions",
     "voicebot.store.dispositions",
     "voicebot.store.leases",
+    "voicebot.store.campaign_runs",
     "voicebot.store.identity",
 )
 
