@@ -51,8 +51,8 @@ async def start(url: str, camp: Path, tmp: Path) -> tuple[int, int]:
     return await shared.start(prepared, camp, tmp / "policy.yaml", url, dev=True)
 
 
-async def settled(url: str, minutes_ahead: int = 60) -> bool:
-    """Every contact done, or waiting for a slot at least this far away (tomorrow's cap)."""
+async def settled(url: str, minutes_ahead: int = 1) -> bool:
+    """Every contact done, or waiting for a slot the gate (or a retry) set a while away."""
     store = await open_store(url)
     try:
         async with store.engine.connect() as conn:
@@ -65,6 +65,19 @@ async def settled(url: str, minutes_ahead: int = 60) -> bool:
     return bool(rows) and all(s == "done" or (s == "waiting" and d > soon) for s, d in rows)
 
 
+async def plan(url: str) -> list[tuple[object, ...]]:
+    """The contacts' states, for a failure message."""
+    store = await open_store(url)
+    try:
+        async with store.engine.connect() as conn:
+            from sqlalchemy import text
+
+            query = "SELECT campaign_id, status, phase, due_at, last_outcome FROM dialer_queue"
+            return [tuple(r) for r in (await conn.execute(text(query))).all()]
+    finally:
+        await store.close()
+
+
 async def run_workers(url: str, count: int, until: float = 90.0) -> None:
     stores = [await open_store(url) for _ in range(count)]
     workers = [Worker(s, max_calls=4) for s in stores]
@@ -72,7 +85,8 @@ async def run_workers(url: str, count: int, until: float = 90.0) -> None:
     try:
         deadline = asyncio.get_running_loop().time() + until
         while not await settled(url):
-            assert asyncio.get_running_loop().time() < deadline, "the workers never settled"
+            if asyncio.get_running_loop().time() > deadline:
+                raise AssertionError(f"the workers never settled: {await plan(url)}")
             await asyncio.sleep(0.3)
     finally:
         for w in workers:

@@ -59,7 +59,7 @@ class Worker:
     Args:
         store: the shared PostgreSQL store.
         clock: real (tests may pass a simulated one).
-        max_calls: calls at once in this worker.
+        max_calls: calls at once in this worker (at least 2: the queue's per-worker cap).
         listener: told of every dialer step (progress lines).
     """
 
@@ -90,7 +90,8 @@ class Worker:
             manager = QueueManager(Queries.from_asyncpg_connection(conn))
             self.manager = manager
 
-            @manager.entrypoint(jobs.ENTRYPOINT, concurrency_limit=self.max_calls)
+            # Not the entrypoint's concurrency_limit: PgQueuer enforces that across all workers.
+            @manager.entrypoint(jobs.ENTRYPOINT)
             async def dial(job: Job) -> None:
                 await self.handle(job)
 
@@ -98,6 +99,7 @@ class Worker:
             await manager.run(
                 dequeue_timeout=dt.timedelta(seconds=5),
                 batch_size=max(1, self.max_calls // 2),
+                max_concurrent_tasks=max(2, self.max_calls),
                 mode=mode,
                 heartbeat_timeout=self.heartbeat_timeout,
             )

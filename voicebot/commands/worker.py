@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import datetime as dt
 import os
 import signal
 import subprocess
@@ -14,9 +15,10 @@ from rich.console import Console
 from voicebot.campaign.dialer import DialerEvent
 from voicebot.campaign.jobs import NotPostgres, queue_dsn
 from voicebot.campaign.launch import TransportUnavailable
-from voicebot.campaign.worker import Worker
+from voicebot.campaign.worker import HEARTBEAT_TIMEOUT, Worker
 from voicebot.flow.approval import NotApproved
 from voicebot.store import db_option, open_store, resolve_db_url
+from voicebot.store.location import ENV_VAR
 
 
 @click.command()
@@ -28,10 +30,19 @@ from voicebot.store import db_option, open_store, resolve_db_url
     help="Worker processes to run here (default: one per core).",
 )
 @click.option(
-    "--max-calls", type=click.IntRange(1, 500), default=10, help="Calls at once per process."
+    "--max-calls", type=click.IntRange(2, 500), default=10, help="Calls at once per process."
+)
+@click.option(
+    "--heartbeat-timeout",
+    type=click.FloatRange(1, 3600),
+    default=HEARTBEAT_TIMEOUT.total_seconds(),
+    show_default=True,
+    help="Seconds without a heartbeat after which a worker's jobs are taken back.",
 )
 @click.option("--drain", is_flag=True, help="Return once no job is queued (tests, batch runs).")
-def worker(db: str | None, processes: int | None, max_calls: int, drain: bool) -> None:
+def worker(
+    db: str | None, processes: int | None, max_calls: int, heartbeat_timeout: float, drain: bool
+) -> None:
     """Place calls for any active campaign (`voicebot campaign start`) of a PostgreSQL store.
 
     Run as many as you like, on as many machines, against the same database: each contact's
@@ -44,7 +55,7 @@ def worker(db: str | None, processes: int | None, max_calls: int, drain: bool) -
         raise click.ClickException(str(exc)) from None
     count = processes or os.cpu_count() or 1
     if count > 1:
-        raise SystemExit(_fork(url, count, max_calls, drain))
+        raise SystemExit(_fork(url, count, [str(max_calls), str(heartbeat_timeout)], drain))
     console = Console(stderr=True, soft_wrap=True)
     pid = os.getpid()
 
@@ -60,7 +71,11 @@ def worker(db: str | None, processes: int | None, max_calls: int, drain: bool) -
         store = await open_store(url)
         try:
             runner = Worker(
-                store, max_calls=max_calls, listener=progress, note=lambda n: console.print(n)
+                store,
+                max_calls=max_calls,
+                listener=progress,
+                note=lambda n: console.print(n),
+                heartbeat_timeout=dt.timedelta(seconds=heartbeat_timeout),
             )
             loop = asyncio.get_running_loop()
             for sig in (signal.SIGINT, signal.SIGTERM):
@@ -76,11 +91,15 @@ def worker(db: str | None, processes: int | None, max_calls: int, drain: bool) -
         raise click.ClickException(str(exc)) from None
 
 
-def _fork(url: str, count: int, max_calls: int, drain: bool) -> int:
-    """Run ``count`` single workers as child processes; forward SIGINT/SIGTERM; worst exit."""
-    args = [sys.executable, "-m", "voicebot", "worker", "--db", url, "--processes", "1"]
-    args += ["--max-calls", str(max_calls)] + (["--drain"] if drain else [])
-    children = [subprocess.Popen(args) for _ in range(count)]
+def _fork(url: str, count: int, limits: list[str], drain: bool) -> int:
+    """Run ``count`` single workers as child processes; forward SIGINT/SIGTERM; worst exit.
+
+    The URL goes through the environment, not the command line (``ps`` shows that to all)."""
+    args = [sys.executable, "-m", "voicebot", "worker", "--processes", "1"]
+    args += ["--max-calls", limits[0], "--heartbeat-timeout", limits[1]]
+    args += ["--drain"] if drain else []
+    env = {**os.environ, ENV_VAR: url}
+    children = [subprocess.Popen(args, env=env) for _ in range(count)]
 
     def forward(sig: int, _frame: object) -> None:
         for child in children:
