@@ -9,15 +9,18 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
+import json
 from collections import Counter
 from pathlib import Path
 
 import pytest
+from click.testing import CliRunner
 
 from voicebot.campaign import shared
 from voicebot.campaign.config import load_campaign
 from voicebot.campaign.launch import prepare
 from voicebot.campaign.worker import Worker
+from voicebot.cli import cli
 from voicebot.store import open_store
 from voicebot.store.campaign_runs import PAUSED
 
@@ -137,12 +140,24 @@ async def test_pause_reaches_every_worker_and_resume_finishes(pg_url: str, tmp_p
     camp = write_campaign(tmp_path, "paused", ["completed"], seconds=0.1)
     await start(pg_url, camp, tmp_path)
     await shared.steer(pg_url, "paused", PAUSED)
+    runner = CliRunner()
+    status = await asyncio.to_thread(
+        runner.invoke, cli, ["campaign", "status", "paused", "--json", "--db", pg_url]
+    )
+    assert json.loads(status.output)["workers"] == PAUSED
+    unknown = await asyncio.to_thread(
+        runner.invoke, cli, ["campaign", "stop", "nope", "--db", pg_url]
+    )
+    assert unknown.exit_code == 1 and "no campaign 'nope' was started" in unknown.output
     stores = [await open_store(pg_url) for _ in range(2)]
     workers = [Worker(s, max_calls=4) for s in stores]
     tasks = [asyncio.create_task(w.run()) for w in workers]
     await asyncio.sleep(3)
     assert await attempts(pg_url) == [], "a paused campaign was dialled"
-    assert await shared.steer(pg_url, "paused", "active") == 0  # its jobs were kept, not lost
+    resumed = await asyncio.to_thread(
+        runner.invoke, cli, ["campaign", "resume", "paused", "--db", pg_url]
+    )
+    assert "active (0 job(s) queued again)" in resumed.output  # its jobs were kept, not lost
     try:
         deadline = asyncio.get_running_loop().time() + 60
         while not await settled(pg_url):

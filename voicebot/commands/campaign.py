@@ -29,7 +29,7 @@ from voicebot.campaign.config import load_campaign
 from voicebot.campaign.contacts import ContactFileError, RejectedRow
 from voicebot.campaign.dialer import Dialer, DialerEvent
 from voicebot.campaign.execute import run_campaign
-from voicebot.campaign.jobs import NotPostgres, queue_dsn
+from voicebot.campaign.jobs import NotPostgres, queue_dsn, run_of
 from voicebot.campaign.launch import (
     TransportUnavailable,
     prepare,
@@ -46,6 +46,7 @@ from voicebot.privacy import mask_number
 from voicebot.privacy.vault.owner import VaultOwnerError
 from voicebot.store import db_option, open_store, resolve_db_url
 from voicebot.store.campaign_runs import ACTIVE, PAUSED, STOPPED
+from voicebot.store.campaigns import find_campaign_id
 from voicebot.store.models import CAMPAIGNS, DIALER_QUEUE
 from voicebot.yamlsource import SourceErrors
 
@@ -341,6 +342,7 @@ def status(name: str, as_json: bool, db: str | None) -> None:
         "open_attempts": sum(1 for a in attempts if a.state == "reserved"),
         "next_due": min(due) if due else None,
         "running": _running(holder),
+        "workers": _workers_state(name, db),
     }
     if as_json:
         click.echo(json.dumps(summary, indent=2))
@@ -354,6 +356,8 @@ def status(name: str, as_json: bool, db: str | None) -> None:
         table.add_row(f"last outcome {key}", str(value))
     table.add_row("attempts", str(summary["attempts"]))
     table.add_row("next due", str(summary["next_due"] or "-"))
+    if summary["workers"] is not None:
+        table.add_row("on the workers", str(summary["workers"]))
     if holder is not None:
         gone = " (gone: the next run takes over)" if holder.gone(_utcnow()) else ""
         table.add_row("running", f"{holder.describe()}{gone}")
@@ -444,6 +448,21 @@ def _running(holder: Holder | None) -> dict[str, Any] | None:
         "renewed_at": holder.renewed_at.isoformat(),
         "gone": holder.gone(_utcnow()),
     }
+
+
+def _workers_state(name: str, db: str | None) -> str | None:
+    """``active``, ``paused`` or ``stopped`` if the campaign was started for the workers."""
+
+    async def main() -> str | None:
+        store = await open_store(resolve_db_url(db))
+        try:
+            cid = await store.serialized(lambda conn: find_campaign_id(conn, name))
+            run = await run_of(store, cid) if cid is not None else None
+            return run.state if run is not None else None
+        finally:
+            await store.close()
+
+    return asyncio.run(main())
 
 
 def _utcnow() -> dt.datetime:
