@@ -22,7 +22,7 @@ from voicebot.campaign.launch import prepare
 from voicebot.campaign.worker import Worker
 from voicebot.cli import cli
 from voicebot.store import open_store
-from voicebot.store.campaign_runs import PAUSED
+from voicebot.store.campaign_runs import PAUSED, STOPPED
 
 pytestmark = pytest.mark.integration
 ROOT = Path(__file__).resolve().parent.parent
@@ -170,3 +170,19 @@ async def test_pause_reaches_every_worker_and_resume_finishes(pg_url: str, tmp_p
         for s in stores:
             await s.close()
     assert Counter(r[2] for r in await attempts(pg_url)) == {"completed": 12}
+
+
+async def test_stop_drops_the_jobs_everywhere_and_resume_queues_them_again(
+    pg_url: str, tmp_path: Path
+) -> None:
+    camp = write_campaign(tmp_path, "stopped", ["completed"], seconds=0.1)
+    assert await start(pg_url, camp, tmp_path) == (12, 12)
+    await shared.steer(pg_url, "stopped", STOPPED)
+    store = await open_store(pg_url)
+    worker = Worker(store, max_calls=4)
+    try:
+        await asyncio.wait_for(worker.run(drain=True), 60)  # takes and drops every job
+    finally:
+        await store.close()
+    assert await attempts(pg_url) == [], "a stopped campaign was dialled"
+    assert await shared.steer(pg_url, "stopped", "active") == 12
