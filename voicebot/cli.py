@@ -35,6 +35,7 @@ COMMANDS: dict[str, str] = {
     "erase": "voicebot.commands.erase:erase_command",
     "campaign": "voicebot.commands.campaign:campaign",
     "demo": "voicebot.commands.demo:demo",
+    "worker": "voicebot.commands.worker:worker",
 }
 
 

@@ -245,6 +245,51 @@ class Dialer:
         ]
         heapq.heapify(self._due)
 
+    # ---- one contact at a time (a shared worker's job) ------------------------------------
+
+    async def dial_entry(self, entry: Entry) -> None:
+        """Ask the gate for ``entry`` now and, if allowed, place the call and record its end.
+
+        For a worker running one job per contact (:mod:`voicebot.campaign.worker`): the
+        contact's next step (done, or waiting until ``due_at``) is in ``entry`` on return.
+        Cancelling this ends the call as ``failed`` ("interrupted"), recorded.
+        """
+        self.entries[entry.id] = entry
+        try:
+            if await self._try(entry, self.clock.now()):
+                task = next(t for t in self._running if t.get_name() == f"call-{entry.id}")
+                await task
+        finally:
+            self.entries.pop(entry.id, None)
+            self._due.clear()  # a worker's queue holds the schedule, not this heap
+
+    async def close_lost(self, entry: Entry, reason: str) -> None:
+        """Close what a lost worker left of ``entry`` (its job was taken back from it).
+
+        An attempt marked ``dialing`` may have rung a phone: it ends ``failed`` with ``reason``
+        and counts toward the caps (never redialled for that slot); a reservation that never got
+        the mark is released. Either way the contact is planned again by the retry rules.
+        """
+        now = self.clock.now()
+        attempt_id = entry.attempt_id
+        if attempt_id is None:
+            entry.status, entry.phase, entry.due_at = queue.WAITING, None, now
+        elif entry.phase == queue.DIALING:
+            end = CallEnd(Outcome.FAILED, 0.0, reason)
+            try:
+                await self.gate.record_outcome(attempt_id, Outcome.FAILED, 0.0, now)
+            except AttemptStateError:
+                done = await queue.attempt(self.store, attempt_id)
+                if done is not None and done.outcome:  # ended after all: its outcome stands
+                    end = CallEnd(Outcome(done.outcome), done.talk_seconds or 0.0)
+            self._after_call(entry, end, now)
+            self._emit("recovered", entry, outcome=end.outcome, reasons=(reason,))
+        else:
+            await self.gate.release(attempt_id, now)
+            entry.attempt_id, entry.phase = None, None
+            entry.status, entry.due_at = queue.WAITING, now
+        await queue.save(self.store, entry, now)
+
     # ---- the schedule --------------------------------------------------------------------
 
     async def run(self, until: dt.datetime | None = None) -> list[Entry]:

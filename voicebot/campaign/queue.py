@@ -124,6 +124,17 @@ async def load(store: Store, cid: int) -> list[Entry]:
     return [_entry(r, keys.open(r.number_sealed), keys.open_fields(r.fields_sealed)) for r in rows]
 
 
+async def load_one(store: Store, cid: int, entry_id: int) -> Entry | None:
+    """One contact of the campaign (a worker's job), or None if it is not there."""
+    query = select(_q).where(_q.c.campaign_id == cid).where(_q.c.id == entry_id)
+    async with store.engine.connect() as conn:
+        row = (await conn.execute(query)).first()
+    if row is None:
+        return None
+    keys = store.numbers
+    return _entry(row, keys.open(row.number_sealed), keys.open_fields(row.fields_sealed))
+
+
 async def save(store: Store, entry: Entry, now: dt.datetime) -> None:
     """Commit ``entry``'s state (durable before return)."""
     values: dict[str, Any] = {
@@ -164,6 +175,17 @@ async def attempts(store: Store, cid: int, state: str | None = None) -> list[Att
         )
         for r in rows
     ]
+
+
+async def attempt(store: Store, attempt_id: int) -> AttemptRow | None:
+    """One attempt of the gate's log, or None."""
+    query = select(ATTEMPTS).where(ATTEMPTS.c.id == attempt_id)
+    async with store.engine.connect() as conn:
+        r = (await conn.execute(query)).first()
+    if r is None:
+        return None
+    number = store.numbers.open(r.number_sealed)
+    return AttemptRow(r.id, number, r.state, r.outcome, r.talk_seconds, r.reserved_at, r.local_day)
 
 
 def _entry(row: Any, number: str, fields: dict[str, str]) -> Entry:

@@ -10,6 +10,7 @@ SUBCOMMANDS = {
     "flow": "voicebot.commands.bench_flow:bench_flow",
     "calls": "voicebot.commands.bench_calls:bench_calls",
     "gate": "voicebot.commands.bench_gate:bench_gate",
+    "campaign": "voicebot.commands.bench_campaign:bench_campaign",
 }
 
 

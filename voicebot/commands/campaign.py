@@ -24,10 +24,12 @@ from rich.console import Console
 from rich.table import Table
 from sqlalchemy import select
 
+from voicebot.campaign import shared
 from voicebot.campaign.config import load_campaign
 from voicebot.campaign.contacts import ContactFileError, RejectedRow
 from voicebot.campaign.dialer import Dialer, DialerEvent
 from voicebot.campaign.execute import run_campaign
+from voicebot.campaign.jobs import NotPostgres, queue_dsn, run_of
 from voicebot.campaign.launch import (
     TransportUnavailable,
     prepare,
@@ -36,13 +38,15 @@ from voicebot.campaign.lease import CampaignBusy, Holder, current_holder
 from voicebot.campaign.queue import AttemptRow
 from voicebot.campaign.queue import attempts as attempts_of
 from voicebot.campaign.report import write_report
-from voicebot.campaign.stored import add_store_facts
+from voicebot.campaign.stored import UnknownCampaign, add_store_facts
 from voicebot.commands.compliance import policy_option, show
 from voicebot.compliance.policy import load_policy, user_policy_path
 from voicebot.flow.approval import NotApproved
 from voicebot.privacy import mask_number
 from voicebot.privacy.vault.owner import VaultOwnerError
 from voicebot.store import db_option, open_store, resolve_db_url
+from voicebot.store.campaign_runs import ACTIVE, PAUSED, STOPPED
+from voicebot.store.campaigns import find_campaign_id
 from voicebot.store.models import CAMPAIGNS, DIALER_QUEUE
 from voicebot.yamlsource import SourceErrors
 
@@ -216,6 +220,83 @@ def _signals(console: Console) -> Any:
     return control
 
 
+@campaign.command()
+@click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option(
+    "--dev",
+    is_flag=True,
+    help="Let the workers run even an unapproved flow (audited).",
+)
+@db_option
+@policy_option
+def start(file: Path, dev: bool, db: str | None, policy_file: Path | None) -> None:
+    """Import FILE's contacts and queue them for the workers (`voicebot worker`, PostgreSQL).
+
+    Starting again adds new contacts and queues those not done; nothing is queued twice.
+    """
+    console = Console(stderr=True, soft_wrap=True)
+    try:
+        prepared = prepare(load_campaign(file))
+        policy_path = user_policy_path(policy_file)
+        load_policy(policy_path)  # a bad policy is refused here, not by every worker
+        url = resolve_db_url(db)
+        queue_dsn(url)
+    except (SourceErrors, ContactFileError, ValueError) as exc:
+        raise click.ClickException(str(exc)) from None
+    console.print(f"{prepared.contacts.source}: {prepared.contacts.summary()}")
+    for problem in prepared.import_problems:
+        console.print(f"[yellow]not imported:[/] {problem}")
+    try:
+        added, queued = asyncio.run(
+            shared.start(prepared, file, policy_path, url, dev=dev, note=console.print)
+        )
+    except NotApproved as exc:
+        raise click.ClickException(
+            f"{exc}\napprove it with `voicebot flow approve {prepared.loaded.path} --reviewer NAME`"
+            " (or start with --dev while developing)"
+        ) from None
+    except VaultOwnerError as exc:
+        raise click.ClickException(str(exc)) from None
+    console.print(
+        f"campaign {prepared.campaign.name}: {added} contact(s) added, {queued} queued for the "
+        "workers (run `voicebot worker --db URL` on any machine)"
+    )
+
+
+def _steer(name: str, db: str | None, state: str) -> int:
+    try:
+        return asyncio.run(shared.steer(resolve_db_url(db), name, state))
+    except (NotPostgres, UnknownCampaign) as exc:
+        raise click.ClickException(str(exc)) from None
+
+
+@campaign.command()
+@click.argument("name")
+@db_option
+def pause(name: str, db: str | None) -> None:
+    """Workers dial nothing new for campaign NAME (calls under way go on) until `resume`."""
+    _steer(name, db, PAUSED)
+    click.echo(f"campaign {name}: paused on every worker")
+
+
+@campaign.command()
+@click.argument("name")
+@db_option
+def resume(name: str, db: str | None) -> None:
+    """Workers dial campaign NAME again (after `pause` or `stop`)."""
+    queued = _steer(name, db, ACTIVE)
+    click.echo(f"campaign {name}: active ({queued} job(s) queued again)")
+
+
+@campaign.command()
+@click.argument("name")
+@db_option
+def stop(name: str, db: str | None) -> None:
+    """Workers drop campaign NAME's jobs (calls under way end first); `resume` queues them."""
+    _steer(name, db, STOPPED)
+    click.echo(f"campaign {name}: stopped on every worker")
+
+
 @campaign.command("schema")
 @click.option("--check", is_flag=True, help="Do not write; exit 1 if a file is out of date.")
 def schema_command(check: bool) -> None:
@@ -261,6 +342,7 @@ def status(name: str, as_json: bool, db: str | None) -> None:
         "open_attempts": sum(1 for a in attempts if a.state == "reserved"),
         "next_due": min(due) if due else None,
         "running": _running(holder),
+        "workers": _workers_state(name, db),
     }
     if as_json:
         click.echo(json.dumps(summary, indent=2))
@@ -274,6 +356,8 @@ def status(name: str, as_json: bool, db: str | None) -> None:
         table.add_row(f"last outcome {key}", str(value))
     table.add_row("attempts", str(summary["attempts"]))
     table.add_row("next due", str(summary["next_due"] or "-"))
+    if summary["workers"] is not None:
+        table.add_row("on the workers", str(summary["workers"]))
     if holder is not None:
         gone = " (gone: the next run takes over)" if holder.gone(_utcnow()) else ""
         table.add_row("running", f"{holder.describe()}{gone}")
@@ -364,6 +448,21 @@ def _running(holder: Holder | None) -> dict[str, Any] | None:
         "renewed_at": holder.renewed_at.isoformat(),
         "gone": holder.gone(_utcnow()),
     }
+
+
+def _workers_state(name: str, db: str | None) -> str | None:
+    """``active``, ``paused`` or ``stopped`` if the campaign was started for the workers."""
+
+    async def main() -> str | None:
+        store = await open_store(resolve_db_url(db))
+        try:
+            cid = await store.serialized(lambda conn: find_campaign_id(conn, name))
+            run = await run_of(store, cid) if cid is not None else None
+            return run.state if run is not None else None
+        finally:
+            await store.close()
+
+    return asyncio.run(main())
 
 
 def _utcnow() -> dt.datetime:

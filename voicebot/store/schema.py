@@ -19,6 +19,7 @@ TABLE_MODULES = (
     "voicebot.store.login_attempts",
     "voicebot.store.dispositions",
     "voicebot.store.leases",
+    "voicebot.store.campaign_runs",
     "voicebot.store.identity",
 )
 

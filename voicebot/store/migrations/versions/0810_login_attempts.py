@@ -12,7 +12,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "0810_login_attempts"
-down_revision = "0720_web_sessions"
+down_revision = "0800_jobs"
 branch_labels = None
 depends_on = None
 
