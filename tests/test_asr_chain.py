@@ -2,23 +2,24 @@
 
 Piper's joe voice (which pocketsphinx hears) and an espeak-ng voice (which it garbles) in one
 call's stream: the first utterance is answered by pocketsphinx alone, the second is heard
-again by Whisper.
+again by Whisper whenever pocketsphinx's words for it carry no intent or only a bare yes/no.
 """
 
 from __future__ import annotations
 
 import asyncio
+import subprocess
+import sys
 
 import numpy as np
 import pytest
 
 from voicebot.audio import Pcm, frames, silence
 from voicebot.speech.asr import Recognizer, Transcript, recognizer_for
-from voicebot.speech.asr.chain import ChainRecognizer, chain_transcribe
+from voicebot.speech.asr.chain import CONFIRM, ChainRecognizer, chain_transcribe
 from voicebot.speech.intent import recognize
-from voicebot.speech.resample import resample, telephone_band
+from voicebot.speech.resample import telephone_band
 from voicebot.speech.tts import TtsCache
-from voicebot.speech.tts.espeak import _espeak
 from voicebot.speech.tts.piper import PiperSynthesizer
 
 
@@ -31,9 +32,23 @@ def piper(text: str, cache: TtsCache) -> Pcm:
     return telephone_band(asyncio.run(PiperSynthesizer(cache=cache).render(text)))
 
 
+_RENDER = """
+import sys
+from voicebot.speech.resample import resample, telephone_band
+from voicebot.speech.tts.espeak import _espeak
+engine = _espeak()
+pcm = telephone_band(resample(engine.synthesize(sys.argv[1], sys.argv[2], 175), engine.sample_rate))
+sys.stdout.buffer.write(pcm.astype("<i2").tobytes())
+"""
+
+
 def espeak(text: str, voice: str = "en+f2") -> Pcm:
-    engine = _espeak()
-    return telephone_band(resample(engine.synthesize(voice, text, 175), engine.sample_rate))
+    """espeak-ng's rendering in a fresh process: in one process its output drifts a little with
+    what it spoke before, which made these results depend on the order tests ran in."""
+    done = subprocess.run(
+        [sys.executable, "-c", _RENDER, voice, text], check=True, capture_output=True, timeout=60
+    )
+    return np.frombuffer(done.stdout, dtype="<i2").astype(np.int16)
 
 
 def test_only_unsure_utterances_reach_the_second_engine(
@@ -44,9 +59,18 @@ def test_only_unsure_utterances_reach_the_second_engine(
     clear = piper("No, I'm not interested, thank you.", cache)
     text, intent, asked = chain_transcribe(clear, chain.engines, "en-US")
     assert (intent, asked) == ("refuse", ["pocketsphinx"]), text
+    # A voice pocketsphinx garbles: whether its garbled words happen to carry an intent depends
+    # on the exact rendering, so the routing is checked against what pocketsphinx heard alone.
     other = espeak("Please don't call me again.")
+    first_text, first_intent, _ = chain_transcribe(other, chain.engines[:1], "en-US")
     text, intent, asked = chain_transcribe(other, chain.engines, "en-US")
-    assert (intent, asked) == ("opt_out", ["pocketsphinx", "whisper"]), text
+    if first_intent is None or first_intent in CONFIRM:
+        assert (intent, asked) == ("opt_out", ["pocketsphinx", "whisper"]), (first_text, text)
+    else:
+        assert (text, intent, asked) == (first_text, first_intent, ["pocketsphinx"])
+    # Whisper itself hears the sentence that pocketsphinx garbled.
+    text, intent, _ = chain_transcribe(other, chain.engines[1:], "en-US")
+    assert intent == "opt_out", text
 
 
 def test_a_chain_session_hears_each_utterance_once(
