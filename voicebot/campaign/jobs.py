@@ -21,10 +21,8 @@ import datetime as dt
 import json
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import asyncpg
-from pgqueuer.queries import Queries
 from sqlalchemy import select, update
 from sqlalchemy.engine import Connection, make_url
 
@@ -32,6 +30,10 @@ from voicebot.campaign import queue
 from voicebot.store.campaign_runs import ACTIVE, CAMPAIGN_RUNS, STATES
 from voicebot.store.engine import Store
 from voicebot.store.models import CAMPAIGNS, DIALER_QUEUE
+
+if TYPE_CHECKING:  # the queue's libraries come with the `postgres` extra; SQLite needs neither
+    import asyncpg
+    from pgqueuer.queries import Queries
 
 ENTRYPOINT = "voicebot_dial"
 """The one kind of job: dial one contact of one campaign (payload: their ids)."""
@@ -58,6 +60,9 @@ def queue_dsn(url: str) -> str:
 
 async def connect(url: str) -> asyncpg.Connection:
     """A connection for the queue, its schema installed (once, under the library's lock)."""
+    import asyncpg
+    from pgqueuer.queries import Queries
+
     conn: asyncpg.Connection = await asyncpg.connect(queue_dsn(url))
     queries = Queries.from_asyncpg_connection(conn)
     if not await queries.schema_is_installed():

@@ -12,8 +12,6 @@ import datetime as dt
 from collections.abc import Callable
 from pathlib import Path
 
-from pgqueuer.queries import Queries
-
 from voicebot.campaign import jobs, queue
 from voicebot.campaign.execute import approved_or_dev
 from voicebot.campaign.launch import Prepared
@@ -87,6 +85,8 @@ async def steer(url: str, name: str, state: str) -> int:
 async def _schedule(store: Store, cid: int) -> int:
     conn = await jobs.connect(store.url)
     try:
+        from pgqueuer.queries import Queries  # with the `postgres` extra
+
         return await jobs.schedule(store, Queries.from_asyncpg_connection(conn), cid, _now())
     finally:
         await conn.close()
