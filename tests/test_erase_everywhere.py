@@ -114,6 +114,11 @@ def _leftovers(dirs: dict[str, Path]) -> list[str]:
 def test_erase_leaves_nothing_of_the_number_on_disk(dirs: dict[str, Path], tmp_path: Path) -> None:
     runner = CliRunner()
     camp = _campaign(tmp_path / "work")
+    added = runner.invoke(
+        cli, ["users", "add", "Dana", "--role", "designer", "--password-stdin"],
+        input="a long enough passphrase 42\n",
+    )  # fmt: skip
+    assert added.exit_code == 0, added.output
     done = runner.invoke(cli, ["flow", "approve", str(FLOW), "--reviewer", "Dana"])
     assert done.exit_code == 0, done.output
     ran = runner.invoke(

@@ -78,6 +78,11 @@ def test_two_stores_keep_their_own_attempt_1(own_dirs: Path) -> None:
     ):
         db = ["--db", str(own_dirs / f"{name}.db")]
         camp = _campaign(own_dirs, name, number, person)
+        added = runner.invoke(
+            cli, ["users", "add", "Dana", "--role", "designer", "--password-stdin", *db],
+            input="a long enough passphrase 42\n",
+        )  # fmt: skip
+        assert added.exit_code == 0, added.output
         done = runner.invoke(cli, ["flow", "approve", str(FLOW), "--reviewer", "Dana", *db])
         assert done.exit_code == 0, done.output
         ran = runner.invoke(
