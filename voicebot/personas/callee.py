@@ -31,8 +31,9 @@ SPEECH_DBFS = -45.0
 """Bot audio louder than this counts as the bot talking."""
 MAX_TALK_S = 180.0
 """A persona whose script is done stays on the line at most this long for the bot to end."""
-VOICEMAIL_RECORD_S = 20.0
-"""How long an answering machine records after its beep before it hangs up."""
+VOICEMAIL_RECORD_S = 60.0
+"""How long an answering machine records after its beep before it hangs up. Real ones allow one
+to three minutes; 20 s cut off a message that says the disclosure first on a busy machine."""
 
 _PICKUP_RING = {
     Pickup.ANSWER: RingAction.ANSWER,
