@@ -59,6 +59,7 @@ def _personas_command(tmp: Path, target: Path) -> list[str]:
     return [
         "call", "+12025550143", "--flow", str(ROOT / "flows" / "satisfaction_survey.yaml"),
         "--persona", "presses_nine", "--personas", str(target), "--no-gate",
+        "--contact", "name=Alex",
     ]  # fmt: skip
 
 
