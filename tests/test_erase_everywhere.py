@@ -13,6 +13,7 @@ import datetime as dt
 from pathlib import Path
 
 import pytest
+from campaign_files import FLOW, approve_flow, one_contact_campaign
 from click.testing import CliRunner
 
 from voicebot.cli import cli
@@ -24,8 +25,6 @@ from voicebot.speech.tts.select import synthesizer_for
 from voicebot.store import open_store
 from voicebot.store.dispositions import CALL_DISPOSITIONS
 
-ROOT = Path(__file__).resolve().parent.parent
-FLOW = ROOT / "flows" / "upgrade_offer.yaml"
 NUMBER = "+12025550133"
 NAME = "Annabel Quistgaard"
 SPELLINGS = (
@@ -44,27 +43,6 @@ def dirs(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> dict[str, Path]:
     monkeypatch.delenv("VOICEBOT_VAULT", raising=False)
     monkeypatch.delenv("VOICEBOT_CACHE_DIR", raising=False)
     return found
-
-
-def _campaign(folder: Path) -> Path:
-    folder.mkdir()
-    (folder / "contacts.csv").write_text(
-        f"number,name,offer,persona\n{NUMBER},{NAME},the 50 GB plan,presses_nine\n",
-        encoding="utf-8",
-    )
-    (folder / "policy.yaml").write_text(
-        "purposes:\n  marketing:\n"
-        '    window: {start: "00:00", end: "23:59:59"}\n'
-        "    holidays: {public: false, weekends: false, extra_dates: []}\n",
-        encoding="utf-8",
-    )
-    path = folder / "camp.yaml"
-    path.write_text(
-        f"name: spring\nflow: {FLOW.as_posix()}\ncontacts: contacts.csv\n"
-        'caller_id: "+12025550100"\ndefault_region: US\ntransport: loopback\nring_timeout: 5\n',
-        encoding="utf-8",
-    )
-    return path
 
 
 async def _note_on_attempt_1() -> str:
@@ -113,14 +91,8 @@ def _leftovers(dirs: dict[str, Path]) -> list[str]:
 
 def test_erase_leaves_nothing_of_the_number_on_disk(dirs: dict[str, Path], tmp_path: Path) -> None:
     runner = CliRunner()
-    camp = _campaign(tmp_path / "work")
-    added = runner.invoke(
-        cli, ["users", "add", "Dana", "--role", "designer", "--password-stdin"],
-        input="a long enough passphrase 42\n",
-    )  # fmt: skip
-    assert added.exit_code == 0, added.output
-    done = runner.invoke(cli, ["flow", "approve", str(FLOW), "--reviewer", "Dana"])
-    assert done.exit_code == 0, done.output
+    camp = one_contact_campaign(tmp_path / "work", "spring", NUMBER, NAME)
+    approve_flow(runner, [])
     ran = runner.invoke(
         cli,
         ["campaign", "run", str(camp), "--until-idle",

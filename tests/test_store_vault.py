@@ -10,6 +10,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from campaign_files import approve_flow, one_contact_campaign
 from click.testing import CliRunner
 
 from voicebot.call.archive import VaultRecordingSink
@@ -17,31 +18,6 @@ from voicebot.cli import cli
 from voicebot.privacy.vault import Keyring, MasterKey, Vault, VaultError
 from voicebot.privacy.vault.owner import VaultOwnerError, claim
 from voicebot.store.identity import store_vault_root
-
-ROOT = Path(__file__).resolve().parent.parent
-FLOW = ROOT / "flows" / "upgrade_offer.yaml"
-
-
-def _campaign(tmp: Path, name: str, number: str, person: str) -> Path:
-    folder = tmp / name
-    folder.mkdir()
-    (folder / "contacts.csv").write_text(
-        f"number,name,offer,persona\n{number},{person},the 50 GB plan,presses_nine\n",
-        encoding="utf-8",
-    )
-    (folder / "policy.yaml").write_text(
-        "purposes:\n  marketing:\n"
-        '    window: {start: "00:00", end: "23:59:59"}\n'
-        "    holidays: {public: false, weekends: false, extra_dates: []}\n",
-        encoding="utf-8",
-    )
-    path = folder / "camp.yaml"
-    path.write_text(
-        f"name: {name}\nflow: {FLOW.as_posix()}\ncontacts: contacts.csv\n"
-        'caller_id: "+12025550100"\ndefault_region: US\ntransport: loopback\nring_timeout: 5\n',
-        encoding="utf-8",
-    )
-    return path
 
 
 @pytest.fixture
@@ -77,14 +53,8 @@ def test_two_stores_keep_their_own_attempt_1(own_dirs: Path) -> None:
         ("beta", "+12025550122", "Bartholomew"),
     ):
         db = ["--db", str(own_dirs / f"{name}.db")]
-        camp = _campaign(own_dirs, name, number, person)
-        added = runner.invoke(
-            cli, ["users", "add", "Dana", "--role", "designer", "--password-stdin", *db],
-            input="a long enough passphrase 42\n",
-        )  # fmt: skip
-        assert added.exit_code == 0, added.output
-        done = runner.invoke(cli, ["flow", "approve", str(FLOW), "--reviewer", "Dana", *db])
-        assert done.exit_code == 0, done.output
+        camp = one_contact_campaign(own_dirs / name, name, number, person)
+        approve_flow(runner, db)
         ran = runner.invoke(
             cli,
             ["campaign", "run", str(camp), "--until-idle", "--policy",
