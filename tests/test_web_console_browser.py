@@ -8,11 +8,12 @@ Chromium comes from ``tests.browser_support`` (apt-get when missing; never skipp
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
 from pathlib import Path
 
 import pytest
-from playwright.async_api import async_playwright, expect
+from playwright.async_api import Route, async_playwright, expect
 
 from tests.browser_support import FLAGS, ensure_chromium, screenshot_dir
 from tests.web_support import PASSWORD, running_app
@@ -82,3 +83,32 @@ async def test_agent_signs_in_goes_available_and_sees_calls_come_and_go(
         finally:
             await browser.close()
     assert screenshot.stat().st_size > 0
+
+
+async def test_a_click_on_available_while_the_console_still_loads_is_not_lost(
+    tmp_path: Path, repo_root: Path
+) -> None:
+    """The page's first answers are held back for a second: the agent's click on "Available"
+    must wait for the button to be wired, not vanish while the page still says "away"."""
+    executable = ensure_chromium()
+    async with running_app(tmp_path, repo_root / "flows") as app, async_playwright() as pw:
+        browser = await pw.chromium.launch(executable_path=executable, headless=True, args=FLAGS)
+        try:
+            page = await browser.new_page()
+            await page.goto(app.url("/login"))
+            await page.fill("input[name=name]", "agent1")
+            await page.fill("input[name=password]", PASSWORD)
+
+            async def slow(route: Route) -> None:
+                await asyncio.sleep(1.0)
+                await route.continue_()
+
+            await page.route("**/api/me", slow)
+            await page.click("#sign-in")
+            await expect(page).to_have_url(app.url("/console"))
+            await page.click("#go-available", timeout=10_000)
+            await expect(page.locator("#presence")).to_have_text("available")
+            board = app.server.app[PRESENCE]
+            assert board.available(app.clock()) == ["agent1"]
+        finally:
+            await browser.close()

@@ -178,10 +178,12 @@ async function start() {
   const me = await voicebot.call("GET", "/api/me");
   if (me.status !== 200) return;
   voicebot.text($("who"), me.data.name);
-  const presence = await voicebot.call("GET", "/api/agent/presence");
-  showPresence(presence.data.status);
+  // The presence buttons stay disabled (as served) until they are wired: a click before that
+  // would be lost while the page still showed the old status.
   $("go-available").addEventListener("click", () => setPresence("available"));
   $("go-away").addEventListener("click", () => setPresence("away"));
+  const presence = await voicebot.call("GET", "/api/agent/presence");
+  showPresence(presence.data.status);
   $("sign-out").addEventListener("click", voicebot.signOut);
   $("accept").addEventListener("click", accept);
   $("decline").addEventListener("click", decline);
