@@ -242,3 +242,34 @@ async def test_no_packets_at_all_is_initial_silence() -> None:
     final = await watch.wait_final(timeout=1.0)
     assert final is not None and final.verdict is AmdVerdict.UNKNOWN
     assert "no speech" in final.reason
+
+
+def test_a_stalled_event_loop_does_not_cut_a_greeting_in_two() -> None:
+    """Under load the loop stalls for a second just after the machine's first word; its
+    packets queue and arrive together afterwards. The stall is not silence: counting it as
+    such made "Hi," + 1 s look like a person who answered and waited (rule 4: human)."""
+    from voicebot.audio import FRAME_SAMPLES
+    from voicebot.call.amd.watch import MachineWatch
+
+    now = [50.0]
+    watch = MachineWatch(AnsweringMachineDetector(), clock=lambda: now[0])
+    greeting = np.concatenate([silence(500), speech(GREETING)])
+    start, _ = voiced_span_ms(greeting)
+    stall_at = round((start + 300) / 20)  # frames: 300 ms into the first word
+    frames = [greeting[i : i + FRAME_SAMPLES] for i in range(0, len(greeting), FRAME_SAMPLES)]
+    watch.start()
+    for index, frame in enumerate(frames):
+        if index == stall_at:
+            now[0] += 1.0  # the loop is blocked: no tick, no packet
+            watch.fill_gap()  # the first tick after the stall
+            queued = frames[index : index + 50]  # the second's packets, delivered at once
+            for late in queued:
+                watch.feed(late)
+            continue
+        if stall_at < index < stall_at + 50:
+            continue
+        now[0] += 0.02
+        watch.feed(frame)
+        watch.fill_gap()
+    assert watch.result is not None
+    assert watch.result.verdict is AmdVerdict.MACHINE, watch.result.reason
