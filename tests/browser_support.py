@@ -7,10 +7,11 @@ Playwright's own browser download is not used.
 from __future__ import annotations
 
 import os
-import subprocess
 from pathlib import Path
 
 import pytest
+
+from tests.system_parts import install_or_fail
 
 CHROMIUM = "/usr/bin/chromium"
 FLAGS = [
@@ -43,12 +44,8 @@ def fake_audio_flag(wav: Path) -> str:
 
 def ensure_chromium() -> str:
     """The Chromium executable, installed with apt-get first if missing (fails, never skips)."""
-    if Path(CHROMIUM).exists():
-        return CHROMIUM
-    for command in (["apt-get", "update"], ["apt-get", "install", "-y", "chromium"]):
-        done = subprocess.run(command, capture_output=True, text=True, check=False)
-        if done.returncode != 0:
-            pytest.fail(f"cannot install Chromium: {' '.join(command)} failed:\n{done.stderr}")
+    if not Path(CHROMIUM).exists():
+        install_or_fail({"chromium": "chromium"})
     if not Path(CHROMIUM).exists():
         pytest.fail(f"apt-get installed chromium but {CHROMIUM} is missing")
     return CHROMIUM

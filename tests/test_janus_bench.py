@@ -12,9 +12,8 @@ pytestmark = [pytest.mark.integration, pytest.mark.timeout(180)]
 
 
 def test_bench_calls_through_janus_prints_every_figure() -> None:
-    result = CliRunner().invoke(
-        cli, ["bench", "calls", "--transport", "janus", "--concurrency", "2", "--seconds", "5"]
-    )
+    args = ["bench", "calls", "--transport", "janus", "--install", "--concurrency", "2"]
+    result = CliRunner().invoke(cli, [*args, "--seconds", "5"])
     assert result.exit_code == 0, (result.output, result.exception)
     for figure in (
         "CPU per call: bot",

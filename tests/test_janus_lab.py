@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 
+from tests.system_parts import install_janus_lab
 from voicebot.telephony import Codec, HangupCause
 from voicebot.telephony.janus import JanusTransport
 from voicebot.telephony.janus.lab import JanusLab
@@ -16,6 +17,7 @@ pytestmark = [pytest.mark.integration, pytest.mark.timeout(90)]
 
 
 async def test_lab_places_a_call_then_leaves_nothing_behind(tmp_path: Path) -> None:
+    install_janus_lab()
     name = f"vb-labtest-{os.getpid()}"
     with JanusLab(tmp_path, name=name) as lab:
         far = lab.far_end("uas_busy", 5095)

@@ -11,13 +11,14 @@ from pathlib import Path
 
 import pytest
 
-from voicebot.telephony.janus.lab import Janus, Namespace, Sipp, ensure_installed
+from tests.system_parts import install_janus_lab
+from voicebot.telephony.janus.lab import Janus, Namespace, Sipp
 
 
 @pytest.fixture(scope="module")
 def namespace(request: pytest.FixtureRequest) -> Iterator[Namespace]:
     """A private network namespace, entered by the test thread for the whole module."""
-    ensure_installed()
+    install_janus_lab()
     Namespace.reap_stale()
     module = request.module.__name__.rsplit(".", 1)[-1].replace("test_", "")[:6]
     ns = Namespace(f"vb-{module}-{os.getpid()}")

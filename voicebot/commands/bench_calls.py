@@ -60,7 +60,13 @@ def _workers(ctx: click.Context, param: click.Parameter, value: str) -> int | No
     default="loopback",
     show_default=True,
     help="janus: through a real Janus to SIPp phones in a private network namespace the bench "
-    "creates (root; installs Debian's janus and sip-tester if missing).",
+    "creates (root; needs Debian's janus and sip-tester: see --install).",
+)
+@click.option(
+    "--install",
+    is_flag=True,
+    help="With --transport janus: install Debian's janus and sip-tester first if missing "
+    "(root, apt-get).",
 )
 @click.option(
     "--callees",
@@ -90,6 +96,7 @@ def bench_calls(
     seconds: float,
     flow_file: Path | None,
     transport: str,
+    install: bool,
     callees: str,
     asr_workers: int | None,
     json_file: Path | None,
@@ -100,6 +107,8 @@ def bench_calls(
     from voicebot.call.session import CallReport
 
     console = Console(highlight=False)
+    if transport == "janus":
+        _install_lab(console) if install else _require_lab()
     with console.status("preparing ...") as status:
         done = 0
         level_now = 0
@@ -219,3 +228,27 @@ def bench_calls(
         payload = {"runs": [f.as_json() for f in runs]}
         json_file.write_text(json.dumps(payload, indent=2) + "\n", encoding="utf-8")
         console.print(f"figures written to {json_file}")
+
+
+def _install_lab(console: Console) -> None:
+    """Install the Janus lab's Debian packages, as the user asked (``--install``)."""
+    from voicebot.commands.debian import DebianInstallError, install
+    from voicebot.telephony.janus.lab import PACKAGES
+
+    try:
+        with console.status("installing Janus and SIPp (apt-get) ..."):
+            installed = install(PACKAGES)
+    except DebianInstallError as exc:
+        raise click.ClickException(str(exc)) from exc
+    if installed:
+        console.print(f"installed: {', '.join(installed)}")
+
+
+def _require_lab() -> None:
+    """Say what to install before any call starts, not from deep inside the lab."""
+    from voicebot.telephony.janus.lab import LabNotInstalled, require_installed
+
+    try:
+        require_installed()
+    except LabNotInstalled as exc:
+        raise click.ClickException(str(exc)) from exc

@@ -4,8 +4,9 @@ The integration tests and ``voicebot bench calls --transport janus`` both use it
 Janus never gathers ICE candidates on loopback interfaces and aioice drops 127.0.0.1, so the bot's
 aiortc peer and Janus meet on 127.0.0.2, carried by a veth inside a private network namespace
 (``lo`` + one veth pair, nothing routed outside). Janus, SIPp and the bot's sockets all live there;
-nothing listens on the machine's own interfaces. Needs root (namespaces; apt-get if Janus or SIPp
-is missing: the ``janus`` and ``sip-tester`` Debian packages).
+nothing listens on the machine's own interfaces. Needs root (namespaces) and Debian's ``janus``
+and ``sip-tester`` packages (:data:`PACKAGES`); the lab never installs them itself: it says
+which are missing (``voicebot bench calls --transport janus --install`` installs them).
 
 The bot runs in the calling process: :meth:`Namespace.entered` moves the calling thread (the one
 running the event loop) into the namespace with ``setns(2)`` and back afterwards, so the sockets
@@ -40,22 +41,23 @@ PCAPS = Path("/usr/share/sip-tester")
 _CLONE_NEWNET = 0x40000000
 
 
-def ensure_installed() -> None:
-    """Install Janus and SIPp from Debian's packages when missing; fail loudly if impossible."""
-    missing = [
-        pkg for pkg, exe in (("janus", "janus"), ("sip-tester", "sipp")) if not shutil.which(exe)
-    ]
-    if not missing:
-        return
-    if os.geteuid() != 0 or not shutil.which("apt-get"):
-        raise RuntimeError(f"{missing} missing and cannot be installed (needs root and apt-get)")
-    env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
-    for cmd in (["apt-get", "update", "-q"], ["apt-get", "install", "-y", "-q", *missing]):
-        done = subprocess.run(cmd, env=env, capture_output=True, text=True, check=False)
-        if done.returncode != 0:
-            raise RuntimeError(
-                f"{' '.join(cmd)} failed:\n{done.stdout[-2000:]}{done.stderr[-2000:]}"
-            )
+PACKAGES = {"janus": "janus", "sipp": "sip-tester"}
+"""Executables the lab runs -> the Debian packages that provide them."""
+
+
+class LabNotInstalled(RuntimeError):
+    """Janus or SIPp is not installed."""
+
+
+def require_installed() -> None:
+    """Fail with what to install when Janus or SIPp is missing."""
+    missing = [pkg for exe, pkg in PACKAGES.items() if not shutil.which(exe)]
+    if missing:
+        raise LabNotInstalled(
+            f"the Janus lab needs Debian's {' and '.join(missing)}: install with "
+            f"'apt-get install {' '.join(missing)}' (as root), or run "
+            "'voicebot bench calls --transport janus --install'"
+        )
 
 
 def _ip(*args: str) -> None:
@@ -297,7 +299,7 @@ class JanusLab:
         self._stack = contextlib.ExitStack()
 
     def __enter__(self) -> JanusLab:
-        ensure_installed()
+        require_installed()
         Namespace.reap_stale()
         try:
             self.ns.create()
