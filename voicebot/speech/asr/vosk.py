@@ -25,7 +25,7 @@ from voicebot.speech.asr.base import (
     Transcript,
 )
 
-INSTALL_HINT = "pip install vosk"
+INSTALL_HINT = "pip install 'voicebot[vosk]'"
 UNKNOWN = "[unk]"
 
 log = structlog.get_logger(__name__)

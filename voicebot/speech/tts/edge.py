@@ -9,6 +9,7 @@ edge-tts returns MP3 at 24 kHz; PyAV decodes it.
 from __future__ import annotations
 
 import asyncio
+import importlib.util
 import io
 import os
 import time
@@ -18,7 +19,7 @@ import numpy as np
 from voicebot.speech.tts.base import EngineUnavailable, RawAudio, Synthesizer, TtsError
 from voicebot.speech.tts.cache import TtsCache
 
-INSTALL_HINT = "pip install edge-tts"
+INSTALL_HINT = "pip install 'voicebot[edge-tts]'"
 PROBE_ENV = "VOICEBOT_EDGE_PROBE"
 DEFAULT_PROBE = ("speech.platform.bing.com", 443)
 PROBE_TIMEOUT_S = 1.5
@@ -59,6 +60,11 @@ def probe_target() -> tuple[str, int]:
     if not sep or not host or not port.isdigit():
         raise ValueError(f"{PROBE_ENV}={configured!r}: expected host:port, e.g. 127.0.0.1:8443")
     return host, int(port)
+
+
+def edge_installed() -> bool:
+    """Whether the ``edge-tts`` extra is installed: ``auto`` never picks an engine it lacks."""
+    return importlib.util.find_spec("edge_tts") is not None
 
 
 async def edge_reachable(timeout: float = PROBE_TIMEOUT_S) -> bool:

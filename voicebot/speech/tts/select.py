@@ -1,9 +1,10 @@
 """Which TTS engine speaks a locale: configured, or the best one reachable right now.
 
 ``VOICEBOT_TTS`` = ``auto`` (default) | ``offline`` | ``edge`` | ``piper`` | ``espeak``.
-``auto`` uses edge-tts only if its service answers a quick probe and has a voice for the
-locale; otherwise, and always with ``offline``, Piper for English and espeak-ng for Mandarin
-and every other locale (``offline`` never touches the network: tests and CI use it).
+``auto`` uses edge-tts only if its extra is installed (``voicebot[edge-tts]``), its service
+answers a quick probe and it has a voice for the locale; otherwise, and always with
+``offline``, Piper for English and espeak-ng for Mandarin and every other locale (``offline``
+never touches the network: tests and CI use it).
 Engines are imported only when chosen, so choosing never loads a model.
 """
 
@@ -53,9 +54,9 @@ async def choose_engine(locale: str, setting: str | None = None) -> str:
         return offline_engine_for(locale)
     if chosen != "auto":
         return chosen
-    from voicebot.speech.tts.edge import edge_reachable, edge_voice_for
+    from voicebot.speech.tts.edge import edge_installed, edge_reachable, edge_voice_for
 
-    if edge_voice_for(locale) is not None and await edge_reachable():
+    if edge_installed() and edge_voice_for(locale) is not None and await edge_reachable():
         return "edge"
     return offline_engine_for(locale)
 
