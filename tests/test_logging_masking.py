@@ -11,7 +11,8 @@ from collections.abc import Iterator
 import pytest
 import structlog
 
-from voicebot.logging import configure_logging, mask_text, mask_value
+from voicebot.logging import configure_logging, mask_value
+from voicebot.privacy.masking import mask_text
 
 RAW = ("13800138000", "8613800138000", "0013 8000", "2025550123", "555-0123")
 

@@ -46,7 +46,7 @@ def test_the_country_shows_so_a_wrong_region_is_visible() -> None:
 
 
 def test_masking_a_masked_number_changes_nothing() -> None:
-    from voicebot.logging import mask_text
+    from voicebot.privacy.masking import mask_text
 
     for number in ("+8613800138000", "+12025550123", "+353871234567"):
         once = mask_text(f"call {number} now")

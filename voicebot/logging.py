@@ -7,14 +7,14 @@ in a nested dict or in a traceback is printed as ``138****8000``, whoever logged
 
 A number is recognised in free text as ``+`` and 7-15 digits (spaces, dashes, dots and brackets
 allowed between them), a national form with separators (``138 0013 8000``, ``(202) 555-0123``)
-or a bare run of 7-15 digits that is not part of a word or a decimal. Over-masking a long id is
-the price of never leaking a number.
+or a bare run of 7-15 digits that is not part of a word or a decimal
+(:func:`voicebot.privacy.masking.mask_text`). Over-masking a long id is the price of never
+leaking a number.
 """
 
 from __future__ import annotations
 
 import logging
-import re
 import sys
 from collections.abc import MutableMapping
 from typing import Any, TextIO
@@ -22,36 +22,10 @@ from typing import Any, TextIO
 import structlog
 from structlog.typing import EventDict, Processor, WrappedLogger
 
-from voicebot.privacy.masking import mask_digits, mask_number
+from voicebot.privacy.masking import mask_text
 
-_MIN_DIGITS = 7
-_MAX_DIGITS = 15
-_PHONE = re.compile(
-    r"(?<![\w+])(?<!\d\.)"
-    r"(?:"
-    r"\+\d[\d ().-]{5,22}\d"  # international, separators allowed
-    r"|\(?\d{2,4}\)?[ -]\d{3,4}[ -]\d{4}"  # national with separators
-    r"|\d{7,15}"  # bare digits
-    r")"
-    r"(?!\w|\.\d)"
-)
 _NUMBER_KEYS = ("number", "phone", "callee", "caller", "msisdn", "e164")
 _HANDLER_MARK = "_voicebot_masking_handler"
-
-
-def mask_text(text: str) -> str:
-    """``text`` with every phone number masked: ``call +8613800138000`` -> ``call 138****8000``."""
-    return _PHONE.sub(_mask_match, text)
-
-
-def _mask_match(match: re.Match[str]) -> str:
-    found = match.group(0)
-    digits = "".join(ch for ch in found if ch.isdigit())
-    if not _MIN_DIGITS <= len(digits) <= _MAX_DIGITS:
-        return found
-    if found.startswith("+"):
-        return mask_number("+" + digits)
-    return mask_digits(digits)
 
 
 def mask_value(value: Any, key: str = "") -> Any:

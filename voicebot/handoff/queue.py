@@ -14,8 +14,7 @@ import datetime as dt
 from dataclasses import dataclass, field
 from typing import Any
 
-from voicebot.logging import mask_text
-from voicebot.privacy.masking import mask_number
+from voicebot.privacy.masking import mask_number, mask_text
 
 
 @dataclass(frozen=True)

@@ -8,6 +8,8 @@ decides the calling window, so a number read as the wrong country must be visibl
 
 from __future__ import annotations
 
+import re
+
 import phonenumbers
 
 _KEEP_HEAD = 3
@@ -54,3 +56,31 @@ def _split(number: str) -> tuple[int | None, str]:
         else:
             return parsed.country_code, phonenumbers.national_significant_number(parsed)
     return None, "".join(ch for ch in text if ch.isdigit())
+
+
+_MIN_DIGITS = 7
+_MAX_DIGITS = 15
+_PHONE = re.compile(
+    r"(?<![\w+])(?<!\d\.)"
+    r"(?:"
+    r"\+\d[\d ().-]{5,22}\d"  # international, separators allowed
+    r"|\(?\d{2,4}\)?[ -]\d{3,4}[ -]\d{4}"  # national with separators
+    r"|\d{7,15}"  # bare digits
+    r")"
+    r"(?!\w|\.\d)"
+)
+
+
+def mask_text(text: str) -> str:
+    """``text`` with every phone number masked: ``call +8613800138000`` -> ``call 138****8000``."""
+    return _PHONE.sub(_mask_match, text)
+
+
+def _mask_match(match: re.Match[str]) -> str:
+    found = match.group(0)
+    digits = "".join(ch for ch in found if ch.isdigit())
+    if not _MIN_DIGITS <= len(digits) <= _MAX_DIGITS:
+        return found
+    if found.startswith("+"):
+        return mask_number("+" + digits)
+    return mask_digits(digits)

@@ -9,7 +9,7 @@ empties the notes of its attempts (:mod:`voicebot.privacy.erasure`).
 
 from __future__ import annotations
 
-from voicebot.logging import mask_text
+from voicebot.privacy.masking import mask_text
 from voicebot.privacy.number_keys import NumberKeys
 from voicebot.privacy.redact import redact
 
