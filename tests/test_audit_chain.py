@@ -15,12 +15,12 @@ from sqlalchemy import select
 from sqlalchemy.engine import Connection
 
 from voicebot.cli import cli
-from voicebot.compliance.audit import write_audit
 from voicebot.compliance.benchmark import bench_numbers, run_processes
 from voicebot.compliance.gate import Gate
 from voicebot.compliance.policy import load_policy
 from voicebot.flow.model import Purpose
 from voicebot.privacy import audit_events
+from voicebot.privacy.audit import write_audit
 from voicebot.privacy.audit_chain import GENESIS, Verification, entry_hash, iter_rows, verify
 from voicebot.privacy.audit_events import vault_hook
 from voicebot.privacy.vault import Keyring, MasterKey, Vault

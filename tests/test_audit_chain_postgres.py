@@ -14,11 +14,11 @@ import pytest
 from sqlalchemy import text
 from sqlalchemy.exc import DBAPIError
 
-from voicebot.compliance.audit import write_audit
 from voicebot.compliance.decision import Reason
 from voicebot.compliance.gate import Gate
 from voicebot.compliance.policy import load_policy
 from voicebot.flow.model import Purpose
+from voicebot.privacy.audit import write_audit
 from voicebot.privacy.audit_chain import Verification, verify
 from voicebot.privacy.dnc_hash import reset_key_cache
 from voicebot.privacy.erasure import erase

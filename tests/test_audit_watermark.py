@@ -18,10 +18,10 @@ import pytest
 from click.testing import CliRunner, Result
 
 from voicebot.cli import cli
-from voicebot.compliance.audit import write_audit
 from voicebot.compliance.gate import Gate
 from voicebot.compliance.policy import load_policy
 from voicebot.flow.model import Purpose
+from voicebot.privacy.audit import write_audit
 from voicebot.privacy.vault import MasterKey
 from voicebot.store import Store, open_store
 
@@ -151,7 +151,7 @@ async def test_a_store_from_before_gets_its_mark_and_its_notes_sealed(
 ) -> None:
     from sqlalchemy import insert, select
 
-    from voicebot.compliance.audit import audit_row
+    from voicebot.privacy.audit import audit_row
     from voicebot.privacy.audit_chain import link
     from voicebot.privacy.notes import open_note
     from voicebot.store.dispositions import CALL_DISPOSITIONS

@@ -11,8 +11,9 @@ from voicebot.compliance.calendars import DayKind, HolidayCalendar
 from voicebot.compliance.decision import Reason
 from voicebot.compliance.policy import Policy, load_policy
 from voicebot.compliance.schedule import Evaluation, History, evaluate
-from voicebot.compliance.zones import InvalidNumber, parse_callee
+from voicebot.compliance.zones import parse_callee
 from voicebot.flow.model import Purpose
+from voicebot.privacy.numbers import InvalidNumber
 
 CN = "+8613800138000"
 NYC = "+12125550123"

@@ -16,7 +16,7 @@ from click.testing import CliRunner
 from sqlalchemy import func, select
 
 from voicebot.cli import cli
-from voicebot.compliance.audit import write_audit
+from voicebot.privacy.audit import write_audit
 from voicebot.privacy.audit_chain import CHECKPOINT_KIND, Verification, verify
 from voicebot.privacy.retention import RetentionPolicy, purge, run_daily
 from voicebot.privacy.vault import MasterKey, Vault

@@ -9,7 +9,8 @@ from __future__ import annotations
 import datetime as dt
 import re
 
-from voicebot.compliance.zones import InvalidNumber, parse_callee
+from voicebot.compliance.zones import parse_callee
+from voicebot.privacy.numbers import InvalidNumber
 
 _CLOCK = re.compile(r"^(?P<h>[01]?\d|2[0-3])[:.](?P<m>[0-5]\d)$")
 

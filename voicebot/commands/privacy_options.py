@@ -10,8 +10,8 @@ from typing import Any, TypeVar
 
 import click
 
-from voicebot.compliance.zones import InvalidNumber
 from voicebot.privacy.audit_events import vault_hook
+from voicebot.privacy.numbers import InvalidNumber
 from voicebot.privacy.vault import KeyFileError, Vault, VaultError, load_keyring
 from voicebot.store import Store, open_store, resolve_db_url
 from voicebot.store.identity import store_vault_root

@@ -19,7 +19,7 @@ from typing import Any, TypeVar
 
 import click
 
-from voicebot.compliance.audit import write_audit
+from voicebot.privacy.audit import write_audit
 from voicebot.store import Store, db_option, open_store, resolve_db_url
 from voicebot.store.users import (
     Role,

@@ -15,7 +15,8 @@ from voicebot.compliance.decision import Decision, Reason
 from voicebot.compliance.gate import Gate
 from voicebot.compliance.policy import Policy, load_policy, user_policy_path
 from voicebot.compliance.rules import AttemptStateError, OutcomeEffects
-from voicebot.compliance.zones import Callee, InvalidNumber, parse_callee
+from voicebot.compliance.zones import Callee, parse_callee
+from voicebot.privacy.numbers import InvalidNumber
 
 __all__ = [
     "AttemptStateError",

@@ -21,10 +21,10 @@ from dataclasses import dataclass
 from sqlalchemy import insert, select
 from sqlalchemy.engine import Connection
 
-from voicebot.compliance.audit import write_audit_sync
 from voicebot.compliance.policy import Policy
 from voicebot.compliance.rules import add_dnc, queue_review
 from voicebot.privacy import mask_number
+from voicebot.privacy.audit import write_audit_sync
 from voicebot.privacy.notes import seal_note
 from voicebot.privacy.number_keys import ERASED, NumberKeys
 from voicebot.store.dispositions import CALL_DISPOSITIONS

@@ -19,11 +19,12 @@ from pathlib import Path
 from sqlalchemy import delete, func, select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from voicebot.compliance.audit import write_audit
 from voicebot.compliance.policy import Policy
 from voicebot.compliance.rules import add_dnc
-from voicebot.compliance.zones import InvalidNumber, parse_callee
+from voicebot.compliance.zones import parse_callee
 from voicebot.privacy import mask_number
+from voicebot.privacy.audit import write_audit
+from voicebot.privacy.numbers import InvalidNumber
 from voicebot.store.campaigns import find_campaign_id
 from voicebot.store.engine import Store
 from voicebot.store.models import CAMPAIGNS, DNC_ENTRIES, DNC_ERASED

@@ -12,10 +12,10 @@ from dataclasses import dataclass
 from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from voicebot.compliance.audit import write_audit
 from voicebot.compliance.policy import Policy
 from voicebot.compliance.rules import freeze_number
 from voicebot.privacy import mask_number
+from voicebot.privacy.audit import write_audit
 from voicebot.store.engine import Store
 from voicebot.store.models import ATTEMPTS, REVIEW_QUEUE
 

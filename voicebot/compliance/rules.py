@@ -18,10 +18,10 @@ from dataclasses import dataclass
 from sqlalchemy import and_, func, insert, or_, select, update
 from sqlalchemy.engine import Connection
 
-from voicebot.compliance.audit import write_audit_sync
 from voicebot.compliance.policy import Policy
 from voicebot.outcomes import Outcome
 from voicebot.privacy import mask_number
+from voicebot.privacy.audit import write_audit_sync
 from voicebot.privacy.number_keys import ERASED, NumberKeys
 from voicebot.store.engine import Store, lock_number_sync
 from voicebot.store.models import ATTEMPTS, DNC_ENTRIES, FREEZES, REVIEW_QUEUE

@@ -16,12 +16,9 @@ import phonenumbers
 from phonenumbers import timezone as pn_timezone
 
 from voicebot.privacy import mask_number
+from voicebot.privacy.numbers import parse_number
 
 _UNKNOWN_ZONE = "Etc/Unknown"
-
-
-class InvalidNumber(ValueError):
-    """The input is not a valid international phone number."""
 
 
 @dataclass(frozen=True)
@@ -54,28 +51,15 @@ def parse_callee(number: str) -> Callee:
     """Check ``number`` and find its zones.
 
     Raises:
-        InvalidNumber: with what was expected, e.g. a number without ``+`` or an impossible one.
+        InvalidNumber: (:mod:`voicebot.privacy.numbers`) with what was expected, e.g. a number
+            without ``+`` or an impossible one.
     """
     return _parse(number.strip())
 
 
 @lru_cache(maxsize=65536)
 def _parse(text: str) -> Callee:
-    if not text.startswith("+"):
-        raise InvalidNumber(
-            f"{mask_number(text)!r}: expected an international number starting with + "
-            "(E.164), e.g. +8613800138000"
-        )
-    try:
-        parsed = phonenumbers.parse(text, None)
-    except phonenumbers.NumberParseException as exc:
-        raise InvalidNumber(f"{mask_number(text)!r}: not a phone number ({exc})") from None
-    if not phonenumbers.is_valid_number(parsed):
-        digits = len(phonenumbers.national_significant_number(parsed))
-        raise InvalidNumber(
-            f"{mask_number(text)!r} ({digits} digits after +{parsed.country_code}): "
-            f"not a valid number for country code +{parsed.country_code}"
-        )
+    parsed = parse_number(text)
     names = [z for z in pn_timezone.time_zones_for_number(parsed) if z != _UNKNOWN_ZONE]
     e164 = phonenumbers.format_number(parsed, phonenumbers.PhoneNumberFormat.E164)
     return Callee(

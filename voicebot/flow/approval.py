@@ -19,12 +19,12 @@ from typing import Any
 
 from sqlalchemy import insert, select
 
-from voicebot.compliance.audit import write_audit
 from voicebot.flow.lint import LINT_VERSION
 from voicebot.flow.lint.refusal import lint_errors
 from voicebot.flow.loader import LoadedFlow
 from voicebot.flow.machine import compile_flow
 from voicebot.flow.runner import prompts_used
+from voicebot.privacy.audit import write_audit
 from voicebot.store import Store
 from voicebot.store.models import FLOW_APPROVALS
 from voicebot.store.users import Role, get_user

@@ -107,7 +107,7 @@ def link(head: tuple[int, str] | None, values: dict[str, Any]) -> dict[str, Any]
 
 
 def append_sync(conn: Connection, values: dict[str, Any]) -> dict[str, Any]:
-    """Append one entry (fields of :func:`voicebot.compliance.audit.audit_row`) to the chain.
+    """Append one entry (fields of :func:`voicebot.privacy.audit.audit_row`) to the chain.
 
     Must run inside the caller's write transaction; returns the row as inserted.
     """

@@ -12,7 +12,7 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from voicebot.compliance.audit import write_audit
+from voicebot.privacy.audit import write_audit
 from voicebot.privacy.masking import mask_number
 from voicebot.store.engine import Store
 

@@ -36,11 +36,11 @@ import phonenumbers
 from sqlalchemy import delete, exists, insert, select, update
 from sqlalchemy.engine import Connection
 
-from voicebot.compliance.audit import write_audit_sync
-from voicebot.compliance.zones import parse_callee
+from voicebot.privacy.audit import write_audit_sync
 from voicebot.privacy.dnc_hash import current_keys, digest
 from voicebot.privacy.masking import mask_number
 from voicebot.privacy.number_keys import ERASED
+from voicebot.privacy.numbers import to_e164
 from voicebot.privacy.vault import Vault
 from voicebot.store.compact import compact
 from voicebot.store.dispositions import CALL_DISPOSITIONS
@@ -131,7 +131,7 @@ async def erase(
         InvalidNumber: ``number`` is not an E.164 number.
         NoErasureKey: no master key is loaded (nothing is changed).
     """
-    e164 = parse_callee(number).e164
+    e164 = to_e164(number)
     keys = current_keys()
     if not keys:
         raise NoErasureKey(

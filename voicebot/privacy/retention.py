@@ -25,6 +25,7 @@ from typing import Any
 from sqlalchemy import delete, func, select
 from sqlalchemy.engine import Connection
 
+from voicebot.privacy.audit import audit_row
 from voicebot.privacy.audit_chain import CHECKPOINT_KIND, append_sync
 from voicebot.privacy.vault import Vault
 from voicebot.store.engine import Store
@@ -174,8 +175,6 @@ def _purgeable_prefix(conn: Connection, before: dt.datetime) -> int | None:
 
 
 def _event(at: dt.datetime, kind: str, detail: dict[str, Any]) -> dict[str, Any]:
-    from voicebot.compliance.audit import audit_row  # compliance imports privacy, not back
-
     return audit_row(at=at, kind=kind, number_masked="", policy_version="-", detail=detail)
 
 

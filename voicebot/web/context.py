@@ -13,7 +13,7 @@ from typing import Any, TypeVar
 from aiohttp import web
 from pydantic import BaseModel
 
-from voicebot.compliance.audit import write_audit
+from voicebot.privacy.audit import write_audit
 from voicebot.store.users import User
 from voicebot.web.inputs import read_model
 from voicebot.web.keys import CLOCK, STORE, USER

@@ -5,8 +5,8 @@ from __future__ import annotations
 from aiohttp import web
 from pydantic import BaseModel, Field
 
-from voicebot.compliance.zones import InvalidNumber
 from voicebot.privacy.erasure import NoErasureKey, erase
+from voicebot.privacy.numbers import InvalidNumber
 from voicebot.web.context import error, now, read_body, user_of
 from voicebot.web.keys import STORE, VAULT
 
