@@ -18,12 +18,12 @@ from voicebot.cli import cli
 from voicebot.compliance.benchmark import bench_numbers, run_processes
 from voicebot.compliance.gate import Gate
 from voicebot.compliance.policy import load_policy
-from voicebot.flow.model import Purpose
 from voicebot.privacy import audit_events
 from voicebot.privacy.audit import write_audit
 from voicebot.privacy.audit_chain import GENESIS, Verification, entry_hash, iter_rows, verify
 from voicebot.privacy.audit_events import vault_hook
 from voicebot.privacy.vault import Keyring, MasterKey, Vault
+from voicebot.purpose import Purpose
 from voicebot.store import Store, open_store
 from voicebot.store.migrate import upgrade
 from voicebot.store.models import AUDIT_EVENTS

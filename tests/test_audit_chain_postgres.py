@@ -17,13 +17,13 @@ from sqlalchemy.exc import DBAPIError
 from voicebot.compliance.decision import Reason
 from voicebot.compliance.gate import Gate
 from voicebot.compliance.policy import load_policy
-from voicebot.flow.model import Purpose
 from voicebot.privacy.audit import write_audit
 from voicebot.privacy.audit_chain import Verification, verify
 from voicebot.privacy.dnc_hash import reset_key_cache
 from voicebot.privacy.erasure import erase
 from voicebot.privacy.retention import RetentionPolicy, purge
 from voicebot.privacy.vault import MasterKey
+from voicebot.purpose import Purpose
 from voicebot.store import Store
 
 pytestmark = pytest.mark.integration

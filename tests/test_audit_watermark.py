@@ -20,9 +20,9 @@ from click.testing import CliRunner, Result
 from voicebot.cli import cli
 from voicebot.compliance.gate import Gate
 from voicebot.compliance.policy import load_policy
-from voicebot.flow.model import Purpose
 from voicebot.privacy.audit import write_audit
 from voicebot.privacy.vault import MasterKey
+from voicebot.purpose import Purpose
 from voicebot.store import Store, open_store
 
 NOW = dt.datetime(2026, 11, 23, 10, 0, tzinfo=dt.timezone(dt.timedelta(hours=8)))

@@ -19,9 +19,9 @@ from sqlalchemy.exc import DBAPIError
 from voicebot.cli import cli
 from voicebot.compliance.gate import Gate
 from voicebot.compliance.policy import load_policy
-from voicebot.flow.model import Purpose
 from voicebot.privacy.audit import write_audit
 from voicebot.privacy.vault import MasterKey
+from voicebot.purpose import Purpose
 from voicebot.store import Store, open_store
 
 pytestmark = pytest.mark.integration

@@ -74,7 +74,7 @@ async def test_blocks_come_from_the_store_and_a_stopped_run_does_not_say_finishe
     from voicebot.campaign.stored import blocked_counts
     from voicebot.compliance.gate import Gate
     from voicebot.compliance.policy import load_policy
-    from voicebot.flow.model import Purpose
+    from voicebot.purpose import Purpose
     from voicebot.store import open_store
 
     store = await open_store(str(tmp_path / "r.db"))

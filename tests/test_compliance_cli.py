@@ -14,8 +14,8 @@ from sqlalchemy import func, select
 from voicebot.cli import cli
 from voicebot.compliance.gate import Gate
 from voicebot.compliance.policy import load_policy
-from voicebot.flow.model import Purpose
 from voicebot.outcomes import Outcome
+from voicebot.purpose import Purpose
 from voicebot.store import open_store
 from voicebot.store.location import ENV_VAR
 from voicebot.store.models import ATTEMPTS, AUDIT_EVENTS, DNC_ENTRIES

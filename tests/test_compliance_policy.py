@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from voicebot.compliance.policy import DEFAULT_POLICY_FILE, load_policy
-from voicebot.flow.model import Purpose
+from voicebot.purpose import Purpose
 from voicebot.yamlsource import SourceErrors
 
 

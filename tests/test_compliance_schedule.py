@@ -12,8 +12,8 @@ from voicebot.compliance.decision import Reason
 from voicebot.compliance.policy import Policy, load_policy
 from voicebot.compliance.schedule import Evaluation, History, evaluate
 from voicebot.compliance.zones import parse_callee
-from voicebot.flow.model import Purpose
 from voicebot.privacy.numbers import InvalidNumber
+from voicebot.purpose import Purpose
 
 CN = "+8613800138000"
 NYC = "+12125550123"

@@ -25,10 +25,11 @@ from voicebot.compliance.dispositions import Disposition
 from voicebot.compliance.gate import Gate
 from voicebot.compliance.policy import load_policy
 from voicebot.flow.host import HandoffContext
-from voicebot.flow.model import Handoff, Purpose
+from voicebot.flow.model import Handoff
 from voicebot.handoff import Activity, AgentDesk
 from voicebot.handoff.presence import Presence
 from voicebot.outcomes import Outcome
+from voicebot.purpose import Purpose
 from voicebot.store import Store, open_store
 from voicebot.store.models import ATTEMPTS
 from voicebot.telephony.loopback import (

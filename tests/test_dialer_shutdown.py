@@ -21,8 +21,8 @@ from voicebot.campaign.runner import CallEnd, CallRequest
 from voicebot.compliance.decision import Decision
 from voicebot.compliance.gate import Gate
 from voicebot.compliance.policy import load_policy
-from voicebot.flow.model import Purpose
 from voicebot.outcomes import Outcome
+from voicebot.purpose import Purpose
 from voicebot.store import Store, open_store
 from voicebot.store.models import ATTEMPTS, DIALER_QUEUE
 

@@ -28,8 +28,8 @@ from voicebot.campaign.simulated import SimulatedRunner
 from voicebot.compliance.gate import Gate
 from voicebot.compliance.policy import load_policy
 from voicebot.compliance.rules import freeze_number
-from voicebot.flow.model import Purpose
 from voicebot.outcomes import Outcome
+from voicebot.purpose import Purpose
 from voicebot.store import Store, open_store
 from voicebot.store.models import ATTEMPTS, DNC_ENTRIES
 

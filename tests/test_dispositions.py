@@ -20,8 +20,8 @@ from voicebot.compliance.dispositions import (
 )
 from voicebot.compliance.gate import Gate
 from voicebot.compliance.policy import load_policy
-from voicebot.flow.model import Purpose
 from voicebot.outcomes import Outcome
+from voicebot.purpose import Purpose
 from voicebot.store import Store, open_store
 from voicebot.store.models import AUDIT_EVENTS
 

@@ -20,12 +20,12 @@ from voicebot.compliance.decision import Reason
 from voicebot.compliance.gate import Gate
 from voicebot.compliance.policy import load_policy
 from voicebot.compliance.queries import CoreQueries, SqliteQueries
-from voicebot.flow.model import Purpose
 from voicebot.outcomes import Outcome
 from voicebot.privacy.audit_chain import verify
 from voicebot.privacy.dnc_hash import ErasureKeyMissing, reset_key_cache
 from voicebot.privacy.erasure import NoErasureKey, call_prefix, erase
 from voicebot.privacy.vault import MasterKey, Vault
+from voicebot.purpose import Purpose
 from voicebot.store import Store, open_store
 from voicebot.store.models import ATTEMPTS, CONTACTS, DNC_ERASED, FREEZES, REVIEW_QUEUE
 

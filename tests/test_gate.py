@@ -18,8 +18,8 @@ from voicebot.compliance.gate import Gate
 from voicebot.compliance.policy import Policy, load_policy
 from voicebot.compliance.queries import CoreQueries, SqliteQueries
 from voicebot.compliance.rules import AttemptStateError
-from voicebot.flow.model import Purpose
 from voicebot.outcomes import Outcome
+from voicebot.purpose import Purpose
 from voicebot.store import Store, open_store
 from voicebot.store.campaigns import CampaignPurposeMismatch
 from voicebot.store.models import ATTEMPTS, AUDIT_EVENTS

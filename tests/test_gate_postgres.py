@@ -18,8 +18,8 @@ from voicebot.compliance import review
 from voicebot.compliance.decision import Reason
 from voicebot.compliance.gate import Gate
 from voicebot.compliance.policy import load_policy
-from voicebot.flow.model import Purpose
 from voicebot.outcomes import Outcome
+from voicebot.purpose import Purpose
 from voicebot.store import Store
 from voicebot.store.models import ATTEMPTS, AUDIT_EVENTS
 

@@ -21,10 +21,10 @@ from voicebot.compliance.explain import explain
 from voicebot.compliance.gate import Gate
 from voicebot.compliance.policy import load_policy
 from voicebot.compliance.queries import CoreQueries, GateQueries, SqliteQueries
-from voicebot.flow.model import Purpose
 from voicebot.outcomes import Outcome
 from voicebot.privacy.number_keys import NumberKeyMissing, NumberKeys, SealedNumberError
 from voicebot.privacy.vault.keys import Keyring, MasterKey
+from voicebot.purpose import Purpose
 from voicebot.store import Store, open_store
 from voicebot.store.migrate import upgrade
 from voicebot.store.models import ATTEMPTS, NUMBER_KEYS

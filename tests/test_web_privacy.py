@@ -9,7 +9,7 @@ from web_support import running_app
 from voicebot.compliance import dnc
 from voicebot.compliance.gate import Gate
 from voicebot.compliance.policy import load_policy
-from voicebot.flow.model import Purpose
+from voicebot.purpose import Purpose
 
 FLOWS = Path(__file__).resolve().parent.parent / "flows"
 NUMBER = "+8613900139000"

@@ -32,9 +32,9 @@ from voicebot.compliance.qa_store import record_qa
 from voicebot.compliance.qa_timing import DisclosureTiming
 from voicebot.flow.loader import LoadedFlow
 from voicebot.flow.machine import FlowSpec, compile_flow
-from voicebot.flow.model import Purpose
 from voicebot.privacy import mask_number
 from voicebot.privacy.vault.vault import Vault
+from voicebot.purpose import Purpose
 from voicebot.speech.asr.stream import UtteranceSource
 from voicebot.speech.tts.base import Synthesizer
 from voicebot.store import Store

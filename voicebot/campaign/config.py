@@ -13,8 +13,8 @@ from typing import Annotated
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, field_validator
 
-from voicebot.flow.model import Purpose
 from voicebot.outcomes import Outcome
+from voicebot.purpose import Purpose
 from voicebot.yamlsource import SourceError, SourceErrors, load_yaml
 
 _STRICT = ConfigDict(extra="forbid", frozen=True)

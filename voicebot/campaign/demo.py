@@ -26,7 +26,7 @@ from pathlib import Path
 
 from voicebot.compliance.decision import Reason
 from voicebot.compliance.gate import Gate
-from voicebot.flow.model import Purpose
+from voicebot.purpose import Purpose
 
 FLOW = Path(__file__).resolve().parents[2] / "flows" / "upgrade_offer.yaml"
 NOTICE_FLOW = FLOW.with_name("plan_notice.yaml")

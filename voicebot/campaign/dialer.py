@@ -43,11 +43,11 @@ from voicebot.compliance.decision import Reason
 from voicebot.compliance.dispositions import Disposition, record_disposition
 from voicebot.compliance.gate import Gate
 from voicebot.compliance.rules import AttemptStateError
-from voicebot.flow.model import Purpose
 from voicebot.handoff.desk import AgentDesk, DispositionRecord
 from voicebot.handoff.offers import offer_for
 from voicebot.outcomes import Outcome
 from voicebot.privacy import mask_number
+from voicebot.purpose import Purpose
 from voicebot.store.engine import Store
 
 log = logging.getLogger(__name__)

@@ -27,11 +27,11 @@ from voicebot.compliance.gate import Gate
 from voicebot.compliance.qa_timing import flow_disclosure_timing
 from voicebot.flow.lint.refusal import require_clean
 from voicebot.flow.loader import LoadedFlow, load_flow
-from voicebot.flow.model import Purpose
 from voicebot.handoff.desk import AgentDesk
 from voicebot.outcomes import Outcome
 from voicebot.privacy import mask_number
 from voicebot.privacy.vault.vault import Vault
+from voicebot.purpose import Purpose
 from voicebot.speech.asr.base import RecognizerUnavailable
 from voicebot.telephony.leg import Transport
 

@@ -24,7 +24,7 @@ from voicebot.compliance.benchmark import (
 )
 from voicebot.compliance.gate import Gate
 from voicebot.compliance.policy import load_policy
-from voicebot.flow.model import Purpose
+from voicebot.purpose import Purpose
 from voicebot.store import open_store
 
 

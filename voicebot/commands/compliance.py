@@ -23,11 +23,11 @@ from voicebot.compliance.policy import Policy, load_policy, user_policy_path
 from voicebot.compliance.review import ReviewError
 from voicebot.compliance.rules import AttemptStateError
 from voicebot.compliance.zones import parse_callee
-from voicebot.flow.model import Purpose
 from voicebot.privacy import mask_number
 from voicebot.privacy.number_keys import NumberKeyMissing, SealedNumberError
 from voicebot.privacy.numbers import InvalidNumber
 from voicebot.privacy.vault.errors import KeyFileError
+from voicebot.purpose import Purpose
 from voicebot.store import Store, db_option, open_store, resolve_db_url
 from voicebot.yamlsource import SourceErrors
 

@@ -39,11 +39,11 @@ from voicebot.compliance import dnc
 from voicebot.compliance.gate import Gate
 from voicebot.compliance.policy import Policy, load_policy, user_policy_path
 from voicebot.flow.approval import approve, check_approved
-from voicebot.flow.model import Purpose
 from voicebot.privacy import mask_number
 from voicebot.privacy.vault.errors import KeyFileError
 from voicebot.privacy.vault.keys import Keyring, MasterKey, read_key_file, write_key_file
 from voicebot.privacy.vault.vault import Vault
+from voicebot.purpose import Purpose
 from voicebot.speech.tts import synthesizer_for
 from voicebot.store import open_store, resolve_db_url
 

@@ -24,7 +24,7 @@ from sqlalchemy import select
 from voicebot.compliance.gate import COUNTING_STATES, Gate
 from voicebot.compliance.policy import load_policy
 from voicebot.compliance.zones import parse_callee
-from voicebot.flow.model import Purpose
+from voicebot.purpose import Purpose
 from voicebot.store.engine import open_store
 from voicebot.store.models import ATTEMPTS
 

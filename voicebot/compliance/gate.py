@@ -27,13 +27,13 @@ from voicebot.compliance.policy import Policy
 from voicebot.compliance.queries import GateQueries, Lookup, queries_for
 from voicebot.compliance.schedule import WEEK_DAYS, Evaluation, History, evaluate
 from voicebot.compliance.zones import Callee, parse_callee
-from voicebot.flow.model import Purpose
 from voicebot.outcomes import Outcome
 from voicebot.privacy import mask_number
 from voicebot.privacy.audit import audit_row
 from voicebot.privacy.dnc_hash import is_erased_sync
 from voicebot.privacy.number_keys import NumberKeyMissing
 from voicebot.privacy.numbers import InvalidNumber
+from voicebot.purpose import Purpose
 from voicebot.store.campaigns import campaign_id, find_campaign_id
 from voicebot.store.engine import Store, lock_number_sync
 

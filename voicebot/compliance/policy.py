@@ -20,7 +20,7 @@ from typing import Any, Literal, Self
 import platformdirs
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
-from voicebot.flow.model import Purpose
+from voicebot.purpose import Purpose
 from voicebot.yamlsource import SourceError, SourceErrors, YamlDocument, load_yaml
 
 DEFAULT_POLICY_FILE = Path(__file__).resolve().parent / "default_policy.yaml"

@@ -30,7 +30,8 @@ from voicebot.call.eventlog import CallEvent, EventLog, LogEntry
 from voicebot.compliance.policy import Policy, Window
 from voicebot.compliance.qa_timing import DisclosureTiming, Role
 from voicebot.compliance.zones import parse_callee
-from voicebot.flow.model import OPT_OUT_DIGIT, Flow, Purpose
+from voicebot.flow.model import OPT_OUT_DIGIT, Flow
+from voicebot.purpose import Purpose
 
 DISCLOSURE_START_S = 1.0
 """The disclosure starts at most this long after the answer."""

@@ -10,12 +10,12 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterator
-from enum import StrEnum
 from typing import Annotated, Any
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, model_validator
 
 from voicebot.outcomes import Outcome
+from voicebot.purpose import Purpose
 
 DTMF_DIGITS = "0123456789*#"
 OPT_OUT_DIGIT = "9"
@@ -31,14 +31,6 @@ PromptId = Annotated[str, StringConstraints(pattern=r"^[A-Za-z_][A-Za-z0-9_.\-]*
 VariableName = Annotated[str, StringConstraints(pattern=NAME_PATTERN)]
 
 _STRICT = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
-
-
-class Purpose(StrEnum):
-    """Why the call is made; compliance rules (holidays, caps) differ per purpose."""
-
-    NOTIFICATION = "notification"
-    MARKETING = "marketing"
-    SURVEY = "survey"
 
 
 LISTEN_TIMEOUT_MIN = 1.0
