@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from voicebot.call.bench import CallFigures, latencies, percentile
-from voicebot.call.eventlog import CallEvent, EventLog
+from voicebot.eventlog import CallEvent, EventLog
 
 
 def test_latencies_are_read_from_the_log() -> None:

@@ -89,7 +89,7 @@ def test_opt_out_honours_the_policy_scope(private_dirs: Path, scope: str, entrie
     import asyncio
 
     from voicebot.compliance import dnc
-    from voicebot.compliance.qa_store import load_qa
+    from voicebot.qa.store import load_qa
     from voicebot.store import open_store
 
     policy = private_dirs / "policy.yaml"

@@ -15,8 +15,8 @@ from pathlib import Path
 
 import pytest
 
-from voicebot.call.eventlog import CallEvent, EventLog
 from voicebot.call.session import CallHooks, CallReport, CallSession
+from voicebot.eventlog import CallEvent, EventLog
 from voicebot.flow.loader import load_flow
 from voicebot.outcomes import Outcome
 from voicebot.personas.book import load_personas

@@ -17,11 +17,11 @@ from pathlib import Path
 import numpy as np
 
 from voicebot.audio import FRAME_SAMPLES, Pcm, rms_dbfs
-from voicebot.call.eventlog import CallEvent
 from voicebot.call.recording import MemorySink
 from voicebot.call.session import CallHooks, CallSession
 from voicebot.call.transfer import ConnectedAgent, TransferAsk
 from voicebot.compliance.dispositions import Disposition
+from voicebot.eventlog import CallEvent
 from voicebot.flow.loader import load_flow
 from voicebot.handoff import Activity, AgentDesk, DispositionRecord
 from voicebot.handoff.offers import offer_for

@@ -11,9 +11,9 @@ from pathlib import Path
 
 import pytest
 
-from voicebot.call.eventlog import CallEvent
 from voicebot.call.recording import MemorySink
 from voicebot.call.session import CallHooks, CallSession
+from voicebot.eventlog import CallEvent
 from voicebot.flow.loader import load_flow
 from voicebot.outcomes import Outcome
 from voicebot.personas.callee import PersonaDirectory

@@ -8,11 +8,11 @@ from pathlib import Path
 
 import pytest
 
-from voicebot.call.eventlog import CallEvent
 from voicebot.call.placement import CallPlan, place_call
 from voicebot.compliance import dnc, review
 from voicebot.compliance.gate import Gate
 from voicebot.compliance.policy import load_policy
+from voicebot.eventlog import CallEvent
 from voicebot.flow.loader import load_flow
 from voicebot.outcomes import Outcome
 from voicebot.personas.book import load_personas

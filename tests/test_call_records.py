@@ -9,8 +9,8 @@ import numpy as np
 import pytest
 
 from voicebot.audio import FRAME_SAMPLES
-from voicebot.call.eventlog import CallEvent, EventLog
 from voicebot.call.recording import DualTrackRecorder, MemorySink, Track
+from voicebot.eventlog import CallEvent, EventLog
 
 
 def test_event_log_is_ordered_and_relative_to_its_start() -> None:

@@ -15,11 +15,11 @@ from pathlib import Path
 import pytest
 from janus.fixtures import gateway, namespace, sipp  # noqa: F401 - pytest fixtures
 
-from voicebot.call.eventlog import CallEvent
 from voicebot.call.placement import CallPlan, place_call
 from voicebot.call.session import CallReport
 from voicebot.compliance.gate import Gate
 from voicebot.compliance.policy import load_policy
+from voicebot.eventlog import CallEvent
 from voicebot.flow.loader import load_flow
 from voicebot.outcomes import Outcome
 from voicebot.speech.asr.select import recognizer_for

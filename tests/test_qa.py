@@ -15,14 +15,18 @@ import pytest
 from click.testing import CliRunner
 from sqlalchemy import insert
 
-from voicebot.call.eventlog import CallEvent, EventLog, LogEntry
 from voicebot.call.recording import MemorySink
 from voicebot.call.session import CallHooks, CallReport, CallSession
 from voicebot.cli import cli
 from voicebot.compliance.policy import Window
-from voicebot.compliance.qa import CallWindow, Check, QaResult, Status, check_call
-from voicebot.compliance.qa_store import QaAlreadyRecorded, load_qa, record_qa
-from voicebot.compliance.qa_timing import (
+from voicebot.eventlog import CallEvent, EventLog, LogEntry
+from voicebot.flow.loader import LoadedFlow, load_flow
+from voicebot.personas.book import load_personas
+from voicebot.personas.callee import PersonaDirectory
+from voicebot.personas.model import Persona, Step
+from voicebot.qa.checks import CallWindow, Check, QaResult, Status, check_call
+from voicebot.qa.store import QaAlreadyRecorded, load_qa, record_qa
+from voicebot.qa.timing import (
     DisclosureTiming,
     Role,
     Sentence,
@@ -30,10 +34,6 @@ from voicebot.compliance.qa_timing import (
     roles_of,
     split_sentences,
 )
-from voicebot.flow.loader import LoadedFlow, load_flow
-from voicebot.personas.book import load_personas
-from voicebot.personas.callee import PersonaDirectory
-from voicebot.personas.model import Persona, Step
 from voicebot.speech.tts.piper import PiperSynthesizer
 from voicebot.store import open_store
 from voicebot.store.models import ATTEMPTS, CAMPAIGNS

@@ -25,13 +25,13 @@ from voicebot.campaign.contacts import Contact
 from voicebot.cli import cli
 from voicebot.compliance.gate import Gate
 from voicebot.compliance.policy import load_policy
-from voicebot.compliance.qa import Check, QaCheck, QaResult, Status
-from voicebot.compliance.qa_store import record_qa
 from voicebot.flow.events import TranscriptLine
 from voicebot.outcomes import Outcome
 from voicebot.privacy.audit_chain import verify
 from voicebot.privacy.masking import mask_number
 from voicebot.purpose import Purpose
+from voicebot.qa.checks import Check, QaCheck, QaResult, Status
+from voicebot.qa.store import record_qa
 from voicebot.store.models import AUDIT_EVENTS
 
 FLOWS = Path(__file__).resolve().parent.parent / "flows"

@@ -27,9 +27,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
 
-from voicebot.call.eventlog import CallEvent, EventLog
 from voicebot.call.placement import CallPlan, place_call, prerender_disclosure
 from voicebot.call.session import CallReport
+from voicebot.eventlog import CallEvent, EventLog
 from voicebot.flow.loader import load_flow
 from voicebot.flow.machine import compile_flow
 from voicebot.personas.book import load_personas

@@ -22,8 +22,8 @@ from collections import deque
 from collections.abc import Callable
 
 from voicebot.audio import FRAME_MS, Pcm
-from voicebot.call.eventlog import CallEvent, EventLog
 from voicebot.call.recording import DualTrackRecorder, Track
+from voicebot.eventlog import CallEvent, EventLog
 from voicebot.flow.events import CallerEvent, Dtmf, Hangup, Utterance
 from voicebot.speech.asr.base import AsrError
 from voicebot.speech.asr.stream import UtteranceSource, UtteranceStream

@@ -20,21 +20,21 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from voicebot.call.archive import VaultRecordingSink, store_transcript
-from voicebot.call.eventlog import EventLog
 from voicebot.call.recording import RecordingSink
 from voicebot.call.session import CallHooks, CallReport, CallSession
 from voicebot.compliance import dnc
 from voicebot.compliance.decision import Decision
 from voicebot.compliance.gate import Gate
 from voicebot.compliance.policy import Policy
-from voicebot.compliance.qa import CallWindow, check_call
-from voicebot.compliance.qa_store import record_qa
-from voicebot.compliance.qa_timing import DisclosureTiming
+from voicebot.eventlog import EventLog
 from voicebot.flow.loader import LoadedFlow
 from voicebot.flow.machine import FlowSpec, compile_flow
 from voicebot.privacy import mask_number
 from voicebot.privacy.vault.vault import Vault
 from voicebot.purpose import Purpose
+from voicebot.qa.checks import CallWindow, check_call
+from voicebot.qa.store import record_qa
+from voicebot.qa.timing import DisclosureTiming
 from voicebot.speech.asr.stream import UtteranceSource
 from voicebot.speech.tts.base import Synthesizer
 from voicebot.store import Store

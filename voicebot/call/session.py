@@ -19,10 +19,10 @@ from voicebot.audio import FRAME_SAMPLES, Pcm, frames
 from voicebot.call.amd import AmdParams, AnsweringMachineDetector
 from voicebot.call.amd.watch import MachineWatch
 from voicebot.call.ears import CallerEars
-from voicebot.call.eventlog import CallEvent, EventLog
 from voicebot.call.prompt_audio import PromptAudio
 from voicebot.call.recording import DualTrackRecorder, RecordingInfo, RecordingSink, Track
 from voicebot.call.transfer import ConnectedAgent, HandoffHook, TransferAsk, bridge, hold_music
+from voicebot.eventlog import CallEvent, EventLog
 from voicebot.flow.events import (
     ActionRun,
     CallerEvent,

@@ -24,7 +24,6 @@ from voicebot.campaign.results import CallResult, CampaignResults, TimelineEntry
 from voicebot.campaign.runner import CallChecks, CallEnd, CallRunner, SessionRunner
 from voicebot.campaign.simulated import SimulatedRunner
 from voicebot.compliance.gate import Gate
-from voicebot.compliance.qa_timing import flow_disclosure_timing
 from voicebot.flow.lint.refusal import require_clean
 from voicebot.flow.loader import LoadedFlow, load_flow
 from voicebot.handoff.desk import AgentDesk
@@ -32,6 +31,7 @@ from voicebot.outcomes import Outcome
 from voicebot.privacy import mask_number
 from voicebot.privacy.vault.vault import Vault
 from voicebot.purpose import Purpose
+from voicebot.qa.timing import flow_disclosure_timing
 from voicebot.speech.asr.base import RecognizerUnavailable
 from voicebot.telephony.leg import Transport
 

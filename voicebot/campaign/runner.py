@@ -12,11 +12,11 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Protocol
 
-from voicebot.call.eventlog import EventLog
 from voicebot.call.placement import CallChecks, CallKit, run_call
 from voicebot.call.recording import RecordingSink
 from voicebot.call.session import CallHooks
 from voicebot.campaign.results import TimelineEntry
+from voicebot.eventlog import EventLog
 from voicebot.flow.loader import LoadedFlow
 from voicebot.outcomes import Outcome
 from voicebot.privacy.vault.vault import Vault

@@ -15,9 +15,9 @@ from typing import Any
 import click
 from rich.console import Console
 
-from voicebot.call.eventlog import LogEntry
 from voicebot.commands.compliance import policy_option
 from voicebot.commands.pairs import key_values
+from voicebot.eventlog import LogEntry
 from voicebot.store import db_option
 
 
@@ -163,13 +163,13 @@ async def _call(
     from voicebot.call.placement import CallChecks, CallPlan, place_call
     from voicebot.compliance.gate import Gate
     from voicebot.compliance.policy import load_policy, user_policy_path
-    from voicebot.compliance.qa_timing import flow_disclosure_timing
     from voicebot.compliance.zones import parse_callee
     from voicebot.flow.lint.refusal import require_clean
     from voicebot.flow.loader import load_flow
     from voicebot.personas.book import load_personas
     from voicebot.personas.callee import PersonaDirectory
     from voicebot.privacy import mask_number
+    from voicebot.qa.timing import flow_disclosure_timing
     from voicebot.speech.asr.base import RecognizerUnavailable
     from voicebot.speech.asr.select import recognizer_for
     from voicebot.speech.tts.select import synthesizer_for

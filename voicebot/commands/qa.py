@@ -14,8 +14,8 @@ import click
 from rich.console import Console
 from rich.table import Table
 
-from voicebot.compliance.qa import Status
-from voicebot.compliance.qa_store import StoredQa, load_qa
+from voicebot.qa.checks import Status
+from voicebot.qa.store import StoredQa, load_qa
 from voicebot.store import db_option, open_store, resolve_db_url
 
 EXIT_FAILURES = 1

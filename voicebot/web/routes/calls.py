@@ -17,9 +17,9 @@ from aiohttp import web
 
 from voicebot.call.archive import read_archived, recording_name, transcript_name
 from voicebot.campaign.stored import AttemptOwner, attempt_owner
-from voicebot.compliance.qa_store import load_qa
 from voicebot.privacy.masking import mask_text
 from voicebot.privacy.vault.vault import Vault
+from voicebot.qa.store import load_qa
 from voicebot.web.context import audit, error, user_of
 from voicebot.web.inputs import Id, Params, path_params
 from voicebot.web.keys import STORE, VAULT

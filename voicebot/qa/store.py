@@ -1,7 +1,7 @@
 """Keep each call's QA checklist in the store, and read them back for reports.
 
 The dialer calls :func:`record_qa` once per answered-or-not attempt, right after
-:func:`~voicebot.compliance.qa.check_call`; ``voicebot qa report`` and the campaign report read
+:func:`~voicebot.qa.checks.check_call`; ``voicebot qa report`` and the campaign report read
 them with :func:`load_qa`. One row per attempt: recording twice replaces nothing and says so.
 
 Wiring, in the dialer::
@@ -22,7 +22,7 @@ from dataclasses import dataclass
 
 from sqlalchemy import insert, select
 
-from voicebot.compliance.qa import QaCheck, QaResult
+from voicebot.qa.checks import QaCheck, QaResult
 from voicebot.store import Store
 from voicebot.store.models import ATTEMPTS, CALL_QA, CAMPAIGNS
 

@@ -8,7 +8,7 @@ evidence, so a reviewer can see *why* a call was flagged without replaying it:
 - ``disclosure_heard``: the disclosure played to its end (a caller pressing 9 over it opted out,
   which is what it is for; a caller hanging up over it makes the check not apply).
 - ``opt_out_instructions``: the opt-out sentence starts within 2 s after the identity sentence
-  ends (times inside the disclosure audio, see :mod:`voicebot.compliance.qa_timing`) and was
+  ends (times inside the disclosure audio, see :mod:`voicebot.qa.timing`) and was
   played; a "9" over the disclosure counts as the instruction understood.
 - ``opt_out_honoured``: after an opt-out request (9, a spoken opt-out, or the action) the
   do-not-call entry was durable before anything else was said, and only the opt-out state's
@@ -26,12 +26,12 @@ from enum import StrEnum
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from voicebot.call.eventlog import CallEvent, EventLog, LogEntry
 from voicebot.compliance.policy import Policy, Window
-from voicebot.compliance.qa_timing import DisclosureTiming, Role
 from voicebot.compliance.zones import parse_callee
+from voicebot.eventlog import CallEvent, EventLog, LogEntry
 from voicebot.flow.model import OPT_OUT_DIGIT, Flow
 from voicebot.purpose import Purpose
+from voicebot.qa.timing import DisclosureTiming, Role
 
 DISCLOSURE_START_S = 1.0
 """The disclosure starts at most this long after the answer."""
@@ -129,7 +129,7 @@ def check_call(
         log: the call's event log (as :class:`~voicebot.call.session.CallSession` fills it).
         flow: the flow the call ran (its disclosure prompt id and opt-out states).
         timing: the disclosure's sentence times for the voice that spoke the call (from
-            :func:`~voicebot.compliance.qa_timing.disclosure_timing`); None fails the checks
+            :func:`~voicebot.qa.timing.disclosure_timing`); None fails the checks
             that need it rather than guessing.
         window: the calling hours that applied.
     """
