@@ -9,9 +9,9 @@ intent corpus's part), so held-out words are reported apart from held-out voices
 Each clip is recognized whole, its transcript read by the intent lexicon, and compared with
 the labels. Chinese is scored by characters (CER), other locales by words.
 
-A *chain* ``a>b`` asks ``b`` only when ``a``'s transcript gives no intent or a bare yes/no
-(:mod:`voicebot.speech.asr.chain`): the cheap first pass answers what it hears clearly, the
-accurate second pass the unsure rest.
+A *chain* ``a>b`` asks ``b`` unless ``a``'s transcript matches a lexicon phrase near-exactly
+with more than a bare yes/no (:mod:`voicebot.speech.asr.chain`): the cheap first pass
+answers what it hears clearly, the accurate second pass the unsure rest.
 """
 
 from __future__ import annotations
