@@ -1,16 +1,20 @@
 """The hearing test set: each locale's labelled utterances in many voices and line conditions.
 
-    python benchmarks/asr_corpus.py OUT [--locale en-US] [--per-utterance 3] [--limit N]
+    python benchmarks/asr_corpus.py OUT [--locale en-US] [--sample 30] [--per-utterance 1]
 
 writes ``OUT/manifest.jsonl`` (one JSON object per clip: id, locale, intent, text, voice,
-condition, split, audio) and ``OUT/<locale>/<id>.wav`` (8 kHz mono 16-bit), the input of
+condition, split, text_split, audio) and ``OUT/<locale>/<id>.wav`` (8 kHz mono 16-bit), the input of
 ``voicebot asr eval OUT``. It lives in ``benchmarks/`` rather than in the package: it is a
 measuring tool that renders minutes of audio with every TTS engine, not something a deployment
 runs; the tests import it to build a corpus of a few clips.
 
-Labels (intent and words) are the intent lexicon's phrases (``voicebot/speech/lexicons``), or
-any YAML/JSONL file of ``{intent, text}`` records given with ``--utterances`` (the larger text
-corpus, when there is one).
+Labels (intent and words) are the labelled utterances of the intent corpus
+(``voicebot/speech/utterances/<locale>.tsv``, the one ``voicebot intent eval`` reads: what
+callers say, ``none`` included), or with ``--lexicon`` the intent lexicon's phrases, or any
+YAML/JSONL file of ``{intent, text}`` records given with ``--utterances``. The intent corpus
+holds over a thousand utterances per locale: ``--sample N`` speaks N of each intent (and of
+``none``) per locale, half of them from its held-out part when it has enough, chosen by
+``--seed`` so the same command gives the same corpus.
 
 Voices: Piper's joe voice as shipped and changed (tempo through Piper's length scale; pitch and
 formants together through a resampling shift, like a smaller or larger speaker; Piper's own
@@ -25,7 +29,10 @@ frames dropped by a fixed jitter buffer. This is a model of the loopback transpo
 transport itself: rendering thousands of clips through aiortc peers would take hours here.
 
 Held out: voices and conditions marked ``heldout`` were never looked at while choosing or tuning
-engines; a clip is held out when its voice or its condition is.
+engines, and the intent corpus's held-out utterances never tuned the lexicon or trained the
+classifier; a clip is held out when its voice, its condition or its text is. The manifest's
+``text_split`` says which part of the intent corpus the words came from, so ``voicebot asr
+eval`` can also report held-out words apart from held-out voices and lines.
 """
 
 from __future__ import annotations
@@ -127,6 +134,7 @@ CONDITIONS: list[Condition] = [
     Condition("g711", g711=True),
     Condition("snr20-white-g711", snr_db=20, g711=True),
     Condition("snr10-pink", snr_db=10, noise="pink"),
+    Condition("snr10-white", snr_db=10),
     Condition("loss5-g711", g711=True, loss=0.05),
     Condition("snr15-loss3-jitter", snr_db=15, noise="pink", loss=0.03, jitter_late=0.02),
     Condition("snr5-white", snr_db=5, heldout=True),
@@ -142,6 +150,8 @@ class Utterance:
 
     intent: str
     text: str
+    heldout: bool = False
+    """The words are in the intent corpus's held-out part (never tuned on)."""
 
 
 @dataclass
@@ -155,6 +165,8 @@ class Clip:
     voice: str
     condition: str
     split: str
+    text_split: str
+    """``dev`` or ``heldout``: the part of the intent corpus the words came from."""
     audio: str
 
 
@@ -176,6 +188,30 @@ def lexicon_utterances(locale: str) -> list[Utterance]:
         for intent, phrases in data["intents"].items()
         for phrase in phrases
     ]
+
+
+def corpus_utterances(locale: str) -> list[Utterance]:
+    """The intent corpus's labelled utterances of a locale, dev and held-out, in file order."""
+    from voicebot.speech.corpus import load_corpus
+
+    return [Utterance(u.intent, u.text, u.split == "heldout") for u in load_corpus(locale)]
+
+
+def sample(utterances: list[Utterance], per_intent: int, seed: int) -> list[Utterance]:
+    """``per_intent`` utterances of each intent, half of them (rounded down) held out when
+    enough are, the rest dev; drawn with ``seed``, kept in their original order."""
+    rng = np.random.default_rng(seed)
+    chosen: set[int] = set()
+    for intent in dict.fromkeys(u.intent for u in utterances):
+        mine = [i for i, u in enumerate(utterances) if u.intent == intent]
+        heldout = [i for i in mine if utterances[i].heldout]
+        dev = [i for i in mine if not utterances[i].heldout]
+        take_heldout = min(len(heldout), per_intent // 2)
+        take_dev = min(len(dev), per_intent - take_heldout)
+        take_heldout = min(len(heldout), per_intent - take_dev)  # few dev: more held out
+        for pool, take in ((heldout, take_heldout), (dev, take_dev)):
+            chosen.update(int(i) for i in rng.choice(pool, size=take, replace=False))
+    return [u for i, u in enumerate(utterances) if i in chosen]
 
 
 def file_utterances(path: Path, locale: str) -> list[Utterance]:
@@ -310,16 +346,25 @@ def generate(
     per_utterance: int = 3,
     limit: int | None = None,
     utterances_file: Path | None = None,
+    lexicon: bool = False,
+    per_intent: int | None = None,
     seed: int = 13,
 ) -> list[Clip]:
-    """Render the corpus into ``out``; returns its manifest (also written as JSONL)."""
+    """Render the corpus into ``out``; returns its manifest (also written as JSONL).
+
+    The words are ``utterances_file``'s if given, else the lexicon's phrases with ``lexicon``,
+    else the intent corpus's utterances; ``per_intent`` samples that many of each intent.
+    """
     clips: list[Clip] = []
     for locale in locales:
-        utterances = (
-            file_utterances(utterances_file, locale)
-            if utterances_file
-            else lexicon_utterances(locale)
-        )
+        if utterances_file:
+            utterances = file_utterances(utterances_file, locale)
+        elif lexicon:
+            utterances = lexicon_utterances(locale)
+        else:
+            utterances = corpus_utterances(locale)
+        if per_intent is not None:
+            utterances = sample(utterances, per_intent, seed)
         rng = np.random.default_rng(seed)
         for n, utterance, voice, condition in plan(utterances, VOICES[locale], per_utterance):
             if limit is not None and len([c for c in clips if c.locale == locale]) >= limit:
@@ -327,7 +372,8 @@ def generate(
             clip_id = f"{locale}-{n:04d}-{voice.name}-{condition.name}"
             audio = f"{locale}/{clip_id}.wav"
             write_wav(out / audio, apply_line(render(voice, utterance.text), condition, rng))
-            split = "heldout" if voice.heldout or condition.heldout else "dev"
+            text_split = "heldout" if utterance.heldout else "dev"
+            heldout = voice.heldout or condition.heldout or utterance.heldout
             clips.append(
                 Clip(
                     clip_id,
@@ -336,7 +382,8 @@ def generate(
                     utterance.text,
                     voice.name,
                     condition.name,
-                    split,
+                    "heldout" if heldout else "dev",
+                    text_split,
                     audio,
                 )
             )
@@ -353,6 +400,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--per-utterance", type=int, default=3, help="Renderings per utterance.")
     parser.add_argument("--limit", type=int, help="At most this many clips per locale.")
     parser.add_argument("--utterances", type=Path, help="YAML/JSONL of {intent, text}.")
+    parser.add_argument(
+        "--lexicon", action="store_true", help="Speak the lexicon's phrases, not the corpus."
+    )
+    parser.add_argument(
+        "--sample", type=int, metavar="N", help="N utterances per intent per locale."
+    )
     parser.add_argument("--seed", type=int, default=13)
     args = parser.parse_args(argv)
     clips = generate(
@@ -361,6 +414,8 @@ def main(argv: list[str] | None = None) -> int:
         per_utterance=args.per_utterance,
         limit=args.limit,
         utterances_file=args.utterances,
+        lexicon=args.lexicon,
+        per_intent=args.sample,
         seed=args.seed,
     )
     print(f"{len(clips)} clips in {args.out}", file=sys.stderr)

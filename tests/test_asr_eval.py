@@ -60,6 +60,76 @@ def test_the_corpus_has_labels_voices_lines_and_a_heldout_part(corpus: Path) -> 
         assert len(pcm) > 0.5 * 8000 and np.abs(pcm).max() > 1000
 
 
+def test_sampling_takes_each_intent_from_both_parts_of_the_intent_corpus(
+    corpus_tool: ModuleType,
+) -> None:
+    from voicebot.speech.corpus import load_corpus
+
+    utterances = corpus_tool.corpus_utterances("en-US")
+    assert len(utterances) == len(load_corpus("en-US"))
+    chosen = corpus_tool.sample(utterances, 5, seed=13)
+    labels = {u.intent for u in utterances}
+    assert len(chosen) == 5 * len(labels)
+    for label in labels:
+        mine = [u for u in chosen if u.intent == label]
+        assert len(mine) == 5
+        assert sum(u.heldout for u in mine) == 2  # half of five, rounded down
+    assert chosen == corpus_tool.sample(utterances, 5, seed=13)  # the same seed, the same set
+    assert chosen != corpus_tool.sample(utterances, 5, seed=14)
+    order = {u: i for i, u in enumerate(utterances)}
+    assert [order[u] for u in chosen] == sorted(order[u] for u in chosen)
+    few = [u for u in utterances if u.intent == "deny" and not u.heldout][:3]
+    assert corpus_tool.sample(few, 5, seed=13) == few  # fewer than asked: all of them
+
+
+@pytest.fixture(scope="module")
+def sampled(corpus_tool: ModuleType, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    out = tmp_path_factory.mktemp("sampled")
+    corpus_tool.generate(out, ["en-US"], per_utterance=1, per_intent=2)
+    return out
+
+
+def test_a_clip_is_held_out_when_its_words_are(sampled: Path) -> None:
+    from voicebot.speech.corpus import load_corpus
+
+    heldout_texts = {u.text for u in load_corpus("en-US", ("heldout",))}
+    dev_texts = {u.text for u in load_corpus("en-US", ("dev",))}
+    clips = load_manifest(sampled)
+    labels = {c.intent for c in clips}
+    assert labels == {
+        "opt_out",
+        "refuse",
+        "interested",
+        "callback_later",
+        "ask_human",
+        "affirm",
+        "deny",
+        "none",
+    }
+    assert len(clips) == 2 * len(labels)
+    for clip in clips:
+        assert clip.text_split == ("heldout" if clip.text in heldout_texts else "dev")
+        assert clip.text in heldout_texts | dev_texts
+        if clip.text_split == "heldout":
+            assert clip.split == "heldout"
+    assert sum(c.text_split == "heldout" for c in clips) == len(labels)
+    # Some clips of dev words are held out anyway, by their voice or line.
+    assert any(c.text_split == "dev" and c.split == "heldout" for c in clips)
+    assert any(c.split == "dev" for c in clips)
+
+
+def test_asr_eval_reports_heldout_words_apart(sampled: Path) -> None:
+    result = CliRunner().invoke(
+        asr, ["eval", str(sampled), "--engine", "pocketsphinx", "--json", "--limit", "6"]
+    )
+    assert result.exit_code == 0, result.output
+    reports = json.loads(result.output)["reports"]
+    parts = {k: v["clips"] for k, v in reports.items() if k.startswith("en-US/text:")}
+    assert set(parts) <= {"en-US/text:dev", "en-US/text:heldout"} and parts
+    assert sum(parts.values()) == reports["en-US"]["clips"] == 6
+    assert reports["en-US/heldout"]["clips"] >= parts.get("en-US/text:heldout", 0)
+
+
 def test_line_conditions_do_what_they_say(corpus_tool: ModuleType) -> None:
     rng = np.random.default_rng(1)
     tone = (8000 * np.sin(np.arange(8000 * 4) * 2 * np.pi * 440 / 8000)).astype(np.int16)

@@ -83,8 +83,8 @@ def spread(clips: Sequence[Clip], limit: int) -> list[Clip]:
     "spec",
     default="auto",
     show_default=True,
-    help="An engine, or a chain A>B (B hears a clip only when A's words give no intent); "
-    "auto: what a call in the clip's locale would get.",
+    help="An engine, or a chain A>B (B hears a clip unless A's words match a lexicon phrase "
+    "near-exactly); auto: what a call in the clip's locale would get.",
 )
 @click.option("--locale", "locales", multiple=True, help="Only these locales (repeatable).")
 @click.option("--split", type=click.Choice(["dev", "heldout"]), help="Only this part.")

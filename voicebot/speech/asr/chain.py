@@ -1,11 +1,14 @@
 """A chain of recognizers: a fast first pass, an accurate one only when the first is unsure.
 
-"Unsure" means the first engine's words give no intent in the locale's lexicon, or only a bare
-yes or no: a caller who said "not interested" in the voice pocketsphinx was tuned on is
-answered at pocketsphinx's cost; a caller it garbles ("oh i read it did") is heard again by
-Whisper. Bare answers are heard again too: measured on the hearing corpus, every intent
-pocketsphinx got wrong was one ("please don't call me again" in an espeak-ng voice came out
-"yeah totally again"), and a wrong "yes" must not hide an opt-out. Measured with
+"Sure" means the first engine's words match a phrase of the locale's intent lexicon
+near-exactly (a match score of at least :data:`SURE`) and the intent is more than a bare yes
+or no: a caller who said "not interested" in the voice pocketsphinx was tuned on is answered at
+pocketsphinx's cost. Anything less is heard again by Whisper: no intent at all, a fuzzy match,
+or an intent only the learned classifier reads. A garbled rendering loosely suggests intents
+that were never said: pocketsphinx heard a refusal as "oh i read it did", which the classifier
+reads as ``interested``, and a first pass that settled on that would pitch to a caller who
+refused. Bare answers are heard again too: "please don't call me again" in an espeak-ng voice
+came out "yeah totally again", and a wrong "yes" must not hide an opt-out. Measured with
 ``voicebot asr eval --engine pocketsphinx>whisper`` (README, "Speech").
 """
 
@@ -23,24 +26,44 @@ CONFIRM: frozenset[str] = frozenset({"affirm", "deny"})
 """Intents a first pass may not decide alone: short bare answers that noise and garbled
 speech produce ("yeah", "no")."""
 
+SURE = 0.9
+"""The lexicon match score from which a first pass's words end the chain: an exact phrase
+(1.0), a slip of a letter or two ("knot interested", 0.97), an exact phrase negated (0.9)."""
+
 
 def heard_intent(text: str, locale: str) -> str | None:
     """The intent the lexicon reads in ``text`` (None: nothing, or no words at all)."""
     return recognize(text, locale).intent if text.strip() else None
 
 
+def sure(text: str, locale: str) -> bool:
+    """Whether a first pass's ``text`` may end the chain (see the module docstring)."""
+    if not text.strip():
+        return False
+    match = recognize(text, locale)
+    return (
+        match.intent is not None
+        and match.intent not in CONFIRM
+        and match.source == "lexicon"
+        and match.score >= SURE
+    )
+
+
 def chain_transcribe(
     pcm: Pcm, chain: Sequence[Recognizer], locale: str, phrases: Sequence[str] | None = None
 ) -> tuple[str, str | None, list[str]]:
-    """One utterance through the chain; returns (words, intent, engines asked in order)."""
-    text, intent, asked = "", None, []
+    """One utterance through the chain; returns (words, intent, engines asked in order).
+
+    The next engine hears the utterance unless the words so far are :func:`sure`; the last
+    engine's words stand, whatever they mean.
+    """
+    text, asked = "", []
     for recognizer in chain:
         asked.append(recognizer.engine)
         text = recognizer.transcribe(pcm, phrases)
-        intent = heard_intent(text, locale)
-        if intent is not None and intent not in CONFIRM:
+        if sure(text, locale):
             break
-    return text, intent, asked
+    return text, heard_intent(text, locale), asked
 
 
 class ChainSession(RecognizerSession):
@@ -68,8 +91,7 @@ class ChainSession(RecognizerSession):
         self._audio = []
         out = [r for r in results if not r.final]
         for final in finals:
-            intent = heard_intent(final.text, self._chain.locale)
-            if (intent is not None and intent not in CONFIRM) or len(audio) == 0:
+            if sure(final.text, self._chain.locale) or len(audio) == 0:
                 out.append(final)
                 continue
             text, _, _ = chain_transcribe(
@@ -80,8 +102,8 @@ class ChainSession(RecognizerSession):
 
 
 class ChainRecognizer(Recognizer):
-    """Recognizers tried in order, the next only when the words so far give no intent (or a
-    bare yes/no, see :data:`CONFIRM`)."""
+    """Recognizers tried in order, the next only when the words so far are not :func:`sure`
+    (no near-exact lexicon phrase, or a bare yes/no)."""
 
     engine = "chain"
 

@@ -2,13 +2,16 @@
 
 A corpus is a directory with ``manifest.jsonl`` (one clip per line: ``id``, ``locale``,
 ``intent``, ``text``, ``audio`` relative to the directory, and optionally ``voice``,
-``condition``, ``split``) and 8 kHz mono 16-bit WAV files; ``benchmarks/asr_corpus.py``
-writes one. Each clip is recognized whole, its transcript read by the intent lexicon, and
-compared with the labels. Chinese is scored by characters (CER), other locales by words.
+``condition``, ``split`` and ``text_split``) and 8 kHz mono 16-bit WAV files;
+``benchmarks/asr_corpus.py`` writes one. ``split`` is ``heldout`` when anything about the clip
+(voice, line, words) was never tuned on; ``text_split`` says whether the words alone were (the
+intent corpus's part), so held-out words are reported apart from held-out voices and lines.
+Each clip is recognized whole, its transcript read by the intent lexicon, and compared with
+the labels. Chinese is scored by characters (CER), other locales by words.
 
-A *chain* ``a>b`` asks ``b`` only when ``a``'s transcript gives no intent or a bare yes/no
-(:mod:`voicebot.speech.asr.chain`): the cheap first pass answers what it hears clearly, the
-accurate second pass the unsure rest.
+A *chain* ``a>b`` asks ``b`` unless ``a``'s transcript matches a lexicon phrase near-exactly
+with more than a bare yes/no (:mod:`voicebot.speech.asr.chain`): the cheap first pass
+answers what it hears clearly, the accurate second pass the unsure rest.
 """
 
 from __future__ import annotations
@@ -52,6 +55,8 @@ class Clip:
     voice: str = ""
     condition: str = ""
     split: str = "dev"
+    text_split: str = ""
+    """``dev`` or ``heldout`` when the words come from the intent corpus, else empty."""
 
 
 @dataclass(frozen=True)
@@ -101,6 +106,7 @@ def load_manifest(directory: Path) -> list[Clip]:
                 str(record.get("voice", "")),
                 str(record.get("condition", "")),
                 str(record.get("split", "dev")),
+                str(record.get("text_split", "")),
             )
         )
     return clips
@@ -217,8 +223,8 @@ def evaluate(
     chain_for: Callable[[str], Sequence[Recognizer]],
     progress: Callable[[Heard], None] | None = None,
 ) -> tuple[dict[str, Report], list[Heard]]:
-    """Hear every clip; reports keyed ``locale``, ``locale/split``, ``locale/voice:NAME`` and
-    ``locale/condition:NAME``."""
+    """Hear every clip; reports keyed ``locale``, ``locale/split``, ``locale/voice:NAME``,
+    ``locale/condition:NAME`` and, for words from the intent corpus, ``locale/text:PART``."""
     reports: dict[str, Report] = defaultdict(Report)
     heard_all: list[Heard] = []
     chains: dict[str, Sequence[Recognizer]] = {}
@@ -228,12 +234,15 @@ def evaluate(
             chain = chains[clip.locale] = chain_for(clip.locale)
         heard = hear(clip, chain)
         heard_all.append(heard)
-        for key in (
+        keys = [
             clip.locale,
             f"{clip.locale}/{clip.split}",
             f"{clip.locale}/voice:{clip.voice}",
             f"{clip.locale}/condition:{clip.condition}",
-        ):
+        ]
+        if clip.text_split:
+            keys.append(f"{clip.locale}/text:{clip.text_split}")
+        for key in keys:
             reports[key].add(heard)
         if progress is not None:
             progress(heard)

@@ -36,7 +36,8 @@ def recognizer_for(
             the locale, if any.
         models_directory: where pulled models are; default: :func:`models.models_dir`.
         engine: one of :data:`ENGINES`, or a chain ``first>second`` (the second hears an
-            utterance only when the first's words give no intent); default: chosen as the
+            utterance unless the first's words match a lexicon phrase near-exactly, see
+            :mod:`voicebot.speech.asr.chain`); default: chosen as the
             module docstring says.
 
     Raises:
