@@ -21,6 +21,8 @@ from voicebot.campaign.config import load_campaign
 from voicebot.campaign.launch import prepare
 from voicebot.campaign.worker import Worker
 from voicebot.cli import cli
+from voicebot.compliance.gate import Gate
+from voicebot.compliance.policy import load_policy
 from voicebot.store import open_store
 from voicebot.store.campaign_runs import PAUSED, STOPPED
 
@@ -186,3 +188,38 @@ async def test_stop_drops_the_jobs_everywhere_and_resume_queues_them_again(
         await store.close()
     assert await attempts(pg_url) == [], "a stopped campaign was dialled"
     assert await shared.steer(pg_url, "stopped", "active") == 12
+
+
+async def test_a_young_reservation_left_by_a_lost_worker_neither_takes_the_slot_nor_stays_open(
+    pg_url: str, tmp_path: Path
+) -> None:
+    """A worker killed between the gate's reservation and marking its contact dialing leaves a
+    reservation no contact refers to. The next worker to pick the number, coming sooner than
+    a heartbeat timeout after it, waits until it may release it, then dials today: the stray
+    reservation neither uses up the daily cap (pushing the call to tomorrow) nor stays open."""
+    camp = write_campaign(tmp_path, "young", ["completed"])
+    await start(pg_url, camp, tmp_path)
+    store = await open_store(pg_url)
+    try:
+        prepared = prepare(load_campaign(camp))
+        gate = Gate(store, load_policy(tmp_path / "policy.yaml"))
+        left = await gate.check_and_reserve(
+            NUMBERS[0], prepared.campaign.name, prepared.purpose, dt.datetime.now(dt.UTC)
+        )
+        assert left.allowed and left.attempt_id is not None
+        worker = Worker(store, max_calls=4, heartbeat_timeout=dt.timedelta(seconds=2))
+        task = asyncio.create_task(worker.run())
+        try:
+            deadline = asyncio.get_running_loop().time() + 60
+            while not await settled(pg_url):
+                assert asyncio.get_running_loop().time() < deadline, await plan(pg_url)
+                await asyncio.sleep(0.3)
+        finally:
+            worker.stop()
+            await task
+    finally:
+        await store.close()
+    rows = await attempts(pg_url)
+    assert not [r for r in rows if r[1] == "reserved"], rows
+    first = [r for r in rows if r[0] == NUMBERS[0] and r[2] is not None]
+    assert [r[2] for r in first] == ["completed"], rows

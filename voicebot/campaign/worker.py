@@ -152,7 +152,11 @@ class Worker:
         entry = await queue.load_one(self.store, planned.campaign_id, planned.entry_id)
         if entry is None or entry.status != queue.WAITING:
             return
-        await self._sweep_stale(planned.campaign_id, entry.number, entry.attempt_id)
+        young = await self._sweep_stale(planned.campaign_id, entry.number, entry.attempt_id)
+        if young:
+            # A lost worker's reservation too young to release would count against the daily
+            # cap and push this contact to tomorrow, leaving the attempt open until then.
+            raise RetryRequested(young, "a lost worker's reservation is not yet releasable")
         await loaded.dialer.dial_entry(entry)
 
     def _delay(self, due: dt.datetime | None) -> dt.timedelta:
@@ -160,17 +164,21 @@ class Worker:
             return dt.timedelta(0)
         return max(due - self.clock.now(), dt.timedelta(0))
 
-    async def _sweep_stale(self, cid: int, number: str, held: int | None) -> None:
+    async def _sweep_stale(self, cid: int, number: str, held: int | None) -> dt.timedelta:
         """Release this number's reservations that no contact refers to, older than a worker
-        may take to mark one ``dialing``: a worker killed between the two left them."""
+        may take to mark one ``dialing``: a worker killed between the two left them. Returns
+        how long until the youngest one left may be released (zero when none is left)."""
         now = self.clock.now()
+        wait = dt.timedelta(0)
         for attempt in await queue.attempts(self.store, cid, "reserved"):
-            if (
-                attempt.number == number
-                and attempt.id != held
-                and now - attempt.reserved_at > self.heartbeat_timeout
-            ):
+            if attempt.number != number or attempt.id == held:
+                continue
+            age = now - attempt.reserved_at
+            if age > self.heartbeat_timeout:
                 await loaded_gate(self._campaigns[cid]).release(attempt.id, now)
+            else:
+                wait = max(wait, self.heartbeat_timeout - age + dt.timedelta(milliseconds=100))
+        return wait
 
     async def _campaign(self, cid: int) -> _Campaign:
         async with self._loading:
