@@ -20,7 +20,7 @@ import numpy as np
 
 from voicebot.audio import Pcm
 from voicebot.speech.asr.base import Recognizer, RecognizerSession, Transcript
-from voicebot.speech.intent import recognize
+from voicebot.speech.intent import IntentMatch, recognize
 
 CONFIRM: frozenset[str] = frozenset({"affirm", "deny"})
 """Intents a first pass may not decide alone: short bare answers that noise and garbled
@@ -31,22 +31,25 @@ SURE = 0.9
 (1.0), a slip of a letter or two ("knot interested", 0.97), an exact phrase negated (0.9)."""
 
 
-def heard_intent(text: str, locale: str) -> str | None:
-    """The intent the lexicon reads in ``text`` (None: nothing, or no words at all)."""
-    return recognize(text, locale).intent if text.strip() else None
+def _reading(text: str, locale: str) -> IntentMatch | None:
+    """What the intent rules read in ``text`` (None: no words at all)."""
+    return recognize(text, locale) if text.strip() else None
 
 
-def sure(text: str, locale: str) -> bool:
-    """Whether a first pass's ``text`` may end the chain (see the module docstring)."""
-    if not text.strip():
-        return False
-    match = recognize(text, locale)
+def _settles(match: IntentMatch | None) -> bool:
+    """Whether a first pass's reading may end the chain (see the module docstring)."""
     return (
-        match.intent is not None
+        match is not None
+        and match.intent is not None
         and match.intent not in CONFIRM
         and match.source == "lexicon"
         and match.score >= SURE
     )
+
+
+def sure(text: str, locale: str) -> bool:
+    """Whether a first pass's ``text`` may end the chain (see the module docstring)."""
+    return _settles(_reading(text, locale))
 
 
 def chain_transcribe(
@@ -57,13 +60,14 @@ def chain_transcribe(
     The next engine hears the utterance unless the words so far are :func:`sure`; the last
     engine's words stand, whatever they mean.
     """
-    text, asked = "", []
+    text, match, asked = "", None, []
     for recognizer in chain:
         asked.append(recognizer.engine)
         text = recognizer.transcribe(pcm, phrases)
-        if sure(text, locale):
+        match = _reading(text, locale)
+        if _settles(match):
             break
-    return text, heard_intent(text, locale), asked
+    return text, match.intent if match is not None else None, asked
 
 
 class ChainSession(RecognizerSession):
