@@ -6,8 +6,8 @@ A corpus is a directory with ``manifest.jsonl`` (one clip per line: ``id``, ``lo
 ``benchmarks/asr_corpus.py`` writes one. ``split`` is ``heldout`` when anything about the clip
 (voice, line, words) was never tuned on; ``text_split`` says whether the words alone were (the
 intent corpus's part), so held-out words are reported apart from held-out voices and lines.
-Each clip is recognized whole, its transcript read by the intent lexicon, and compared with
-the labels. Chinese is scored by characters (CER), other locales by words.
+Each clip is recognized whole, its transcript read by the intent rules and classifier, and
+compared with the labels. Chinese is scored by characters (CER), other locales by words.
 
 A *chain* ``a>b`` asks ``b`` unless ``a``'s transcript matches a lexicon phrase near-exactly
 with more than a bare yes/no (:mod:`voicebot.speech.asr.chain`): the cheap first pass
