@@ -101,6 +101,8 @@ async def test_no_bot_audio_before_answer_and_disclosure_first() -> None:
     assert report.outcome is Outcome.COMPLETED
     assert report.variables["rating"] == 3
     assert report.recording is not None and report.recording.seconds > 5
+    # The call ends in one place: the line is down before the outcome, which is logged once.
+    assert kinds.count("outcome") == 1 and kinds.index("hangup") < kinds.index("outcome")
 
 
 async def test_hang_up_at_five_seconds_ends_hung_up_with_talk_time() -> None:
@@ -109,6 +111,7 @@ async def test_hang_up_at_five_seconds_ends_hung_up_with_talk_time() -> None:
     assert 4.5 < report.talk_seconds < 7
     hangup = report.log.first(CallEvent.HANGUP)
     assert hangup is not None and hangup.data["cause"] == "remote"
+    assert _kinds(report).count("outcome") == 1
 
 
 @pytest.mark.parametrize(
@@ -119,6 +122,7 @@ async def test_unanswered_calls(persona: str, outcome: Outcome) -> None:
     report, _ = await _call(persona)
     assert report.outcome is outcome
     assert not report.answered and "prompt_start" not in _kinds(report)
+    assert _kinds(report).count("outcome") == 1
 
 
 async def test_answering_machine_gets_the_voicemail_message_after_the_beep() -> None:

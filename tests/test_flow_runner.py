@@ -314,6 +314,32 @@ async def test_intents_are_restricted_to_what_the_state_can_hear() -> None:
     assert recognized[0].intent is None
 
 
+async def test_words_the_host_has_read_keep_their_reading_and_are_not_read_again() -> None:
+    # The call reads words said over the disclosure for an opt-out; the runner must not
+    # classify them a second time (and must honour what the host heard).
+    read: list[str] = []
+
+    def reader(text: str, locale: str, allowed: Any) -> Any:
+        read.append(text)
+        from voicebot.speech.intent import recognize
+
+        return recognize(text, locale, allowed)
+
+    survey = example("satisfaction_survey.yaml")
+    host = ScriptHost(answers=answers(Utterance("stop calling", intent="opt_out", score=0.9)))
+    result, events = await run(survey, host, {"name": "Ann"}, recognizer=reader)
+    assert read == []
+    assert result.outcome is Outcome.OPTED_OUT
+    recognized = [e for e in events if isinstance(e, IntentRecognized)]
+    assert (recognized[0].intent, recognized[0].score) == ("opt_out", 0.9)
+    # A reading the state cannot hear is no intent here, still without a second reading.
+    host = ScriptHost(answers=answers(Utterance("yes", intent="confirm", score=0.9)))
+    result, events = await run(survey, host, {"name": "Ann"}, recognizer=reader)
+    assert read == []
+    recognized = [e for e in events if isinstance(e, IntentRecognized)]
+    assert recognized[0].intent is None
+
+
 # ---- hangup ----------------------------------------------------------------------------
 
 

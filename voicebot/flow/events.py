@@ -36,8 +36,9 @@ class Dtmf:
 class Utterance:
     """Words the caller said (final ASR text), and what the runner recognized in them.
 
-    A host sets only ``text``; the runner fills ``intent`` (None: nothing the state can hear)
-    and ``score`` when it classifies the words for the current state.
+    A host sets ``text``; the runner fills ``intent`` (None: nothing the state can hear)
+    and ``score`` when it classifies the words for the current state. A host that had to read
+    the words itself (for an opt-out over the disclosure) sets both, and the runner keeps them.
     """
 
     text: str

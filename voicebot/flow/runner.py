@@ -331,11 +331,16 @@ class FlowRunner:
         return event
 
     def _classify(self, name: str, utterance: Utterance) -> Utterance:
-        """Recognize the intent of words among those ``name`` can hear."""
+        """Recognize the intent of words among those ``name`` can hear. Words the host has
+        read already (an opt-out heard over the disclosure) keep that reading: they are
+        classified once."""
         allowed = tuple(sorted(self.spec.intents_heard(name)))
         intent: str | None = None
         score = 0.0
-        if allowed:
+        if utterance.intent is not None:
+            if utterance.intent in allowed:
+                intent, score = utterance.intent, utterance.score
+        elif allowed:
             match = self._recognize(utterance.text, self.flow.locale, allowed)
             if match.intent in allowed:
                 intent, score = match.intent, match.score
