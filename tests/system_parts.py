@@ -9,7 +9,7 @@ from collections.abc import Mapping
 import pytest
 
 from voicebot.commands.debian import DebianInstallError, install
-from voicebot.telephony.janus.lab import PACKAGES
+from voicebot.sim.janus_lab import PACKAGES
 
 
 def install_or_fail(executables: Mapping[str, str]) -> None:

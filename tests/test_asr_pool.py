@@ -18,7 +18,7 @@ import numpy as np
 import pytest
 
 from voicebot.audio import Pcm, frames, silence
-from voicebot.personas.book import load_personas
+from voicebot.sim.personas.book import load_personas
 from voicebot.speech.asr.pool import PooledUtterance, RecognizerPool
 from voicebot.speech.resample import resample, telephone_band
 from voicebot.speech.tts.piper import PiperSynthesizer

@@ -15,7 +15,6 @@ from sqlalchemy import select
 from sqlalchemy.engine import Connection
 
 from voicebot.cli import cli
-from voicebot.compliance.benchmark import bench_numbers, run_processes
 from voicebot.compliance.gate import Gate
 from voicebot.compliance.policy import load_policy
 from voicebot.privacy import audit_events
@@ -24,6 +23,7 @@ from voicebot.privacy.audit_chain import GENESIS, Verification, entry_hash, iter
 from voicebot.privacy.audit_events import vault_hook
 from voicebot.privacy.vault import Keyring, MasterKey, Vault
 from voicebot.purpose import Purpose
+from voicebot.sim.gate_bench import bench_numbers, run_processes
 from voicebot.store import Store, open_store
 from voicebot.store.migrate import upgrade
 from voicebot.store.models import AUDIT_EVENTS

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from voicebot.call.bench import CallFigures, latencies, percentile
 from voicebot.eventlog import CallEvent, EventLog
+from voicebot.sim.call_bench import CallFigures, latencies, percentile
 
 
 def test_latencies_are_read_from_the_log() -> None:

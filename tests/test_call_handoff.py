@@ -27,9 +27,9 @@ from voicebot.handoff import Activity, AgentDesk, DispositionRecord
 from voicebot.handoff.offers import offer_for
 from voicebot.handoff.presence import Presence
 from voicebot.outcomes import Outcome
-from voicebot.personas.book import load_personas
-from voicebot.personas.callee import PersonaCallee, PersonaDirectory
-from voicebot.personas.model import Persona, Step
+from voicebot.sim.personas.book import load_personas
+from voicebot.sim.personas.callee import PersonaCallee, PersonaDirectory
+from voicebot.sim.personas.model import Persona, Step
 from voicebot.speech.tts.piper import PiperSynthesizer
 from voicebot.telephony.leg import Leg
 from voicebot.telephony.loopback import (

@@ -16,8 +16,8 @@ from voicebot.call.session import CallHooks, CallSession
 from voicebot.eventlog import CallEvent
 from voicebot.flow.loader import load_flow
 from voicebot.outcomes import Outcome
-from voicebot.personas.callee import PersonaDirectory
-from voicebot.personas.model import Persona, Step
+from voicebot.sim.personas.callee import PersonaDirectory
+from voicebot.sim.personas.model import Persona, Step
 from voicebot.speech.asr.whisper import WhisperRecognizer
 from voicebot.speech.tts import TtsCache
 from voicebot.speech.tts.base import Synthesizer

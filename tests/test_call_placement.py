@@ -15,8 +15,8 @@ from voicebot.compliance.policy import load_policy
 from voicebot.eventlog import CallEvent
 from voicebot.flow.loader import load_flow
 from voicebot.outcomes import Outcome
-from voicebot.personas.book import load_personas
-from voicebot.personas.callee import PersonaDirectory
+from voicebot.sim.personas.book import load_personas
+from voicebot.sim.personas.callee import PersonaDirectory
 from voicebot.speech.asr.select import recognizer_for
 from voicebot.speech.tts.piper import PiperSynthesizer
 from voicebot.store import Store, open_store

@@ -16,9 +16,9 @@ from voicebot.call.session import CallHooks, CallReport, CallSession
 from voicebot.eventlog import CallEvent
 from voicebot.flow.loader import load_flow
 from voicebot.outcomes import Outcome
-from voicebot.personas.book import load_personas
-from voicebot.personas.callee import PersonaDirectory
-from voicebot.personas.model import Persona, Step
+from voicebot.sim.personas.book import load_personas
+from voicebot.sim.personas.callee import PersonaDirectory
+from voicebot.sim.personas.model import Persona, Step
 from voicebot.speech.asr.select import recognizer_for
 from voicebot.speech.tts.piper import PiperSynthesizer
 from voicebot.telephony.loopback import LoopbackTransport

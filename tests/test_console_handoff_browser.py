@@ -44,10 +44,10 @@ from voicebot.compliance.decision import Reason
 from voicebot.compliance.gate import Gate
 from voicebot.compliance.policy import load_policy
 from voicebot.handoff import Activity, AgentDesk
-from voicebot.personas.book import load_personas
-from voicebot.personas.callee import PersonaCallee, PersonaDirectory
 from voicebot.privacy.vault.keys import MasterKey
 from voicebot.purpose import Purpose
+from voicebot.sim.personas.book import load_personas
+from voicebot.sim.personas.callee import PersonaCallee, PersonaDirectory
 from voicebot.speech.asr.select import recognizer_for
 from voicebot.speech.tts.select import synthesizer_for
 from voicebot.store import Store, open_store

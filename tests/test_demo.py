@@ -13,7 +13,6 @@ import phonenumbers
 import pytest
 from click.testing import CliRunner
 
-from voicebot.campaign import demo as sample
 from voicebot.campaign.queue import Entry, load
 from voicebot.cli import cli
 from voicebot.commands.demo import demo_keyring
@@ -22,6 +21,7 @@ from voicebot.compliance.gate import Gate
 from voicebot.compliance.policy import load_policy
 from voicebot.compliance.zones import parse_callee
 from voicebot.privacy.redaction import Kind, redact
+from voicebot.sim import demo_campaign as sample
 from voicebot.store import Store, open_store
 from voicebot.store.campaigns import find_campaign_id
 

@@ -20,7 +20,6 @@ from voicebot.campaign.config import Pacing
 from voicebot.campaign.contacts import Contact
 from voicebot.campaign.dialer import INTERRUPTED, Dialer, DialPlan
 from voicebot.campaign.runner import CallEnd, CallRequest
-from voicebot.campaign.simulated import ScriptError, SimulatedRunner, parse_script
 from voicebot.compliance.dispositions import Disposition
 from voicebot.compliance.gate import Gate
 from voicebot.compliance.policy import load_policy
@@ -30,6 +29,7 @@ from voicebot.handoff import Activity, AgentDesk
 from voicebot.handoff.presence import Presence
 from voicebot.outcomes import Outcome
 from voicebot.purpose import Purpose
+from voicebot.sim.scripted_runner import ScriptError, SimulatedRunner, parse_script
 from voicebot.store import Store, open_store
 from voicebot.store.models import ATTEMPTS
 from voicebot.telephony.loopback import (

@@ -1,7 +1,7 @@
 """A week of campaign in seconds: the real dialer, gate, store and a simulated clock.
 
 Only the media layer is simulated (scripted call endings per contact, see
-:mod:`voicebot.campaign.simulated`). Every assertion reads the gate's attempt log: whatever the
+:mod:`voicebot.sim.scripted_runner`). Every assertion reads the gate's attempt log: whatever the
 dialer believed, what it actually reserved and dialled must have respected windows, holidays,
 1 call a day, 3 a week, freezes, do-not-call, and callbacks at (or after) the time asked for.
 """
@@ -24,12 +24,12 @@ from voicebot.campaign.clock import SimulatedClock
 from voicebot.campaign.config import Callbacks, Pacing, Retry
 from voicebot.campaign.contacts import Contact
 from voicebot.campaign.dialer import Dialer, DialPlan
-from voicebot.campaign.simulated import SimulatedRunner
 from voicebot.compliance.gate import Gate
 from voicebot.compliance.policy import load_policy
 from voicebot.compliance.rules import freeze_number
 from voicebot.outcomes import Outcome
 from voicebot.purpose import Purpose
+from voicebot.sim.scripted_runner import SimulatedRunner
 from voicebot.store import Store, open_store
 from voicebot.store.models import ATTEMPTS, DNC_ENTRIES
 

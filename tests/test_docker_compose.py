@@ -13,8 +13,8 @@ import pytest
 import yaml
 from janus.fixtures import namespace  # noqa: F401 - pytest fixture
 
+from voicebot.sim.janus_lab import Janus, Namespace
 from voicebot.telephony.janus import AccountKind, JanusConfig
-from voicebot.telephony.janus.lab import Janus, Namespace
 
 ROOT = Path(__file__).resolve().parent.parent
 DOCKER = ROOT / "docker"

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from voicebot.compliance.benchmark import bench_numbers, run_processes
+from voicebot.sim.gate_bench import bench_numbers, run_processes
 
 
 def test_eight_processes_reserve_exactly_the_cap_per_number(tmp_path: Path) -> None:

@@ -11,7 +11,7 @@ import asyncio
 import pytest
 from sqlalchemy import select
 
-from voicebot.compliance.benchmark import bench_numbers, run_processes
+from voicebot.sim.gate_bench import bench_numbers, run_processes
 from voicebot.store import open_store
 from voicebot.store.models import CAMPAIGNS
 

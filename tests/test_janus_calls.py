@@ -1,6 +1,6 @@
 """Integration: calls from aiortc through a real Janus SIP gateway to SIPp, at the Leg level.
 
-One Janus per module inside a network namespace the fixtures create (voicebot.telephony.janus.lab);
+One Janus per module inside a network namespace the fixtures create (voicebot.sim.janus_lab);
 each test starts the SIPp scenario that plays the far end and checks SIPp's verdict too (its exit
 code is 0 only if every message it expected arrived, e.g. our CANCEL or BYE).
 """
@@ -16,10 +16,10 @@ import pytest
 from janus.fixtures import gateway, namespace, sipp  # noqa: F401 - pytest fixtures
 
 from voicebot.audio import FRAME_SAMPLES, SAMPLE_RATE, Pcm
+from voicebot.sim.janus_lab import HOST, Janus, Sipp
 from voicebot.speech.dtmf import DtmfDetector
 from voicebot.telephony import CallState, Codec, DtmfEvent, HangupCause, dtmf_tones
 from voicebot.telephony.janus import JanusConfig, JanusError, JanusLeg, JanusTransport
-from voicebot.telephony.janus.lab import HOST, Janus, Sipp
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(90)]
 

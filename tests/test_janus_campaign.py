@@ -21,9 +21,9 @@ from voicebot.campaign.launch import Collector, dial, prepare, results_of, runne
 from voicebot.compliance import dnc
 from voicebot.compliance.gate import Gate
 from voicebot.compliance.policy import load_policy
+from voicebot.sim.janus_lab import HOST, Janus, Namespace, Sipp
 from voicebot.store import open_store
 from voicebot.store.models import ATTEMPTS
-from voicebot.telephony.janus.lab import HOST, Janus, Namespace, Sipp
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(120)]
 

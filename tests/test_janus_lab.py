@@ -9,9 +9,9 @@ from pathlib import Path
 import pytest
 
 from tests.system_parts import install_janus_lab
+from voicebot.sim.janus_lab import JanusLab
 from voicebot.telephony import Codec, HangupCause
 from voicebot.telephony.janus import JanusTransport
-from voicebot.telephony.janus.lab import JanusLab
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(90)]
 

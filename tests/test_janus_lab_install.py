@@ -9,7 +9,7 @@ import pytest
 from click.testing import CliRunner
 
 from voicebot.cli import cli
-from voicebot.telephony.janus.lab import JanusLab, LabNotInstalled
+from voicebot.sim.janus_lab import JanusLab, LabNotInstalled
 
 
 def test_the_lab_says_what_is_missing_instead_of_installing_it(

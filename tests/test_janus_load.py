@@ -16,9 +16,9 @@ import pytest
 from janus.fixtures import gateway, namespace, sipp  # noqa: F401 - pytest fixtures
 
 from voicebot.audio import Pcm
+from voicebot.sim.janus_lab import HOST, Janus, Sipp
 from voicebot.telephony import Codec, HangupCause
 from voicebot.telephony.janus import JanusConfig, JanusLeg, JanusTransport
-from voicebot.telephony.janus.lab import HOST, Janus, Sipp
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(90)]
 

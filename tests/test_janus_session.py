@@ -22,12 +22,12 @@ from voicebot.compliance.policy import load_policy
 from voicebot.eventlog import CallEvent
 from voicebot.flow.loader import load_flow
 from voicebot.outcomes import Outcome
+from voicebot.sim.janus_lab import HOST, Janus, Sipp
 from voicebot.speech.asr.select import recognizer_for
 from voicebot.speech.tts.piper import PiperSynthesizer
 from voicebot.store import open_store
 from voicebot.telephony import Codec
 from voicebot.telephony.janus import JanusConfig, JanusTransport
-from voicebot.telephony.janus.lab import HOST, Janus, Sipp
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(120)]
 

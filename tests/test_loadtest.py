@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from voicebot.telephony.loadtest import measure_loopback
+from voicebot.sim.loopback_load import measure_loopback
 from voicebot.telephony.rtc import Codec
 
 

@@ -6,8 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from voicebot.personas.book import load_personas
-from voicebot.personas.model import Pickup
+from voicebot.sim.personas.book import load_personas
+from voicebot.sim.personas.model import Pickup
 from voicebot.yamlsource import SourceErrors
 
 

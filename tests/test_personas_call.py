@@ -8,9 +8,9 @@ import numpy as np
 import pytest
 
 from voicebot.audio import SAMPLE_RATE, rms_dbfs
-from voicebot.personas.book import load_personas
-from voicebot.personas.callee import PersonaDirectory
-from voicebot.personas.model import Persona, Pickup, Step
+from voicebot.sim.personas.book import load_personas
+from voicebot.sim.personas.callee import PersonaDirectory
+from voicebot.sim.personas.model import Persona, Pickup, Step
 from voicebot.speech.dtmf import DtmfDetector
 from voicebot.speech.tts.piper import PiperSynthesizer
 from voicebot.telephony.leg import CallState, HangupCause

@@ -16,9 +16,9 @@ from pydantic import ValidationError
 from tests.audio_samples import peak_hz
 from voicebot.audio import SAMPLE_RATE
 from voicebot.cli import cli
-from voicebot.personas.book import load_personas
-from voicebot.personas.model import Step
-from voicebot.personas.recording import RecordingError, load_recording
+from voicebot.sim.personas.book import load_personas
+from voicebot.sim.personas.model import Step
+from voicebot.sim.personas.recording import RecordingError, load_recording
 from voicebot.speech.resample import resample
 from voicebot.speech.tts.piper import PiperSynthesizer
 

@@ -21,9 +21,6 @@ from voicebot.cli import cli
 from voicebot.compliance.policy import Window
 from voicebot.eventlog import CallEvent, EventLog, LogEntry
 from voicebot.flow.loader import LoadedFlow, load_flow
-from voicebot.personas.book import load_personas
-from voicebot.personas.callee import PersonaDirectory
-from voicebot.personas.model import Persona, Step
 from voicebot.qa.checks import CallWindow, Check, QaResult, Status, check_call
 from voicebot.qa.store import QaAlreadyRecorded, load_qa, record_qa
 from voicebot.qa.timing import (
@@ -34,6 +31,9 @@ from voicebot.qa.timing import (
     roles_of,
     split_sentences,
 )
+from voicebot.sim.personas.book import load_personas
+from voicebot.sim.personas.callee import PersonaDirectory
+from voicebot.sim.personas.model import Persona, Step
 from voicebot.speech.tts.piper import PiperSynthesizer
 from voicebot.store import open_store
 from voicebot.store.models import ATTEMPTS, CAMPAIGNS

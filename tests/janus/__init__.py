@@ -1,1 +1,1 @@
-"""pytest fixtures around :mod:`voicebot.telephony.janus.lab` (real Janus and SIPp)."""
+"""pytest fixtures around :mod:`voicebot.sim.janus_lab` (real Janus and SIPp)."""

@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from tests.system_parts import install_janus_lab
-from voicebot.telephony.janus.lab import Janus, Namespace, Sipp
+from voicebot.sim.janus_lab import Janus, Namespace, Sipp
 
 
 @pytest.fixture(scope="module")

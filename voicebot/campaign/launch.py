@@ -1,8 +1,9 @@
 """Run a campaign file end to end: import contacts, pick the media, dial, collect the results.
 
 Shared by ``voicebot campaign run`` and ``voicebot demo``: both load a :class:`Campaign`, build
-the runner its ``transport`` names (loopback calls to personas, or the simulated media layer for
-tests), run the :class:`~voicebot.campaign.dialer.Dialer` on a store and a gate, and turn what
+the runner its ``transport`` names (real phones through Janus, or one of the transports
+:mod:`voicebot.campaign.carriers` was given: loopback calls to simulated callees, or no media),
+run the :class:`~voicebot.campaign.dialer.Dialer` on a store and a gate, and turn what
 happened into :class:`~voicebot.campaign.results.CampaignResults` (numbers masked unless asked).
 """
 
@@ -13,7 +14,7 @@ import datetime as dt
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
 
-from voicebot.campaign import queue
+from voicebot.campaign import carriers, queue
 from voicebot.campaign.clock import Clock
 from voicebot.campaign.config import Campaign
 from voicebot.campaign.contacts import ImportReport, RejectedRow, read_contacts
@@ -22,7 +23,6 @@ from voicebot.campaign.lease import CampaignLease
 from voicebot.campaign.queue import Entry
 from voicebot.campaign.results import CallResult, CampaignResults, TimelineEntry
 from voicebot.campaign.runner import CallChecks, CallEnd, CallRunner, SessionRunner
-from voicebot.campaign.simulated import SimulatedRunner
 from voicebot.compliance.gate import Gate
 from voicebot.flow.lint.refusal import require_clean
 from voicebot.flow.loader import LoadedFlow, load_flow
@@ -117,8 +117,9 @@ async def runner_for(
         vault: when given, recordings and redacted transcripts are kept there, encrypted.
     """
     campaign = prepared.campaign
-    if campaign.transport == "simulated":
-        yield SimulatedRunner(call_seconds=campaign.simulated_call_seconds)
+    no_media = carriers.runner_factory(campaign.transport)
+    if no_media is not None:
+        yield no_media(campaign)
         return
     from voicebot.speech.asr.select import recognizer_for
     from voicebot.speech.tts.select import synthesizer_for
@@ -144,7 +145,8 @@ async def runner_for(
 
 
 async def _transport(prepared: Prepared) -> Transport:
-    """The campaign's carrier: loopback personas, or real phones through Janus."""
+    """The campaign's carrier: real phones through Janus, or one added to
+    :mod:`voicebot.campaign.carriers` (loopback calls to simulated callees)."""
     campaign = prepared.campaign
     if campaign.transport == "janus":
         from voicebot.telephony.janus import JanusConfig, JanusTransport
@@ -156,19 +158,10 @@ async def _transport(prepared: Prepared) -> Transport:
                 f"the Janus gateway is not configured: {exc} (set VOICEBOT_JANUS_URL, "
                 "VOICEBOT_JANUS_TRUNK, VOICEBOT_JANUS_ACCOUNT; see docker/janus/README.md)"
             ) from None
-    if campaign.transport != "loopback":
+    make = carriers.transport_factory(campaign.transport)
+    if make is None:
         raise TransportUnavailable(f"unknown transport {campaign.transport!r}")
-    from voicebot.personas.book import load_personas
-    from voicebot.personas.callee import PersonaDirectory
-    from voicebot.speech.tts.select import synthesizer_for
-    from voicebot.telephony.loopback import LoopbackTransport
-
-    directory = PersonaDirectory(load_personas(campaign.personas), await synthesizer_for("en-US"))
-    for contact in prepared.contacts.contacts:
-        persona = contact.variables.get(campaign.persona_column)
-        if persona:
-            directory.assign(contact.number, persona)
-    return LoopbackTransport(directory)
+    return await make(prepared)
 
 
 @dataclass

@@ -3,7 +3,7 @@
 For real campaigns the runner is :class:`SessionRunner`: the transport dials and a
 :class:`~voicebot.call.session.CallSession` runs the flow with real speech. The dialer knows only
 the small :class:`CallRunner` protocol, so a test can put an instant simulated media layer
-(:mod:`voicebot.campaign.simulated`) under the real dialer, gate, store and clock.
+(:mod:`voicebot.sim.scripted_runner`) under the real dialer, gate, store and clock.
 """
 
 from __future__ import annotations

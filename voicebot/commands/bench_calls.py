@@ -103,8 +103,8 @@ def bench_calls(
 ) -> None:
     """Run calls to simulated callees at each CONCURRENCY for SECONDS; print cost and
     latencies as a caller experiences them."""
-    from voicebot.call.bench import PERSONA_MIX, Carrier, LoopbackCarrier, run_sweep
     from voicebot.call.session import CallReport
+    from voicebot.sim.call_bench import PERSONA_MIX, Carrier, LoopbackCarrier, run_sweep
 
     console = Console(highlight=False)
     if transport == "janus":
@@ -127,11 +127,11 @@ def bench_calls(
 
         carrier: Carrier
         if transport == "janus":
-            from voicebot.call.bench_janus import JanusCarrier
+            from voicebot.sim.call_bench_janus import JanusCarrier
 
             carrier = JanusCarrier()
         elif callees == "process":
-            from voicebot.call.bench_callees import ProcessCallees
+            from voicebot.sim.call_bench_callees import ProcessCallees
 
             carrier = ProcessCallees(PERSONA_MIX)
         else:
@@ -233,7 +233,7 @@ def bench_calls(
 def _install_lab(console: Console) -> None:
     """Install the Janus lab's Debian packages, as the user asked (``--install``)."""
     from voicebot.commands.debian import DebianInstallError, install
-    from voicebot.telephony.janus.lab import PACKAGES
+    from voicebot.sim.janus_lab import PACKAGES
 
     try:
         with console.status("installing Janus and SIPp (apt-get) ..."):
@@ -246,7 +246,7 @@ def _install_lab(console: Console) -> None:
 
 def _require_lab() -> None:
     """Say what to install before any call starts, not from deep inside the lab."""
-    from voicebot.telephony.janus.lab import LabNotInstalled, require_installed
+    from voicebot.sim.janus_lab import LabNotInstalled, require_installed
 
     try:
         require_installed()

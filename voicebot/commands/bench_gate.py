@@ -16,15 +16,15 @@ import click
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-from voicebot.compliance.benchmark import (
+from voicebot.compliance.gate import Gate
+from voicebot.compliance.policy import load_policy
+from voicebot.purpose import Purpose
+from voicebot.sim.gate_bench import (
     bench_numbers,
     count_per_number,
     run_decisions,
     run_processes,
 )
-from voicebot.compliance.gate import Gate
-from voicebot.compliance.policy import load_policy
-from voicebot.purpose import Purpose
 from voicebot.store import open_store
 
 

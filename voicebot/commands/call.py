@@ -45,7 +45,7 @@ def require_contact_values(flow_variables: list[str], values: dict[str, object])
     type=click.Path(dir_okay=False, exists=True, path_type=Path),
     help="The flow.",
 )
-@click.option("--persona", help="Loopback: the simulated callee (see personas/builtin.yaml).")
+@click.option("--persona", help="Loopback: the simulated callee (see sim/personas/builtin.yaml).")
 @click.option(
     "--personas",
     "persona_file",
@@ -166,10 +166,10 @@ async def _call(
     from voicebot.compliance.zones import parse_callee
     from voicebot.flow.lint.refusal import require_clean
     from voicebot.flow.loader import load_flow
-    from voicebot.personas.book import load_personas
-    from voicebot.personas.callee import PersonaDirectory
     from voicebot.privacy import mask_number
     from voicebot.qa.timing import flow_disclosure_timing
+    from voicebot.sim.personas.book import load_personas
+    from voicebot.sim.personas.callee import PersonaDirectory
     from voicebot.speech.asr.base import RecognizerUnavailable
     from voicebot.speech.asr.select import recognizer_for
     from voicebot.speech.tts.select import synthesizer_for

@@ -26,7 +26,6 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from voicebot.campaign import demo as sample
 from voicebot.campaign.clock import RealClock
 from voicebot.campaign.config import load_campaign
 from voicebot.campaign.dialer import DialerEvent
@@ -44,6 +43,7 @@ from voicebot.privacy.vault.errors import KeyFileError
 from voicebot.privacy.vault.keys import Keyring, MasterKey, read_key_file, write_key_file
 from voicebot.privacy.vault.vault import Vault
 from voicebot.purpose import Purpose
+from voicebot.sim import demo_campaign as sample
 from voicebot.speech.tts import synthesizer_for
 from voicebot.store import open_store, resolve_db_url
 

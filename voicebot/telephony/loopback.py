@@ -5,7 +5,8 @@ exchanges their full SDP in-process (as a SIP gateway would carry it), and lets 
 run for real over a loopback address. Who answers, and how, is up to a :class:`Callee` found in a
 :class:`CalleeDirectory`: it decides how the phone rings (answer after a while, busy, reject,
 never answer) and, once answered, talks through its own :class:`~voicebot.telephony.leg.Leg`.
-Personas for flow tests and benchmarks plug in here without any telephone network.
+The personas of :mod:`voicebot.sim.personas` (tests, the demo, benchmarks) plug in here
+without any telephone network.
 """
 
 from __future__ import annotations

@@ -2,7 +2,7 @@
 
 N calls are kept running for S seconds, each to a persona from a mix that exercises every path
 the figures need (a digit opt-out, a spoken refusal, a spoken opt-out, a key press). By default
-the personas run in a process of their own (:mod:`voicebot.call.bench_callees`) and speech is
+the personas run in a process of their own (:mod:`voicebot.sim.call_bench_callees`) and speech is
 recognized by a recognizer pool (worker processes), so the figures separate:
 
 * CPU % of one core per concurrent call: the bot (its main process plus its recognizer
@@ -32,15 +32,15 @@ from voicebot.call.session import CallReport
 from voicebot.eventlog import CallEvent, EventLog
 from voicebot.flow.loader import load_flow
 from voicebot.flow.machine import compile_flow
-from voicebot.personas.book import load_personas
-from voicebot.personas.callee import PersonaDirectory
 from voicebot.resources import flows_dir
+from voicebot.sim.loopback_load import rss_mb
+from voicebot.sim.personas.book import load_personas
+from voicebot.sim.personas.callee import PersonaDirectory
 from voicebot.speech.asr.pool import RecognizerPool
 from voicebot.speech.asr.select import recognizer_for
 from voicebot.speech.asr.stream import UtteranceSource
 from voicebot.speech.tts.select import synthesizer_for
 from voicebot.telephony.leg import Transport
-from voicebot.telephony.loadtest import rss_mb
 from voicebot.telephony.loopback import LoopbackTransport
 
 PERSONA_MIX = ("presses_nine", "not_interested", "presses_one", "asks_to_stop")

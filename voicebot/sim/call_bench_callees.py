@@ -1,7 +1,7 @@
 """The bench's simulated callees in a process of their own, reached over real WebRTC.
 
 ``voicebot bench calls`` must measure the bot, not the bot plus its callees: so by default
-the personas run in a child process (``python -m voicebot.call.bench_callees``), and the bot
+the personas run in a child process (``python -m voicebot.sim.call_bench_callees``), and the bot
 dials them through :class:`ProcessCalleeTransport`, which carries the SDP offer and answer,
 the answer and the hang-ups over the child's stdin/stdout (framed messages, as a SIP
 gateway would carry them); ICE, DTLS and SRTP run between the two processes on loopback.
@@ -31,7 +31,7 @@ from typing import Any
 import numpy as np
 
 from voicebot.audio import FRAME_SAMPLES, SAMPLE_RATE, Pcm, frames, rms_dbfs
-from voicebot.personas.callee import SPEECH_DBFS, PersonaCallee
+from voicebot.sim.personas.callee import SPEECH_DBFS, PersonaCallee
 from voicebot.speech.asr.worker import encode, read_async
 from voicebot.speech.dtmf import DtmfDetector
 from voicebot.telephony.leg import HangupCause, Leg, Transport
@@ -93,8 +93,8 @@ class _CalleeProcess:
         self._writer.write(encode(message))
 
     async def prepare(self) -> None:
-        from voicebot.personas.book import load_personas
-        from voicebot.personas.callee import PersonaDirectory
+        from voicebot.sim.personas.book import load_personas
+        from voicebot.sim.personas.callee import PersonaDirectory
         from voicebot.speech.tts.select import synthesizer_for
 
         voice = await synthesizer_for("en-US")
@@ -182,7 +182,7 @@ class ProcessCallees:
         self.process = await asyncio.create_subprocess_exec(
             sys.executable,
             "-m",
-            "voicebot.call.bench_callees",
+            "voicebot.sim.call_bench_callees",
             stdin=asyncio.subprocess.PIPE,
             stdout=asyncio.subprocess.PIPE,
         )

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from voicebot.personas.model import Persona, PersonaBook
-from voicebot.personas.recording import RecordingError, load_recording
+from voicebot.sim.personas.model import Persona, PersonaBook
+from voicebot.sim.personas.recording import RecordingError, load_recording
 from voicebot.yamlsource import SourceError, SourceErrors, YamlDocument, load_yaml
 
 BUILTIN = Path(__file__).with_name("builtin.yaml")

@@ -17,8 +17,8 @@ from pathlib import Path
 import numpy as np
 
 from voicebot.audio import FRAME_MS, SAMPLE_RATE, Pcm, rms_dbfs
-from voicebot.personas.model import BOT_PAUSE_S, DtmfMethod, Persona, Pickup, Step
-from voicebot.personas.recording import load_recording
+from voicebot.sim.personas.model import BOT_PAUSE_S, DtmfMethod, Persona, Pickup, Step
+from voicebot.sim.personas.recording import load_recording
 from voicebot.speech.dtmf import dtmf_sequence
 from voicebot.speech.resample import telephone_band
 from voicebot.speech.tts.base import Synthesizer

@@ -11,9 +11,9 @@ from __future__ import annotations
 import tempfile
 from pathlib import Path
 
+from voicebot.sim.janus_lab import JanusLab
 from voicebot.telephony import Codec
 from voicebot.telephony.janus import JanusTransport
-from voicebot.telephony.janus.lab import JanusLab
 from voicebot.telephony.leg import Transport
 
 FAR_END_PORT = 5210
