@@ -1,16 +1,19 @@
-"""The campaign transports the engine does not build itself, added by whoever composes the program.
+"""The campaign transports the engine does not build itself, found as package entry points.
 
 A campaign file names its ``transport``. The engine builds ``janus`` (real phones through the
-Janus SIP gateway) in :mod:`voicebot.campaign.launch`. ``loopback`` (calls to simulated callees on
-this machine) and ``simulated`` (no media: scripted call endings) need simulated people, which
-live in :mod:`voicebot.sim`; ``voicebot.commands`` adds them here when it is imported
-(:func:`voicebot.sim.campaign_transports.install`), so no engine package imports the simulation.
+Janus SIP gateway) in :mod:`voicebot.campaign.launch`. Any other name is looked up in two entry
+point groups, so no engine package imports what provides it: ``voicebot.campaign_transports``
+(a transport the calls go out on) and ``voicebot.campaign_runners`` (a runner that stands in for
+transport and call session, no media). voicebot's own ``pyproject.toml`` registers ``loopback``
+(simulated callees on this machine) and ``simulated`` (scripted call endings) from
+:mod:`voicebot.sim`; another distribution may register its own carrier the same way.
 """
 
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
-from typing import TYPE_CHECKING
+from importlib.metadata import entry_points
+from typing import TYPE_CHECKING, cast
 
 if TYPE_CHECKING:
     from voicebot.campaign.config import Campaign
@@ -18,31 +21,35 @@ if TYPE_CHECKING:
     from voicebot.campaign.runner import CallRunner
     from voicebot.telephony.leg import Transport
 
+TRANSPORTS = "voicebot.campaign_transports"
+"""Entry point group: ``name = "module:function"`` with a :data:`TransportFactory`."""
+RUNNERS = "voicebot.campaign_runners"
+"""Entry point group: ``name = "module:function"`` with a :data:`RunnerFactory`."""
+
 RunnerFactory = Callable[["Campaign"], "CallRunner"]
 """Builds a runner that stands in for transport and call session (runs no flow)."""
 
 TransportFactory = Callable[["Prepared"], Awaitable["Transport"]]
 """Builds the transport the campaign's calls go out on (closed by the caller)."""
 
-_runners: dict[str, RunnerFactory] = {}
-_transports: dict[str, TransportFactory] = {}
-
-
-def add_runner(name: str, factory: RunnerFactory) -> None:
-    """Make ``transport: name`` run its calls on ``factory``'s runner, without media."""
-    _runners[name] = factory
-
-
-def add_transport(name: str, factory: TransportFactory) -> None:
-    """Make ``transport: name`` place its calls on ``factory``'s transport."""
-    _transports[name] = factory
-
 
 def runner_factory(name: str) -> RunnerFactory | None:
-    """The runner added for ``transport: name``, if any."""
-    return _runners.get(name)
+    """The runner registered for ``transport: name``, if any."""
+    return cast("RunnerFactory | None", _load(RUNNERS, name))
 
 
 def transport_factory(name: str) -> TransportFactory | None:
-    """The transport added for ``transport: name``, if any."""
-    return _transports.get(name)
+    """The transport registered for ``transport: name``, if any."""
+    return cast("TransportFactory | None", _load(TRANSPORTS, name))
+
+
+def registered() -> list[str]:
+    """Every transport name some installed distribution registers (for error messages)."""
+    return sorted({ep.name for group in (TRANSPORTS, RUNNERS) for ep in entry_points(group=group)})
+
+
+def _load(group: str, name: str) -> object | None:
+    for point in entry_points(group=group, name=name):
+        loaded: object = point.load()
+        return loaded
+    return None

@@ -160,7 +160,11 @@ async def _transport(prepared: Prepared) -> Transport:
             ) from None
     make = carriers.transport_factory(campaign.transport)
     if make is None:
-        raise TransportUnavailable(f"unknown transport {campaign.transport!r}")
+        known = ", ".join(["janus", *carriers.registered()])
+        raise TransportUnavailable(
+            f"unknown transport {campaign.transport!r} (installed: {known}; loopback and "
+            "simulated come with voicebot: reinstall it if they are missing)"
+        )
     return await make(prepared)
 
 

@@ -1,29 +1,22 @@
-"""The campaign transports whose callees are simulated, given to :mod:`voicebot.campaign.carriers`.
+"""The campaign transports whose callees are simulated, registered as entry points of
+:mod:`voicebot.campaign.carriers`' groups in ``pyproject.toml``.
 
 ``loopback``: calls over real WebRTC media on this machine to the personas of the campaign's book
 (its ``personas`` file, or the built-in one), each contact's persona named in its
 ``persona_column``. ``simulated``: no media, scripted call endings
-(:class:`~voicebot.sim.scripted_runner.SimulatedRunner`). ``voicebot.commands`` calls
-:func:`install` when it is imported; the heavy imports wait until a campaign uses them.
+(:class:`~voicebot.sim.scripted_runner.SimulatedRunner`). The heavy imports wait until a
+campaign uses them.
 """
 
 from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from voicebot.campaign import carriers
-
 if TYPE_CHECKING:
     from voicebot.campaign.config import Campaign
     from voicebot.campaign.launch import Prepared
     from voicebot.campaign.runner import CallRunner
     from voicebot.telephony.leg import Transport
-
-
-def install() -> None:
-    """Add the ``loopback`` and ``simulated`` transports to the campaign launcher."""
-    carriers.add_transport("loopback", loopback_personas)
-    carriers.add_runner("simulated", scripted_calls)
 
 
 async def loopback_personas(prepared: Prepared) -> Transport:
