@@ -16,8 +16,9 @@ lint's code, so the two can disagree.
 from __future__ import annotations
 
 import asyncio
+import functools
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Collection, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -38,13 +39,15 @@ from voicebot.flow.events import (
     StateEntered,
     Utterance,
 )
+from voicebot.flow.host import IntentResult
 from voicebot.flow.lint import Finding, Severity, TraceStep, lint
 from voicebot.flow.loader import LoadedFlow, load_flow
-from voicebot.flow.machine import compile_flow
+from voicebot.flow.machine import FlowSpec, compile_flow
 from voicebot.flow.model import Handoff
 from voicebot.flow.runner import BargeIn, HandoffContext, ListenSpec
 from voicebot.flow.simulate import ScriptedCaller, TextHost, simulate
 from voicebot.outcomes import Outcome
+from voicebot.speech.intent import recognize
 
 PROMPTS = {
     "disclosure": "Hello, this is {company}. This call is recorded. Press 9 to stop our calls.",
@@ -345,14 +348,33 @@ def violations(loaded: LoadedFlow, host: WatchedHost) -> set[str]:
     return broken
 
 
-def run_once(loaded: LoadedFlow, entry: str, host: WatchedHost) -> set[str]:
-    """One call from ``entry`` (``start`` or ``voicemail``) through the simulator."""
+@functools.cache
+def read_intent(text: str, locale: str, allowed: Collection[str] | None) -> IntentResult:
+    """The runtime's intent reader, each distinct question asked once: thousands of runs hear
+    the same three phrases (the property test's time went into reading them again)."""
+    return recognize(text, locale, allowed)
+
+
+def entry_flow(loaded: LoadedFlow, entry: str) -> tuple[LoadedFlow, FlowSpec]:
+    """The flow as a call from ``entry`` (``start`` or ``voicemail``) runs it, compiled."""
     if entry == "voicemail":
         assert loaded.flow.voicemail is not None
         flow = loaded.flow.model_copy(update={"start": loaded.flow.voicemail})
         loaded = LoadedFlow(loaded.path, flow, loaded.document, loaded.prompts_dir, loaded.prompts)
+    return loaded, compile_flow(loaded.flow)
+
+
+def run_once(
+    loaded: LoadedFlow, entry: str, host: WatchedHost, spec: FlowSpec | None = None
+) -> set[str]:
+    """One call from ``entry`` (``start`` or ``voicemail``) through the simulator; ``spec``
+    is ``loaded`` compiled for that entry (compiled here when not given)."""
+    if spec is None:
+        loaded, spec = entry_flow(loaded, entry)
+    elif entry == "voicemail":
+        loaded, _ = entry_flow(loaded, entry)
     try:
-        asyncio.run(simulate(loaded, host, on_event=host.event, spec=compile_flow(loaded.flow)))
+        asyncio.run(simulate(loaded, host, on_event=host.event, spec=spec, recognizer=read_intent))
     except (KeyError, ValueError):  # a prompt needs a variable nobody set on this path
         return violations(loaded, host) | {"variable"}
     return violations(loaded, host)
@@ -365,13 +387,14 @@ def entries(loaded: LoadedFlow) -> list[str]:
 def enumerate_runs(loaded: LoadedFlow) -> Iterator[tuple[str, list[int], set[str]]]:
     """Every choice sequence up to :data:`DEPTH`, from every entry, with what it broke."""
     for entry in entries(loaded):
+        _, spec = entry_flow(loaded, entry)
         for passive in (NoInput(), Utterance(GIBBERISH)):
             stack: list[list[int]] = [[]]
             while stack:
                 forced = stack.pop()
                 script = Script(forced=forced, passive=passive)
                 host = WatchedHost(script, loaded.flow.disclosure)
-                yield entry, forced, run_once(loaded, entry, host)
+                yield entry, forced, run_once(loaded, entry, host, spec)
                 for position in range(len(forced), len(script.seen)):
                     prefix = [*forced, *([0] * (position - len(forced)))]
                     stack.extend([*prefix, option] for option in range(1, script.seen[position]))
