@@ -6,18 +6,18 @@ by row id, chain position and what is wrong), so it can run from cron or CI.
 
 from __future__ import annotations
 
-import asyncio
 import datetime as dt
 import json
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable
 from typing import Any, TypeVar
 
 import click
 from sqlalchemy import select
 from sqlalchemy.engine import Connection
 
+from voicebot.commands.store_work import run_on_store
 from voicebot.privacy.audit_chain import Verification, verify
-from voicebot.store import Store, db_option, open_store, resolve_db_url
+from voicebot.store import Store, db_option
 from voicebot.store.models import AUDIT_EVENTS
 
 T = TypeVar("T")
@@ -31,25 +31,11 @@ def with_connection(db: str | None, work: Callable[[Connection], T]) -> T:
 def with_store(db: str | None, work: Callable[[Store, Connection], T]) -> T:
     """Open the store, run ``work`` with it and a sync connection, close it."""
 
-    async def main() -> T:
-        store = await open_store(resolve_db_url(db))
-        try:
-            async with store.engine.connect() as conn:
-                return await conn.run_sync(lambda sync: work(store, sync))
-        finally:
-            await store.close()
+    async def on(store: Store) -> T:
+        async with store.engine.connect() as conn:
+            return await conn.run_sync(lambda sync: work(store, sync))
 
-    return _run(main())
-
-
-def _run(coro: Awaitable[T]) -> T:
-    async def wrapped() -> T:
-        return await coro
-
-    try:
-        return asyncio.run(wrapped())
-    except ValueError as exc:  # a --db the store cannot open
-        raise click.ClickException(str(exc)) from None
+    return run_on_store(db, on, errors=(ValueError,))  # ValueError: a --db it cannot open
 
 
 def _parse_anchor(value: str | None) -> tuple[int, str] | None:

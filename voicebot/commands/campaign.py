@@ -38,13 +38,15 @@ from voicebot.campaign.lease import CampaignBusy, Holder, current_holder
 from voicebot.campaign.queue import AttemptRow
 from voicebot.campaign.queue import attempts as attempts_of
 from voicebot.campaign.report import write_report
+from voicebot.campaign.results import CampaignResults
 from voicebot.campaign.stored import UnknownCampaign, add_store_facts
 from voicebot.commands.compliance import policy_option, show
+from voicebot.commands.store_work import run_on_store
 from voicebot.compliance.policy import load_policy, user_policy_path
 from voicebot.flow.approval import NotApproved
 from voicebot.privacy import mask_number
 from voicebot.privacy.vault.owner import VaultOwnerError
-from voicebot.store import db_option, open_store, resolve_db_url
+from voicebot.store import Store, db_option, resolve_db_url
 from voicebot.store.campaign_runs import ACTIVE, PAUSED, STOPPED
 from voicebot.store.campaigns import find_campaign_id
 from voicebot.store.models import CAMPAIGNS, DIALER_QUEUE
@@ -134,41 +136,38 @@ def run(
         elif event.kind == "recovered":
             console.print(f"{event.masked}: closed an interrupted attempt after a restart")
 
-    async def main() -> None:
-        store = await open_store(url)
-        try:
-            results = await run_campaign(
-                prepared, store, policy, dev=dev, note=lambda note: console.print(note),
-                listeners=[progress], control=_signals(console), until_idle=until_idle,
-            )  # fmt: skip
-            await add_store_facts(store, results)
-        finally:
-            await store.close()
-        target = report or file.with_name(f"{loaded.name}-report.html")
-        write_report(results, target)
-        counts = results.outcome_counts()
-        console.print(", ".join(f"{k}: {v}" for k, v in sorted(counts.items())))
-        if results.pending:
-            console.print(
-                f"{len(results.pending)} contact(s) still planned (retries, callbacks): "
-                "run the same command again later to continue"
-            )
-        console.print(f"report: {target}")
+    async def dial(store: Store) -> CampaignResults:
+        results = await run_campaign(
+            prepared, store, policy, dev=dev, note=lambda note: console.print(note),
+            listeners=[progress], control=_signals(console), until_idle=until_idle,
+        )  # fmt: skip
+        await add_store_facts(store, results)
+        return results
 
     try:
-        asyncio.run(main())
+        results = run_on_store(
+            url, dial, errors=(TransportUnavailable, CampaignBusy, VaultOwnerError)
+        )
     except NotApproved as exc:
         raise click.ClickException(
             f"{exc}\napprove it with `voicebot flow approve {prepared.loaded.path} --reviewer NAME`"
             " (or run with --dev while developing)"
         ) from None
-    except (TransportUnavailable, CampaignBusy, VaultOwnerError) as exc:
-        raise click.ClickException(str(exc)) from None
     except asyncio.CancelledError:
         raise click.ClickException(
             "interrupted: calls under way were recorded as failed (interrupted); "
             "run again to resume"
         ) from None
+    target = report or file.with_name(f"{loaded.name}-report.html")
+    write_report(results, target)
+    counts = results.outcome_counts()
+    console.print(", ".join(f"{k}: {v}" for k, v in sorted(counts.items())))
+    if results.pending:
+        console.print(
+            f"{len(results.pending)} contact(s) still planned (retries, callbacks): "
+            "run the same command again later to continue"
+        )
+    console.print(f"report: {target}")
 
 
 def waiting_line(event: DialerEvent, until_idle: bool) -> str:
@@ -453,16 +452,12 @@ def _running(holder: Holder | None) -> dict[str, Any] | None:
 def _workers_state(name: str, db: str | None) -> str | None:
     """``active``, ``paused`` or ``stopped`` if the campaign was started for the workers."""
 
-    async def main() -> str | None:
-        store = await open_store(resolve_db_url(db))
-        try:
-            cid = await store.serialized(lambda conn: find_campaign_id(conn, name))
-            run = await run_of(store, cid) if cid is not None else None
-            return run.state if run is not None else None
-        finally:
-            await store.close()
+    async def main(store: Store) -> str | None:
+        cid = await store.serialized(lambda conn: find_campaign_id(conn, name))
+        run = await run_of(store, cid) if cid is not None else None
+        return run.state if run is not None else None
 
-    return asyncio.run(main())
+    return run_on_store(db, main)
 
 
 def _utcnow() -> dt.datetime:
@@ -473,34 +468,30 @@ _Loaded = tuple[list[dict[str, Any]], list[AttemptRow], Holder | None]
 
 
 def _load(name: str, db: str | None) -> _Loaded:
-    async def main() -> _Loaded:
-        store = await open_store(resolve_db_url(db))
-        try:
-            async with store.engine.connect() as conn:
-                cid = (
-                    await conn.execute(select(CAMPAIGNS.c.id).where(CAMPAIGNS.c.name == name))
-                ).scalar()
-                if cid is None:
-                    raise click.ClickException(f"no campaign named {name!r} in this database")
-                queue_rows = (
-                    await conn.execute(
-                        select(DIALER_QUEUE)
-                        .where(DIALER_QUEUE.c.campaign_id == cid)
-                        .order_by(DIALER_QUEUE.c.line)
-                    )
-                ).all()
-            # Numbers and fields are stored sealed: open them here, mask numbers on output.
-            rows = []
-            for r in queue_rows:
-                row = dict(r._mapping)
-                row["number"] = store.numbers.open(row.pop("number_sealed"))
-                row["fields"] = store.numbers.open_fields(row.pop("fields_sealed"))
-                del row["number_hash"]
-                due = row.get("due_at")
-                row["due_at"] = due.isoformat() if isinstance(due, dt.datetime) else None
-                rows.append(row)
-            return rows, await attempts_of(store, cid), await current_holder(store, cid)
-        finally:
-            await store.close()
+    async def main(store: Store) -> _Loaded:
+        async with store.engine.connect() as conn:
+            cid = (
+                await conn.execute(select(CAMPAIGNS.c.id).where(CAMPAIGNS.c.name == name))
+            ).scalar()
+            if cid is None:
+                raise click.ClickException(f"no campaign named {name!r} in this database")
+            queue_rows = (
+                await conn.execute(
+                    select(DIALER_QUEUE)
+                    .where(DIALER_QUEUE.c.campaign_id == cid)
+                    .order_by(DIALER_QUEUE.c.line)
+                )
+            ).all()
+        # Numbers and fields are stored sealed: open them here, mask numbers on output.
+        rows = []
+        for r in queue_rows:
+            row = dict(r._mapping)
+            row["number"] = store.numbers.open(row.pop("number_sealed"))
+            row["fields"] = store.numbers.open_fields(row.pop("fields_sealed"))
+            del row["number_hash"]
+            due = row.get("due_at")
+            row["due_at"] = due.isoformat() if isinstance(due, dt.datetime) else None
+            rows.append(row)
+        return rows, await attempts_of(store, cid), await current_holder(store, cid)
 
-    return asyncio.run(main())
+    return run_on_store(db, main)

@@ -7,11 +7,9 @@ here too.
 
 from __future__ import annotations
 
-import asyncio
 import datetime as dt
 import json
-from collections.abc import AsyncIterator, Awaitable, Callable
-from contextlib import asynccontextmanager
+from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -19,6 +17,7 @@ import click
 from rich.console import Console
 from rich.table import Table
 
+from voicebot.commands.store_work import run_on_store
 from voicebot.compliance.policy import Policy, load_policy, user_policy_path
 from voicebot.compliance.review import ReviewError
 from voicebot.compliance.rules import AttemptStateError
@@ -28,7 +27,7 @@ from voicebot.privacy.number_keys import NumberKeyMissing, SealedNumberError
 from voicebot.privacy.numbers import InvalidNumber
 from voicebot.privacy.vault.errors import KeyFileError
 from voicebot.purpose import Purpose
-from voicebot.store import Store, db_option, open_store, resolve_db_url
+from voicebot.store import Store, db_option
 from voicebot.yamlsource import SourceErrors
 
 T = TypeVar("T")
@@ -89,29 +88,15 @@ def run_with_store(
     db: str | None, policy_file: Path | None, work: Callable[[Store, Policy], Awaitable[T]]
 ) -> T:
     """Load the policy, open the store, run ``work``; turn known errors into clean CLI errors."""
-
-    async def main() -> T:
-        async with _opened(db) as store:
-            return await work(store, policy)
-
+    known: tuple[type[Exception], ...] = (
+        SourceErrors, InvalidNumber, LookupError, ReviewError, AttemptStateError,
+        NumberKeyMissing, SealedNumberError, KeyFileError,
+    )  # fmt: skip
     try:
         policy = load_policy(user_policy_path(policy_file))
-        return asyncio.run(main())
-    except SourceErrors as exc:
+    except known as exc:
         raise click.ClickException(str(exc)) from None
-    except (InvalidNumber, LookupError, ReviewError, AttemptStateError) as exc:
-        raise click.ClickException(str(exc)) from None
-    except (NumberKeyMissing, SealedNumberError, KeyFileError) as exc:
-        raise click.ClickException(str(exc)) from None
-
-
-@asynccontextmanager
-async def _opened(db: str | None) -> AsyncIterator[Store]:
-    store = await open_store(resolve_db_url(db))
-    try:
-        yield store
-    finally:
-        await store.close()
+    return run_on_store(db, lambda store: work(store, policy), errors=known)
 
 
 @click.group()

@@ -6,11 +6,11 @@ Campaigns refuse a flow that matches no approval (see :mod:`voicebot.flow.approv
 
 from __future__ import annotations
 
-import asyncio
 from pathlib import Path
 
 import click
 
+from voicebot.commands.store_work import run_on_store
 from voicebot.flow.approval import (
     NotApproved,
     UnapprovableFlow,
@@ -19,7 +19,7 @@ from voicebot.flow.approval import (
 )
 from voicebot.flow.approval import approve as approve_flow
 from voicebot.flow.loader import load_flow
-from voicebot.store import db_option, open_store, resolve_db_url
+from voicebot.store import Store, db_option
 from voicebot.yamlsource import SourceErrors
 
 EXIT_NOT_APPROVED = 1
@@ -54,25 +54,19 @@ def approve_command(
     except SourceErrors as exc:
         raise click.ClickException(str(exc)) from None
 
-    async def work() -> str:
-        store = await open_store(resolve_db_url(db))
-        try:
-            if check:
-                found = await check_approved(loaded, store)
-                return (
-                    f"approved: {found.flow_name} ({found.locale}) by {found.reviewer} "
-                    f"at {found.approved_at:%Y-%m-%d %H:%M} UTC, sha256 {found.digest[:16]}"
-                )
-            name = await require_reviewer(store, reviewer or "")
-            made = await approve_flow(store, loaded, name)
+    async def work(store: Store) -> str:
+        if check:
+            found = await check_approved(loaded, store)
             return (
-                f"approved {made.flow_name} ({made.locale}) sha256 {made.digest} by {made.reviewer}"
+                f"approved: {found.flow_name} ({found.locale}) by {found.reviewer} "
+                f"at {found.approved_at:%Y-%m-%d %H:%M} UTC, sha256 {found.digest[:16]}"
             )
-        finally:
-            await store.close()
+        name = await require_reviewer(store, reviewer or "")
+        made = await approve_flow(store, loaded, name)
+        return f"approved {made.flow_name} ({made.locale}) sha256 {made.digest} by {made.reviewer}"
 
     try:
-        click.echo(asyncio.run(work()))
+        click.echo(run_on_store(db, work))
     except NotApproved as exc:
         click.echo(f"not approved: {exc.flow_name}", err=True)
         for change in exc.changes:

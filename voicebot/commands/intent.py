@@ -11,13 +11,16 @@ from __future__ import annotations
 
 import json
 import re
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import click
 
 from voicebot.speech.intent import INTENTS
 from voicebot.speech.lexicon import known_locales
+
+F = TypeVar("F", bound=Callable[..., Any])
 
 _CJK = re.compile(r"[\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff\U00020000-\U0002fa1f]")
 
@@ -135,14 +138,15 @@ def _explanation(decision: Any) -> dict[str, Any]:
     }
 
 
+def _locales_option(help: str) -> Callable[[F], F]:
+    """``--locale`` (repeatable): the locales to work on; none given means all."""
+    return click.option(
+        "--locale", "locales", multiple=True, type=click.Choice(known_locales()), help=help
+    )
+
+
 @intent.command("eval")
-@click.option(
-    "--locale",
-    "locales",
-    multiple=True,
-    type=click.Choice(known_locales()),
-    help="Locale(s) to measure [default: all].",
-)
+@_locales_option("Locale(s) to measure [default: all].")
 @click.option(
     "--split",
     "splits",
@@ -238,13 +242,7 @@ def _print_report(locale: str, engine: str, r: dict[str, Any], show_errors: bool
 
 
 @intent.command("train")
-@click.option(
-    "--locale",
-    "locales",
-    multiple=True,
-    type=click.Choice(known_locales()),
-    help="Locale(s) to train [default: all].",
-)
+@_locales_option("Locale(s) to train [default: all].")
 @click.option(
     "--output",
     type=click.Path(file_okay=False, path_type=Path),

@@ -3,17 +3,17 @@ opening the store, and turning known errors into clean CLI errors."""
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any, TypeVar
 
 import click
 
+from voicebot.commands.store_work import run_on_store
 from voicebot.privacy.audit_events import vault_hook
 from voicebot.privacy.numbers import InvalidNumber
 from voicebot.privacy.vault import KeyFileError, Vault, VaultError, load_keyring
-from voicebot.store import Store, open_store, resolve_db_url
+from voicebot.store import Store
 from voicebot.store.identity import store_vault_root
 
 T = TypeVar("T")
@@ -51,15 +51,6 @@ def open_vault(store: Store, vault_dir: Path | None, *, required: bool) -> Vault
 
 def run_store_work(db: str | None, work: Callable[[Store], Awaitable[T]]) -> T:
     """Open the store, run ``work``, close it; known errors become clean CLI errors."""
-
-    async def main() -> T:
-        store = await open_store(resolve_db_url(db))
-        try:
-            return await work(store)
-        finally:
-            await store.close()
-
-    try:
-        return asyncio.run(main())
-    except (KeyFileError, VaultError, InvalidNumber, ValueError, RuntimeError) as exc:
-        raise click.ClickException(str(exc)) from None
+    return run_on_store(
+        db, work, errors=(KeyFileError, VaultError, InvalidNumber, ValueError, RuntimeError)
+    )

@@ -6,7 +6,6 @@ passing calls too, ``--json`` prints every check of every call. Numbers are mask
 
 from __future__ import annotations
 
-import asyncio
 import json
 from collections import Counter
 
@@ -14,9 +13,10 @@ import click
 from rich.console import Console
 from rich.table import Table
 
+from voicebot.commands.store_work import run_on_store
 from voicebot.qa.checks import Status
 from voicebot.qa.store import StoredQa, load_qa
-from voicebot.store import db_option, open_store, resolve_db_url
+from voicebot.store import db_option
 
 EXIT_FAILURES = 1
 
@@ -37,17 +37,9 @@ def report(
 ) -> None:
     """Show the QA results of stored calls (failures flagged with their evidence)."""
 
-    async def work() -> list[StoredQa]:
-        store = await open_store(resolve_db_url(db))
-        try:
-            return await load_qa(store, campaign=campaign)
-        finally:
-            await store.close()
-
-    try:
-        rows = asyncio.run(work())
-    except LookupError as exc:
-        raise click.ClickException(str(exc)) from None
+    rows: list[StoredQa] = run_on_store(
+        db, lambda store: load_qa(store, campaign=campaign), errors=(LookupError,)
+    )
     failed = [r for r in rows if not r.passed]
     if as_json:
         click.echo(json.dumps(_document(rows, campaign), ensure_ascii=False, indent=2))

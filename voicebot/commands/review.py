@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import datetime as dt
 import getpass
+from collections.abc import Awaitable, Callable
 from pathlib import Path
+from typing import Any, TypeVar
 
 import click
 from rich.console import Console
@@ -14,6 +16,9 @@ from voicebot.commands.compliance import policy_option, run_with_store, show
 from voicebot.compliance import review as queue
 from voicebot.compliance.policy import Policy
 from voicebot.store import Store, db_option
+
+T = TypeVar("T")
+F = TypeVar("F", bound=Callable[..., Any])
 
 
 @click.group()
@@ -52,41 +57,50 @@ def list_(status: str, show_numbers: bool, db: str | None) -> None:
     click.echo(f"{len(items)} items")
 
 
+def _decision(command: F) -> F:
+    """The arguments of a decision on one item: ITEM_ID, ``--by``, ``--note``, the store and
+    the policy."""
+    for option in (
+        policy_option,
+        db_option,
+        click.option("--note", default=None),
+        click.option("--by", default=None, help="Reviewer (default: the current user)."),
+        click.argument("item_id", type=int),
+    ):
+        command = option(command)
+    return command
+
+
+def _decide(
+    decide: Callable[[Store, Policy, int, dt.datetime, str, str | None], Awaitable[T]],
+    item_id: int,
+    by: str | None,
+    note: str | None,
+    db: str | None,
+    policy_file: Path | None,
+) -> T:
+    async def work(store: Store, policy: Policy) -> T:
+        now = dt.datetime.now(dt.UTC)
+        return await decide(store, policy, item_id, now, by or getpass.getuser(), note)
+
+    return run_with_store(db, policy_file, work)
+
+
 @review.command()
-@click.argument("item_id", type=int)
-@click.option("--by", default=None, help="Reviewer (default: the current user).")
-@click.option("--note", default=None)
-@db_option
-@policy_option
+@_decision
 def confirm(
     item_id: int, by: str | None, note: str | None, db: str | None, policy_file: Path | None
 ) -> None:
     """Confirm refusal ITEM_ID: the number is frozen (refusal_review.freeze_days)."""
-
-    async def work(store: Store, policy: Policy) -> dt.datetime:
-        return await queue.confirm(
-            store, policy, item_id, dt.datetime.now(dt.UTC), by or getpass.getuser(), note
-        )
-
-    until = run_with_store(db, policy_file, work)
+    until = _decide(queue.confirm, item_id, by, note, db, policy_file)
     click.echo(f"confirmed; frozen until {until.isoformat()}")
 
 
 @review.command()
-@click.argument("item_id", type=int)
-@click.option("--by", default=None, help="Reviewer (default: the current user).")
-@click.option("--note", default=None)
-@db_option
-@policy_option
+@_decision
 def dismiss(
     item_id: int, by: str | None, note: str | None, db: str | None, policy_file: Path | None
 ) -> None:
     """Dismiss refusal ITEM_ID (misheard or not a refusal); nothing else changes."""
-
-    async def work(store: Store, policy: Policy) -> None:
-        await queue.dismiss(
-            store, policy, item_id, dt.datetime.now(dt.UTC), by or getpass.getuser(), note
-        )
-
-    run_with_store(db, policy_file, work)
+    _decide(queue.dismiss, item_id, by, note, db, policy_file)
     click.echo("dismissed")

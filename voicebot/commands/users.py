@@ -10,7 +10,6 @@ admin role is given; it is not shown again. Every change is audited in the same 
 
 from __future__ import annotations
 
-import asyncio
 import datetime as dt
 import getpass
 import sys
@@ -19,8 +18,9 @@ from typing import Any, TypeVar
 
 import click
 
+from voicebot.commands.store_work import run_on_store
 from voicebot.privacy.audit import write_audit
-from voicebot.store import Store, db_option, open_store, resolve_db_url
+from voicebot.store import Store, db_option
 from voicebot.store.users import (
     Role,
     UserError,
@@ -41,17 +41,7 @@ _ROLE_NAMES = [r.value for r in Role]
 
 
 def _run(db: str | None, work: Callable[[Store], Awaitable[T]]) -> T:
-    async def main() -> T:
-        store = await open_store(resolve_db_url(db))
-        try:
-            return await work(store)
-        finally:
-            await store.close()
-
-    try:
-        return asyncio.run(main())
-    except (UserError, WeakPassword) as exc:
-        raise click.ClickException(str(exc)) from None
+    return run_on_store(db, work, errors=(UserError, WeakPassword))
 
 
 def _read_password(from_stdin: bool) -> str:

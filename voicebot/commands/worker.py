@@ -16,8 +16,9 @@ from voicebot.campaign.dialer import DialerEvent
 from voicebot.campaign.jobs import NotPostgres, queue_dsn
 from voicebot.campaign.launch import TransportUnavailable
 from voicebot.campaign.worker import HEARTBEAT_TIMEOUT, Worker
+from voicebot.commands.store_work import run_on_store
 from voicebot.flow.approval import NotApproved
-from voicebot.store import db_option, open_store, resolve_db_url
+from voicebot.store import Store, db_option, resolve_db_url
 from voicebot.store.location import ENV_VAR
 
 
@@ -67,28 +68,21 @@ def worker(
         elif event.kind == "recovered":
             console.print(f"[{pid}] {event.masked}: closed an attempt its worker left")
 
-    async def main() -> None:
-        store = await open_store(url)
-        try:
-            runner = Worker(
-                store,
-                max_calls=max_calls,
-                listener=progress,
-                note=lambda n: console.print(n),
-                heartbeat_timeout=dt.timedelta(seconds=heartbeat_timeout),
-            )
-            loop = asyncio.get_running_loop()
-            for sig in (signal.SIGINT, signal.SIGTERM):
-                loop.add_signal_handler(sig, runner.stop)
-            console.print(f"[{pid}] worker ready ({max_calls} calls at once)")
-            await runner.run(drain=drain)
-        finally:
-            await store.close()
+    async def main(store: Store) -> None:
+        runner = Worker(
+            store,
+            max_calls=max_calls,
+            listener=progress,
+            note=lambda n: console.print(n),
+            heartbeat_timeout=dt.timedelta(seconds=heartbeat_timeout),
+        )
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            loop.add_signal_handler(sig, runner.stop)
+        console.print(f"[{pid}] worker ready ({max_calls} calls at once)")
+        await runner.run(drain=drain)
 
-    try:
-        asyncio.run(main())
-    except (NotApproved, TransportUnavailable) as exc:
-        raise click.ClickException(str(exc)) from None
+    run_on_store(url, main, errors=(NotApproved, TransportUnavailable))
 
 
 def _fork(url: str, count: int, limits: list[str], drain: bool) -> int:

@@ -87,7 +87,7 @@ class FlowHost(Protocol):
 
 
 class IntentResult(Protocol):
-    """What a recognizer returns (``voicebot.speech.intent.IntentMatch``)."""
+    """What an :data:`IntentReader` returns (``voicebot.speech.intent.IntentMatch``)."""
 
     @property
     def intent(self) -> str | None: ...
@@ -96,7 +96,7 @@ class IntentResult(Protocol):
     def score(self) -> float: ...
 
 
-Recognizer = Callable[[str, str, Collection[str] | None], IntentResult]
+IntentReader = Callable[[str, str, Collection[str] | None], IntentResult]
 """``recognize(text, locale, allowed)``, as :func:`voicebot.speech.intent.recognize`."""
 
 

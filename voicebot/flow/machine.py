@@ -1,11 +1,11 @@
-"""A flow compiled once into a transition table, and one cheap ``transitions`` machine per call.
+"""A flow compiled once into a transition table and one ``transitions`` machine; a model per call.
 
 A campaign places thousands of calls through the same flow, so everything that depends only on
 the flow (trigger names, the merged ``on`` + global ``handlers`` table, the opt-out routes that
-every state must have) is worked out once by :func:`compile_flow`. Each call then gets its own
-:class:`FlowMachine`: an ``AsyncMachine`` over a tiny :class:`CallModel` that *shares* the
-compiled state and transition objects instead of rebuilding them (``voicebot bench flow``
-prints what that costs).
+every state must have, the ``AsyncMachine`` built from them) is worked out once by
+:func:`compile_flow`. Each call then gets its own :class:`FlowMachine`: a tiny
+:class:`CallModel` on that machine, which keeps its state on the model and nothing per call in
+itself (``voicebot bench flow`` prints what that costs).
 
 Triggers: ``dtmf_<d>`` (``dtmf_star``, ``dtmf_hash``), ``intent_<name>``, ``no_input``,
 ``no_match``, ``hangup``, ``next`` and ``fallback`` (handoff not accepted). Two routes are
@@ -21,14 +21,12 @@ state listens:
 
 from __future__ import annotations
 
-from collections import defaultdict
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from types import MappingProxyType
-from typing import cast
 
 from transitions.core import State
-from transitions.extensions.asyncio import AsyncEvent, AsyncMachine, AsyncState, AsyncTransition
+from transitions.extensions.asyncio import AsyncMachine
 
 from voicebot.flow.model import OPT_OUT_DIGIT, Flow
 
@@ -84,8 +82,9 @@ class CallModel:
 
 class _LeanMachine(AsyncMachine):
     """An ``AsyncMachine`` that binds no convenience methods (``model.next()``, ``may_next``,
-    ``is_<state>``) onto its model: they cost about half the memory and time of a per-call
-    machine, and the runner fires events through :meth:`FlowMachine.fire`."""
+    ``is_<state>``) onto its models: they would make a call's machine several times dearer,
+    and the runner fires events through :meth:`FlowMachine.fire`. The two hooks are where the
+    library's own machines (nesting, locking) change what a model gets, too."""
 
     def _add_trigger_to_model(self, trigger: str, model: object) -> None:
         pass
@@ -109,10 +108,8 @@ class FlowSpec:
     """The state ``dtmf.9`` leads to; None only in a flow the lint refuses."""
     routes: Mapping[str, Mapping[str, str | None]]
     """state -> trigger -> destination (None: internal)."""
-    _state_objects: tuple[AsyncState, ...] = field(repr=False, compare=False)
-    _event_tables: Mapping[str, defaultdict[str, list[AsyncTransition]]] = field(
-        repr=False, compare=False
-    )
+    _machine: _LeanMachine = field(repr=False, compare=False)
+    """The flow's machine; it holds no call's state (that is on each call's model)."""
 
     def can(self, state: str, trigger: str) -> bool:
         """Whether ``trigger`` has a route from ``state``."""
@@ -184,45 +181,37 @@ def compile_flow(flow: Flow) -> FlowSpec:
         rows.extend(CompiledTransition(t, name, dest) for t, dest in routes.items())
 
     table: dict[str, dict[str, str | None]] = {name: {} for name in flow.states}
-    events: dict[str, defaultdict[str, list[AsyncTransition]]] = {}
+    machine = _LeanMachine(
+        model=None, states=list(flow.states), initial=flow.start, auto_transitions=False
+    )
     for row in rows:
         table[row.source][row.trigger] = row.dest
-        # dest None is the library's internal transition (its stubs say str).
-        transition = AsyncTransition(row.source, cast(str, row.dest))
-        events.setdefault(row.trigger, defaultdict(list))[row.source] = [transition]
+        machine.add_transition(row.trigger, row.source, row.dest)  # dest None: internal
     return FlowSpec(
         flow=flow,
         states=tuple(flow.states),
         transitions=tuple(rows),
         opt_out_target=opt_out,
         routes=MappingProxyType({k: MappingProxyType(v) for k, v in table.items()}),
-        _state_objects=tuple(AsyncState(name) for name in flow.states),
-        _event_tables=MappingProxyType(events),
+        _machine=machine,
     )
 
 
 class FlowMachine:
-    """One call's position in the flow: an ``AsyncMachine`` over a :class:`CallModel`.
+    """One call's position in the flow: a :class:`CallModel` on the flow's ``AsyncMachine``.
 
-    States and transitions are the spec's shared objects (they hold no per-call data); only
-    the events (which point at their machine) and the model's bound triggers are per call.
+    The machine is the spec's, shared by all calls: it reads and writes the state of the model
+    it is given, and keeps no model registered (a campaign's calls would pile up in it).
     """
 
     def __init__(self, spec: FlowSpec) -> None:
         self.spec = spec
         self.model = CallModel()
-        machine = _LeanMachine(
-            model=None,
-            states=list(spec._state_objects),
-            initial=spec.flow.start,
-            auto_transitions=False,
-        )
-        for trigger, by_source in spec._event_tables.items():
-            event = AsyncEvent(trigger, machine)
-            # Shared, read-only: an event reads its table only for sources it holds.
-            event.transitions = by_source
-            machine.events[trigger] = event
+        machine = spec._machine
+        # Registering binds the model's entry points and sets its initial state; unregistered,
+        # the model keeps both (the library's documented remove_model semantics).
         machine.add_model(self.model)
+        machine.remove_model(self.model)
         self._machine = machine
 
     @property

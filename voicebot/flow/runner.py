@@ -51,8 +51,8 @@ from voicebot.flow.host import (
     FlowHost,
     FlowResult,
     HandoffContext,
+    IntentReader,
     ListenSpec,
-    Recognizer,
 )
 from voicebot.flow.machine import FlowSpec, dtmf_trigger, intent_trigger
 from voicebot.flow.model import VARIABLE_RE, Action, Handoff
@@ -79,7 +79,7 @@ class _End:
 _Step = _Move | _End
 
 
-def _real_recognizer() -> Recognizer:
+def _real_recognizer() -> IntentReader:
     from voicebot.speech.intent import recognize
 
     return recognize
@@ -124,7 +124,7 @@ class FlowRunner:
         host: FlowHost,
         *,
         variables: Mapping[str, object] | None = None,
-        recognizer: Recognizer | None = None,
+        recognizer: IntentReader | None = None,
         on_event: Callable[[RunEvent], None] | None = None,
         max_transitions: int = DEFAULT_MAX_TRANSITIONS,
     ) -> None:
@@ -439,7 +439,7 @@ __all__ = [
     "FlowResult",
     "FlowRunner",
     "HandoffContext",
+    "IntentReader",
     "ListenSpec",
-    "Recognizer",
     "prompts_used",
 ]

@@ -39,8 +39,8 @@ from voicebot.flow.runner import (
     FlowResult,
     FlowRunner,
     HandoffContext,
+    IntentReader,
     ListenSpec,
-    Recognizer,
 )
 
 INPUT_FORMS = "dtmf:<digit>, say:<words>, silence or hangup"
@@ -179,7 +179,7 @@ async def simulate(
     host: TextHost,
     *,
     contact: Mapping[str, str] | None = None,
-    recognizer: Recognizer | None = None,
+    recognizer: IntentReader | None = None,
     on_event: Callable[[RunEvent], None] | None = None,
     spec: FlowSpec | None = None,
 ) -> FlowResult:

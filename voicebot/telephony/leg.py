@@ -11,7 +11,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 from abc import ABC, abstractmethod
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Coroutine
 from dataclasses import dataclass
 from enum import StrEnum
 
@@ -195,3 +195,28 @@ class Transport(ABC):
 
     async def close(self) -> None:  # noqa: B027 - optional hook, most transports hold nothing
         """Release what the transport holds (gateway sessions); legs must have ended."""
+
+
+class RunningCalls:
+    """The tasks of a transport's calls under way: each forgotten once done, all hung up (cancelled
+    and awaited) when the transport closes."""
+
+    def __init__(self) -> None:
+        self._tasks: set[asyncio.Task[None]] = set()
+
+    def start(
+        self, call: Coroutine[object, object, None], name: str | None = None
+    ) -> asyncio.Task[None]:
+        """Run ``call`` as a task of its own and keep it until it is done."""
+        task = asyncio.create_task(call, name=name)
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+        return task
+
+    async def cancel_all(self) -> None:
+        """Cancel every call still running and wait until each has ended."""
+        for task in list(self._tasks):
+            task.cancel()
+        for task in list(self._tasks):
+            with contextlib.suppress(asyncio.CancelledError):
+                await task

@@ -21,7 +21,7 @@ from enum import StrEnum
 from typing import Protocol
 
 from voicebot.privacy.masking import mask_number
-from voicebot.telephony.leg import HangupCause, Leg, Transport
+from voicebot.telephony.leg import HangupCause, Leg, RunningCalls, Transport
 from voicebot.telephony.peerleg import PeerLeg
 from voicebot.telephony.rtc import ConnectError, RtcPeer, RtcSettings
 from voicebot.telephony.tracks import OutboundTrack
@@ -116,7 +116,7 @@ class LoopbackTransport(Transport):
         self.directory = directory
         self.settings = settings or RtcSettings()
         self.callee_settings = callee_settings or self.settings
-        self._calls: set[asyncio.Task[None]] = set()
+        self._calls = RunningCalls()
 
     async def dial(self, number: str, caller_id: str, timeout: float) -> Leg:
         """Place a call; returns the bot's leg once it rings (or has failed).
@@ -142,9 +142,7 @@ class LoopbackTransport(Transport):
             return leg
         leg.set_ringing()
         call = _Call(self, leg, callee, IncomingCall(number, caller_id), offer, timeout)
-        task = asyncio.create_task(call.run())
-        self._calls.add(task)
-        task.add_done_callback(self._calls.discard)
+        task = self._calls.start(call.run())
 
         async def cancel() -> None:  # our hang-up, as a SIP CANCEL or BYE
             if task is not asyncio.current_task():
@@ -157,11 +155,7 @@ class LoopbackTransport(Transport):
 
     async def close(self) -> None:
         """Hang up every call still under way."""
-        for task in list(self._calls):
-            task.cancel()
-        for task in list(self._calls):
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
+        await self._calls.cancel_all()
 
 
 class _Call:

@@ -23,11 +23,14 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, ClassVar
 
 import numpy as np
+import structlog
 
 from voicebot.audio import Pcm, frames, silence
 
 if TYPE_CHECKING:
     from voicebot.speech.asr.stream import UtteranceStream
+
+log = structlog.get_logger(__name__)
 
 
 class AsrError(Exception):
@@ -91,6 +94,16 @@ class RecognizerSession(ABC):
         """Flush the stream."""
 
 
+def _cleaned(phrases: Sequence[str] | None) -> list[str] | None:
+    """``phrases`` with their spaces collapsed, empty ones and repeats dropped (None stays)."""
+    if phrases is None:
+        return None
+    cleaned = list(dict.fromkeys(" ".join(p.split()) for p in phrases if p.strip()))
+    if not cleaned:
+        raise ValueError("phrases were given but all are empty")
+    return cleaned
+
+
 class Recognizer(ABC):
     """A speech recognizer for one locale, with its model loaded once."""
 
@@ -105,12 +118,7 @@ class Recognizer(ABC):
         Raises:
             ValueError: ``phrases`` was given but none is usable with this model.
         """
-        cleaned = None
-        if phrases is not None:
-            cleaned = list(dict.fromkeys(" ".join(p.split()) for p in phrases if p.strip()))
-            if not cleaned:
-                raise ValueError("phrases were given but all are empty")
-        return self._session_impl(cleaned)
+        return self._session_impl(_cleaned(phrases))
 
     def utterance(self, phrases: Sequence[str] | None = None) -> RecognizerSession:
         """A stream holding exactly one utterance, already cut by the call's voice activity
@@ -121,12 +129,35 @@ class Recognizer(ABC):
         Raises:
             ValueError: as :meth:`session`.
         """
-        cleaned = None
-        if phrases is not None:
-            cleaned = list(dict.fromkeys(" ".join(p.split()) for p in phrases if p.strip()))
-            if not cleaned:
-                raise ValueError("phrases were given but all are empty")
-        return self._utterance_impl(cleaned)
+        return self._utterance_impl(_cleaned(phrases))
+
+    def usable_phrases(
+        self,
+        phrases: Sequence[str],
+        unknown_words: Callable[[str], Sequence[str]],
+        none_usable: str,
+        spoken: Callable[[str], str] = lambda phrase: phrase,
+    ) -> list[str]:
+        """The phrases a grammar of this model can hold, as ``spoken`` writes them (default:
+        unchanged): those with no word ``unknown_words`` reports; each other one is logged and
+        dropped.
+
+        Raises:
+            ValueError: ``none_usable`` and the phrases, when no phrase is left.
+        """
+        usable: list[str] = []
+        for phrase in phrases:
+            words = spoken(phrase)
+            missing = list(unknown_words(words)) if words else [phrase]
+            if missing:
+                log.warning(
+                    "asr_phrase_dropped", engine=self.engine, phrase=phrase, unknown=missing
+                )
+            else:
+                usable.append(words)
+        if not usable:
+            raise ValueError(f"{none_usable}: {list(phrases)}")
+        return usable
 
     def prepare(self, utterances: int) -> None:
         """Load now what ``utterances`` simultaneous utterances need (a recognizer worker

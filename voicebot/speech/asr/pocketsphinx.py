@@ -314,18 +314,12 @@ class PocketsphinxRecognizer(Recognizer):
     def _search_for(self, phrases: list[str] | None) -> str | None:
         if phrases is None:
             return None
-        usable: list[str] = []
-        for phrase in phrases:
-            words = " ".join(_WORD.findall(phrase.lower()))
-            missing = self._decoders.unknown_words(words) if words else [phrase]
-            if missing:
-                log.warning(
-                    "asr_phrase_dropped", engine=self.engine, phrase=phrase, unknown=missing
-                )
-            else:
-                usable.append(words)
-        if not usable:
-            raise ValueError(f"no phrase is speakable with the pocketsphinx dictionary: {phrases}")
+        usable = self.usable_phrases(
+            phrases,
+            self._decoders.unknown_words,
+            "no phrase is speakable with the pocketsphinx dictionary",
+            spoken=lambda phrase: " ".join(_WORD.findall(phrase.lower())),
+        )
         return self._decoders.grammar_search(tuple(usable))
 
     def _session_impl(self, phrases: list[str] | None) -> RecognizerSession:

@@ -14,8 +14,6 @@ import threading
 from pathlib import Path
 from typing import Any
 
-import structlog
-
 from voicebot.audio import SAMPLE_RATE, Pcm
 from voicebot.speech.asr.base import (
     AsrError,
@@ -28,7 +26,6 @@ from voicebot.speech.asr.base import (
 INSTALL_HINT = "pip install 'voicebot[vosk]'"
 UNKNOWN = "[unk]"
 
-log = structlog.get_logger(__name__)
 _models: dict[Path, Any] = {}
 _lock = threading.Lock()
 
@@ -116,19 +113,11 @@ class VoskRecognizer(Recognizer):
     def _session_impl(self, phrases: list[str] | None) -> RecognizerSession:
         if phrases is None:
             return VoskSession(self._model, None)
-        usable = []
-        for phrase in phrases:
-            missing = [w for w in phrase.split() if not self.knows(w)]
-            if missing:
-                log.warning(
-                    "asr_phrase_dropped", engine=self.engine, phrase=phrase, unknown=missing
-                )
-            else:
-                usable.append(phrase)
-        if not usable:
-            raise ValueError(
-                f"no phrase uses only words of the vosk model in {self.model_dir}: {phrases}"
-            )
+        usable = self.usable_phrases(
+            phrases,
+            lambda phrase: [w for w in phrase.split() if not self.knows(w)],
+            f"no phrase uses only words of the vosk model in {self.model_dir}",
+        )
         if self.knows(UNKNOWN):
             usable.append(UNKNOWN)
         return VoskSession(self._model, usable)

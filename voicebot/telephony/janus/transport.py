@@ -22,7 +22,7 @@ from voicebot.telephony.janus.client import LOST, JanusError, JanusHandle, Janus
 from voicebot.telephony.janus.config import AccountKind, JanusConfig
 from voicebot.telephony.janus.events import error_text
 from voicebot.telephony.janus.leg import REQUEST_TIMEOUT, JanusLeg, mask
-from voicebot.telephony.leg import HangupCause, Transport
+from voicebot.telephony.leg import HangupCause, RunningCalls, Transport
 from voicebot.telephony.rtc import ConnectError, RtcPeer, RtcSettings
 from voicebot.telephony.tracks import OutboundTrack
 
@@ -47,7 +47,7 @@ class JanusTransport(Transport):
         self._master: JanusHandle | None = None
         self._master_id: int | None = None
         self._connecting = asyncio.Lock()
-        self._calls: set[asyncio.Task[None]] = set()
+        self._calls = RunningCalls()
 
     @property
     def available(self) -> bool:
@@ -137,18 +137,12 @@ class JanusTransport(Transport):
             return leg
         call = JanusCall(leg, handle, timeout)
         leg.set_hangup_signal(call.hang_up)
-        task = asyncio.create_task(call.run(), name=f"janus-call-{handle.id}")
-        self._calls.add(task)
-        task.add_done_callback(self._calls.discard)
+        self._calls.start(call.run(), name=f"janus-call-{handle.id}")
         return leg
 
     async def close(self) -> None:
         """Hang up calls still under way, unregister and destroy the session."""
-        for task in list(self._calls):
-            task.cancel()
-        for task in list(self._calls):
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
+        await self._calls.cancel_all()
         if self._session is not None:
             if self._master is not None:
                 await self._master.detach()
