@@ -10,6 +10,7 @@ import asyncio
 from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 
+import jiwer
 import numpy as np
 import pytest
 
@@ -38,15 +39,33 @@ def say(tmp_path_factory: pytest.TempPathFactory) -> Say:
     return render
 
 
-def test_piper_over_a_phone_line_is_heard_verbatim(
+OPEN_VOCABULARY = [
+    "No, I'm not interested, thank you.",
+    "I want to talk to a person.",
+    "Please don't call me again.",
+    "Call me back tomorrow afternoon.",
+    "Yes, that sounds good.",
+    "I'm busy right now, sorry.",
+    "Can you tell me more about the offer?",
+    "Take me off your list.",
+]
+
+
+def _words(text: str) -> list[str]:
+    return "".join(c for c in text.lower() if c.isalpha() or c.isspace()).split()
+
+
+def test_piper_over_a_phone_line_is_heard_with_few_errors(
     recognizer: PocketsphinxRecognizer, say: Say
 ) -> None:
-    assert recognizer.transcribe(say("No, I'm not interested, thank you.")) == (
-        "no i'm not interested thank you"
-    )
-    assert recognizer.transcribe(say("I want to talk to a person.")) == (
-        "i want to talk to a person"
-    )
+    # Open vocabulary (no phrase list), eight sentences. Which words pocketsphinx misses moves
+    # with the CPU's floating point (the same packages heard "interested" on one machine and
+    # "encouraged to" on another), so the test holds the rate, not each word: about a quarter
+    # of the words are wrong here; a broken line (rate, band, framing) gets nearly all wrong.
+    refs = [" ".join(_words(text)) for text in OPEN_VOCABULARY]
+    heard = [" ".join(_words(recognizer.transcribe(say(text)))) for text in OPEN_VOCABULARY]
+    assert jiwer.wer(refs, heard) <= 0.35, list(zip(refs, heard, strict=True))
+    assert sum(r == h for r, h in zip(refs, heard, strict=True)) >= 2, heard
 
 
 def test_each_pause_ends_an_utterance(recognizer: PocketsphinxRecognizer, say: Say) -> None:
