@@ -348,10 +348,14 @@ def violations(loaded: LoadedFlow, host: WatchedHost) -> set[str]:
     return broken
 
 
-@functools.cache
 def read_intent(text: str, locale: str, allowed: Collection[str] | None) -> IntentResult:
     """The runtime's intent reader, each distinct question asked once: thousands of runs hear
     the same three phrases (the property test's time went into reading them again)."""
+    return _read(text, locale, None if allowed is None else tuple(allowed))
+
+
+@functools.cache
+def _read(text: str, locale: str, allowed: tuple[str, ...] | None) -> IntentResult:
     return recognize(text, locale, allowed)
 
 
