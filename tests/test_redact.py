@@ -171,6 +171,18 @@ def test_spoken_english_card() -> None:
     assert _r(f"it is {amex}").text == "it is [CARD]"
 
 
+def test_unicode_look_alikes_of_digit_words_are_text_not_a_crash() -> None:
+    # Case-insensitive matching folds a dotless "ı" into "i", "ſ" into "s", the Kelvin sign
+    # into "k": "sıx" matched the pattern for "six" but is no digit word (found in random bytes
+    # of a vault file the demo scans).
+    for text in ("sıx", "ſeven", "double ſix", "ſix", "\u212aeep it"):
+        assert _r(f"call {text} please").text == f"call {text} please"
+    doubled = (
+        "Five five five five, DOUBLE FIVE five five, five five five five, four four double four"
+    )
+    assert _r(doubled).text == "[CARD]"
+
+
 def test_spoken_english_card_inside_longer_speech() -> None:
     text = "I have one card, it's four one one one one one one one one one one one one one one one"
     assert _r(text).text == "I have one card, it's [CARD]"

@@ -143,10 +143,14 @@ def tokens(text: str, languages: Iterable[str]) -> Iterator[DigitToken]:
         elif kind in ("check", "said_check"):
             yield DigitToken("X", start, end, kind == "said_check")
         elif kind == "repeated":
-            count = EN_REPEATS[match.group("repeat").lower()]
-            yield DigitToken(vocabulary[match.group("repeated").lower()] * count, start, end, True)
-        else:
-            yield DigitToken(vocabulary[match.group().lower()], start, end, True)
+            count = EN_REPEATS.get(match.group("repeat").lower())
+            digit = vocabulary.get(match.group("repeated").lower())
+            if count is not None and digit is not None:
+                yield DigitToken(digit * count, start, end, True)
+        elif (digit := vocabulary.get(match.group().lower())) is not None:
+            yield DigitToken(digit, start, end, True)
+        # else: Unicode case folding matched a look-alike ("sıx" with a dotless i, the Kelvin
+        # sign for "k"), which lowercases to no digit word: not a spoken digit.
 
 
 def runs(text: str, languages: Iterable[str]) -> list[DigitRun]:
