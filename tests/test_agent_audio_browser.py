@@ -27,7 +27,7 @@ from voicebot.telephony import CallState, HangupCause, Leg
 from voicebot.telephony.browser import BrowserMedia, BrowserOfferError, answer_browser
 from voicebot.web.routes.pages import STATIC_DIR
 
-pytestmark = pytest.mark.integration
+pytestmark = [pytest.mark.integration, pytest.mark.browser]
 
 CSRF = "test-csrf-token"
 MIC_HZ = 700

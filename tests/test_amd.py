@@ -53,6 +53,7 @@ def beeps(pcm: Pcm, params: BeepParams | None = None) -> list[Beep]:
 
 @pytest.mark.parametrize("noise_dbfs", [None, -45.0])
 @pytest.mark.parametrize("text", ["Hello?", "Yes, hello?"])
+@pytest.mark.integration
 def test_hello_then_silence_is_human(text: str, noise_dbfs: float | None) -> None:
     hello = speech(text)
     _, end = voiced_span_ms(hello, lead_ms=400)
@@ -69,6 +70,7 @@ def test_hello_then_silence_is_human(text: str, noise_dbfs: float | None) -> Non
     assert 0 < result.greeting_ms < 1500
 
 
+@pytest.mark.integration
 def test_voicemail_greeting_then_beep_is_machine_with_the_beep_time() -> None:
     greeting = speech(GREETING)
     assert len(greeting) > 5 * SAMPLE_RATE
@@ -89,6 +91,7 @@ def test_voicemail_greeting_then_beep_is_machine_with_the_beep_time() -> None:
     assert final.beep.end_ms <= final.decided_ms <= final.beep.end_ms + 60  # speak right after
 
 
+@pytest.mark.integration
 def test_greeting_and_beep_through_mulaw_and_noise() -> None:
     clean = np.concatenate(
         [silence(300), speech(GREETING), silence(300), tone(1400, 200, -20), silence(1000)]
@@ -100,6 +103,7 @@ def test_greeting_and_beep_through_mulaw_and_noise() -> None:
     assert results[-1].beep.freq_hz == pytest.approx(1400, abs=10)
 
 
+@pytest.mark.integration
 def test_beep_before_the_verdict_decides_at_once() -> None:
     audio = np.concatenate([silence(300), speech("Leave a message."), tone(850, 500), silence(500)])
     results = amd(audio)
@@ -109,6 +113,7 @@ def test_beep_before_the_verdict_decides_at_once() -> None:
     assert results[0].reason.startswith("beep")
 
 
+@pytest.mark.integration
 def test_greeting_without_beep_is_final_after_silence() -> None:
     audio = np.concatenate([silence(500), speech(GREETING), silence(4000)])
     early, final = amd(audio)
@@ -123,6 +128,7 @@ def test_greeting_without_beep_is_final_after_silence() -> None:
     assert only[0].final
 
 
+@pytest.mark.integration
 def test_many_words_decide_before_the_greeting_is_long() -> None:
     # With the length rule out of the way, the word count alone tells the machine.
     params = AmdParams(max_greeting_ms=8000, max_decision_ms=9000, wait_for_beep=False)
@@ -148,6 +154,7 @@ def test_long_silence_is_unknown(audio: Pcm) -> None:
     assert "no speech" in results[0].reason
 
 
+@pytest.mark.integration
 def test_speech_too_late_to_judge_is_unknown_at_the_time_limit() -> None:
     audio = np.concatenate([silence(2400), speech("Hello? Who is it?"), silence(2000)])
     results = amd(audio)
@@ -157,6 +164,7 @@ def test_speech_too_late_to_judge_is_unknown_at_the_time_limit() -> None:
     assert "undecided" in results[0].reason
 
 
+@pytest.mark.integration
 def test_nothing_after_the_final_result() -> None:
     detector = AnsweringMachineDetector()
     decided = feed_frames(detector, np.concatenate([silence(400), speech("Hello?"), silence(2000)]))
@@ -178,6 +186,7 @@ def test_beep_timing_frequency_and_length_limits() -> None:
     assert beeps(np.concatenate([silence(500), tone(1000, 6000), silence(300)])) == []
 
 
+@pytest.mark.integration
 def test_no_beep_in_speech_music_dtmf_or_noise() -> None:
     voice = np.concatenate(
         [speech(GREETING), speech("The quick brown fox sings a melody, la la la, oooh, eeee.")]
@@ -213,6 +222,7 @@ def test_bad_params_are_refused() -> None:
         AnsweringMachineDetector().feed(np.zeros((2, 160), dtype=np.int16))
 
 
+@pytest.mark.integration
 async def test_no_packets_after_the_greeting_count_as_silence() -> None:
     """A far end that stops sending packets after its greeting: the bot must not wait in dead
     air for the last timeout, the missing packets are silence and decide "no beep"."""
@@ -244,6 +254,7 @@ async def test_no_packets_at_all_is_initial_silence() -> None:
     assert "no speech" in final.reason
 
 
+@pytest.mark.integration
 def test_a_stalled_event_loop_does_not_cut_a_greeting_in_two() -> None:
     """Under load the loop stalls for a second just after the machine's first word; its
     packets queue and arrive together afterwards. The stall is not silence: counting it as

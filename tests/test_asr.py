@@ -38,6 +38,7 @@ def say(tmp_path_factory: pytest.TempPathFactory) -> Say:
     return render
 
 
+@pytest.mark.integration
 def test_piper_over_a_phone_line_is_heard_verbatim(
     recognizer: PocketsphinxRecognizer, say: Say
 ) -> None:
@@ -49,6 +50,7 @@ def test_piper_over_a_phone_line_is_heard_verbatim(
     )
 
 
+@pytest.mark.integration
 def test_each_pause_ends_an_utterance(recognizer: PocketsphinxRecognizer, say: Say) -> None:
     stream = np.concatenate(
         [silence(400), say("Not interested."), silence(1500), say("I want to talk to a person.")]
@@ -64,6 +66,7 @@ def test_each_pause_ends_an_utterance(recognizer: PocketsphinxRecognizer, say: S
     assert not results[0].final and results[-1].final
 
 
+@pytest.mark.integration
 def test_a_phrase_grammar_restricts_what_is_heard(
     recognizer: PocketsphinxRecognizer, say: Say
 ) -> None:
@@ -74,6 +77,7 @@ def test_a_phrase_grammar_restricts_what_is_heard(
     assert recognizer.transcribe(say("Please don't call me again.")).endswith("call me again")
 
 
+@pytest.mark.integration
 def test_unusable_phrases_are_refused(recognizer: PocketsphinxRecognizer) -> None:
     with pytest.raises(ValueError, match="no phrase is speakable"):
         recognizer.session(["zyxwv qux"])
@@ -81,6 +85,7 @@ def test_unusable_phrases_are_refused(recognizer: PocketsphinxRecognizer) -> Non
         recognizer.session(["  "])
 
 
+@pytest.mark.integration
 async def test_stream_recognizes_an_async_frame_source(
     recognizer: PocketsphinxRecognizer, say: Say
 ) -> None:
@@ -94,6 +99,7 @@ async def test_stream_recognizes_an_async_frame_source(
     assert [r for r in results if r.final] == [Transcript("not interested", final=True)]
 
 
+@pytest.mark.integration
 def test_session_checks_its_input(recognizer: PocketsphinxRecognizer) -> None:
     session = recognizer.session()
     with pytest.raises(ValueError, match="mono int16"):
@@ -105,6 +111,7 @@ def test_session_checks_its_input(recognizer: PocketsphinxRecognizer) -> None:
         session.feed(silence(20))
 
 
+@pytest.mark.integration
 def test_sessions_are_independent(recognizer: PocketsphinxRecognizer, say: Say) -> None:
     a, b = recognizer.session(), recognizer.session()
     speech_a = np.concatenate([silence(300), say("Not interested."), silence(900)])
@@ -122,6 +129,7 @@ def test_sessions_are_independent(recognizer: PocketsphinxRecognizer, say: Say) 
     assert [r.text for r in results_b if r.final] == ["i want to talk to a person"]
 
 
+@pytest.mark.integration
 def test_english_without_a_vosk_model_falls_back_to_pocketsphinx(tmp_path: Path) -> None:
     chosen = recognizer_for("en-US", models_directory=tmp_path)
     assert chosen.engine == "pocketsphinx"
@@ -136,6 +144,7 @@ def test_a_locale_without_a_model_says_what_to_pull(tmp_path: Path) -> None:
 
 
 @pytest.mark.parametrize("pad_ms", [0, 7, 13])
+@pytest.mark.integration
 def test_speech_running_to_the_very_end_is_still_decoded(
     recognizer: PocketsphinxRecognizer, say: Say, pad_ms: int
 ) -> None:

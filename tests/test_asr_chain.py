@@ -23,6 +23,8 @@ from voicebot.speech.resample import telephone_band
 from voicebot.speech.tts import TtsCache
 from voicebot.speech.tts.piper import PiperSynthesizer
 
+pytestmark = pytest.mark.integration
+
 
 @pytest.fixture(scope="module")
 def chain() -> Recognizer:

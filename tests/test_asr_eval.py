@@ -49,6 +49,7 @@ def corpus(corpus_tool: ModuleType, tmp_path_factory: pytest.TempPathFactory) ->
     return out
 
 
+@pytest.mark.integration
 def test_the_corpus_has_labels_voices_lines_and_a_heldout_part(corpus: Path) -> None:
     clips = load_manifest(corpus)
     assert len(clips) == 6
@@ -89,6 +90,7 @@ def sampled(corpus_tool: ModuleType, tmp_path_factory: pytest.TempPathFactory) -
     return out
 
 
+@pytest.mark.integration
 def test_a_clip_is_held_out_when_its_words_are(sampled: Path) -> None:
     from voicebot.speech.corpus import load_corpus
 
@@ -118,6 +120,7 @@ def test_a_clip_is_held_out_when_its_words_are(sampled: Path) -> None:
     assert any(c.split == "dev" for c in clips)
 
 
+@pytest.mark.integration
 def test_asr_eval_reports_heldout_words_apart(sampled: Path) -> None:
     result = CliRunner().invoke(
         asr, ["eval", str(sampled), "--engine", "pocketsphinx", "--json", "--limit", "6"]
@@ -145,6 +148,7 @@ def test_line_conditions_do_what_they_say(corpus_tool: ModuleType) -> None:
     assert 3 < snr < 8
 
 
+@pytest.mark.integration
 def test_asr_eval_scores_whisper_on_the_corpus(corpus: Path) -> None:
     result = CliRunner().invoke(
         asr, ["eval", str(corpus), "--engine", "whisper", "--json", "--details"]
@@ -161,6 +165,7 @@ def test_asr_eval_scores_whisper_on_the_corpus(corpus: Path) -> None:
     assert 0 < overall["seconds_mean"] < 30
 
 
+@pytest.mark.integration
 def test_a_chain_asks_the_second_engine_only_when_unsure(corpus: Path) -> None:
     result = CliRunner().invoke(
         asr, ["eval", str(corpus), "--engine", "pocketsphinx>whisper", "--json", "--details"]
@@ -177,6 +182,7 @@ def test_a_chain_asks_the_second_engine_only_when_unsure(corpus: Path) -> None:
     )
 
 
+@pytest.mark.integration
 def test_the_table_has_a_confusion_matrix(corpus: Path) -> None:
     # The default engine is what a call would get: pocketsphinx for English, out of the box.
     result = CliRunner().invoke(asr, ["eval", str(corpus), "--limit", "2"])

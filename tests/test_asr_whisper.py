@@ -39,6 +39,7 @@ def english() -> WhisperRecognizer:
         ("en-us+f2", "Please don't call me again.", "opt_out"),
     ],
 )
+@pytest.mark.integration
 def test_english_callers_in_espeak_voices_are_heard(
     english: WhisperRecognizer, voice: str, text: str, intent: str
 ) -> None:
@@ -46,6 +47,7 @@ def test_english_callers_in_espeak_voices_are_heard(
     assert recognize(heard, "en-US").intent == intent, heard
 
 
+@pytest.mark.integration
 def test_each_pause_ends_an_utterance(english: WhisperRecognizer) -> None:
     # Piper here: this is about cutting the stream, not about voices (espeak-ng's rendering
     # of a voice depends on what it spoke before in the process).
@@ -68,6 +70,7 @@ def test_each_pause_ends_an_utterance(english: WhisperRecognizer) -> None:
     assert [recognize(r.text, "en-US").intent for r in results] == ["refuse", "ask_human"], results
 
 
+@pytest.mark.integration
 def test_mandarin_without_a_vosk_model_gets_whisper(tmp_path: Path) -> None:
     # espeak-ng's Mandarin is too poor for Whisper base to hear most sentences (README,
     # "Speech"): a plain answer is heard, refusals in that voice mostly are not.
@@ -83,11 +86,13 @@ def test_weights_that_are_not_the_pinned_ones_are_refused() -> None:
         read_packaged(tampered)
 
 
+@pytest.mark.integration
 def test_an_english_only_model_refuses_mandarin() -> None:
     with pytest.raises(AsrError, match="English only"):
         WhisperRecognizer("zh-CN", "whisper-tiny.en")
 
 
+@pytest.mark.integration
 def test_whisper_weights_pulled_from_a_local_server_are_used(tmp_path: Path) -> None:
     """``models pull --url`` of a zipped CTranslate2 conversion, then ``--model NAME``."""
     import functools

@@ -193,6 +193,7 @@ async def test_anchor_catches_a_rewritten_tail(store: Store, tmp_path: Path) -> 
     assert [p.seq for p in report.problems] == [6]
 
 
+@pytest.mark.integration
 def test_processes_writing_at_once_keep_one_chain(tmp_path: Path) -> None:
     db = tmp_path / "shared.db"
     policy = tmp_path / "policy.yaml"

@@ -42,6 +42,7 @@ def _closed_port() -> int:
     return port
 
 
+@pytest.mark.integration
 def test_janus_transport_is_accepted_and_an_unreachable_gateway_is_said_clearly(
     private_dirs: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -66,6 +67,7 @@ def test_janus_transport_is_accepted_and_an_unreachable_gateway_is_said_clearly(
     assert refused.exit_code == 2 and "a real phone is gated" in refused.output
 
 
+@pytest.mark.integration
 def test_no_gate_opt_out_does_not_claim_a_durable_entry(private_dirs: Path) -> None:
     done = CliRunner().invoke(
         cli,
@@ -83,6 +85,7 @@ def test_no_gate_opt_out_does_not_claim_a_durable_entry(private_dirs: Path) -> N
 
 
 @pytest.mark.parametrize(("scope", "entries"), [("campaign", ["spring"]), ("global", [None])])
+@pytest.mark.integration
 def test_opt_out_honours_the_policy_scope(private_dirs: Path, scope: str, entries: list) -> None:
     """``voicebot call`` puts an opt-out on the list in the policy's ``opt_out_scope``, as the
     dialer does (one path): scope ``campaign`` leaves the number callable by other campaigns."""

@@ -26,6 +26,8 @@ from voicebot.speech.asr.pool import RecognizerPool
 from voicebot.speech.tts.piper import PiperSynthesizer
 from voicebot.telephony.loopback import LoopbackTransport
 
+pytestmark = pytest.mark.integration
+
 FLOWS = Path(__file__).resolve().parent.parent / "flows"
 Watch = Callable[[EventLog], Awaitable[None]]
 

@@ -15,6 +15,7 @@ import wave
 from pathlib import Path
 
 import numpy as np
+import pytest
 
 from voicebot.audio import FRAME_SAMPLES, Pcm, rms_dbfs
 from voicebot.call.recording import MemorySink
@@ -40,6 +41,8 @@ from voicebot.telephony.loopback import (
     RingAction,
     StaticDirectory,
 )
+
+pytestmark = pytest.mark.integration
 
 CALLER = "+12025550147"
 AGENT_LINE = "+12025550188"

@@ -22,6 +22,8 @@ from voicebot.speech.tts.piper import PiperSynthesizer
 from voicebot.store import Store, open_store
 from voicebot.telephony.loopback import LoopbackTransport
 
+pytestmark = pytest.mark.integration
+
 FLOWS = Path(__file__).resolve().parent.parent / "flows"
 NOON_IN_NEW_YORK = dt.datetime(2026, 11, 23, 17, 0, tzinfo=dt.UTC)
 

@@ -23,6 +23,8 @@ from voicebot.speech.asr.select import recognizer_for
 from voicebot.speech.tts.piper import PiperSynthesizer
 from voicebot.telephony.loopback import LoopbackTransport
 
+pytestmark = pytest.mark.integration
+
 NUMBER = "+12025550147"
 FLOWS = Path(__file__).resolve().parent.parent / "flows"
 

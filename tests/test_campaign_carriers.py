@@ -5,6 +5,8 @@ from __future__ import annotations
 import subprocess
 import sys
 
+import pytest
+
 from voicebot.campaign import carriers
 from voicebot.sim import campaign_transports
 
@@ -17,6 +19,7 @@ def test_loopback_and_simulated_are_found_as_entry_points() -> None:
     assert carriers.registered() == ["loopback", "simulated"]
 
 
+@pytest.mark.integration
 def test_running_a_campaign_imports_no_simulation_until_one_is_named() -> None:
     code = (
         "import sys\n"

@@ -8,6 +8,7 @@ import json
 import sqlite3
 from pathlib import Path
 
+import pytest
 from click.testing import CliRunner
 
 from voicebot.cli import cli
@@ -114,6 +115,7 @@ def test_a_broken_campaign_file_is_reported_with_its_position(tmp_path: Path) ->
     assert not (tmp_path / "x.db").exists()
 
 
+@pytest.mark.integration
 def test_a_run_waiting_for_a_retry_says_what_and_until_when(tmp_path: Path) -> None:
     """`campaign run` once waited silently for a retry or callback planned hours later."""
     import os

@@ -23,7 +23,7 @@ pytestmark = pytest.mark.integration
 NOW = dt.datetime(2026, 12, 6, 2, 0, tzinfo=dt.UTC)
 
 
-@pytest.fixture(params=["sqlite", "postgresql"])
+@pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
 def store_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
     if request.param == "sqlite":
         return str(tmp_path / "lease.db")

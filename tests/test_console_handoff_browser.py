@@ -58,7 +58,7 @@ from voicebot.telephony.loopback import Callee, LoopbackTransport
 from voicebot.web.app import WebConfig, create_app
 from voicebot.web.auth import Passwords
 
-pytestmark = pytest.mark.integration
+pytestmark = [pytest.mark.integration, pytest.mark.browser]
 
 ROOT = Path(__file__).resolve().parent.parent
 CALLER = "+12025550147"  # reserved for fiction (555-01xx)

@@ -62,6 +62,7 @@ def test_cast_covers_every_case_with_valid_distinct_numbers() -> None:
     assert sample.verdict(interested, "completed", (), handed_off=True)
 
 
+@pytest.mark.integration
 def test_a_short_demo_runs_real_calls_and_writes_the_report(tmp_path: Path) -> None:
     result = CliRunner().invoke(
         cli, ["demo", "--dir", str(tmp_path), "--personas", "presses_nine,busy,presses_one"]

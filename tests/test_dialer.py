@@ -231,6 +231,7 @@ async def test_restart_closes_dialing_attempts_and_releases_bare_reservations(
     assert dict(runner.dialled) == {CONTACTS[1].number: 1}
 
 
+@pytest.mark.integration
 async def test_an_agents_callback_plans_the_contact_again(store: Store, tmp_path: Path) -> None:
     """A handed-off call whose agent wraps up with ``callback``: the dialer calls again at the
     agent's time, even when the wrap-up lands before the dialer has closed the call."""

@@ -15,8 +15,12 @@ import time
 from collections import Counter
 from pathlib import Path
 
+import pytest
+
 from voicebot.privacy.number_keys import NumberKeys
 from voicebot.privacy.vault.keys import load_keyring
+
+pytestmark = pytest.mark.integration
 
 ROOT = Path(__file__).resolve().parent.parent
 FLOW = ROOT / "flows" / "payment_reminder.yaml"

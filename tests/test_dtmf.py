@@ -146,6 +146,7 @@ def test_noise_alone_never_triggers() -> None:
         assert detect(white_noise(8000, level, seed=seed)) == []
 
 
+@pytest.mark.integration
 def test_real_speech_never_triggers() -> None:
     voice = np.concatenate([speech(s) for s in SENTENCES])
     assert len(voice) > 20 * 8000
@@ -167,6 +168,7 @@ def test_music_like_chords_never_trigger() -> None:
     assert detect(mulaw_roundtrip(music)) == []
 
 
+@pytest.mark.integration
 def test_speech_does_not_hide_a_key_pressed_over_silence_after_it() -> None:
     pcm = np.concatenate([speech(SENTENCES[0]), silence(100), dtmf_tone("9", 80)])
     assert keys(pcm) == "9"

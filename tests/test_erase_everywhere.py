@@ -89,6 +89,7 @@ def _leftovers(dirs: dict[str, Path]) -> list[str]:
     return found
 
 
+@pytest.mark.integration
 def test_erase_leaves_nothing_of_the_number_on_disk(dirs: dict[str, Path], tmp_path: Path) -> None:
     runner = CliRunner()
     camp = one_contact_campaign(tmp_path / "work", "spring", NUMBER, NAME)

@@ -14,7 +14,7 @@ from tests.browser_support import FLAGS, ensure_chromium
 from voicebot.cli import cli
 from voicebot.resources import flows_dir
 
-pytestmark = pytest.mark.integration
+pytestmark = [pytest.mark.integration, pytest.mark.browser]
 
 
 async def test_the_diagram_renders_with_no_network(tmp_path: Path) -> None:

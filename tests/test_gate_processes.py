@@ -4,7 +4,11 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
+
 from voicebot.sim.gate_bench import bench_numbers, run_processes
+
+pytestmark = pytest.mark.integration
 
 
 def test_eight_processes_reserve_exactly_the_cap_per_number(tmp_path: Path) -> None:

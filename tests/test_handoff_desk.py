@@ -135,6 +135,7 @@ async def test_an_agent_who_comes_back_gets_the_waiting_call() -> None:
         await asking
 
 
+@pytest.mark.integration
 async def test_accept_connect_call_wrap_up_and_the_disposition_reaches_the_call_side() -> None:
     clock = Clock()
     desk = desk_with(clock, ("a1", 0), ("a2", 10))
@@ -176,6 +177,7 @@ async def test_accept_connect_call_wrap_up_and_the_disposition_reaches_the_call_
             await second
 
 
+@pytest.mark.integration
 async def test_an_agent_leg_that_never_connects_passes_the_call_on() -> None:
     clock = Clock()
     desk = desk_with(clock, ("a1", 0), ("a2", 10))

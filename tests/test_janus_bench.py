@@ -8,7 +8,7 @@ from click.testing import CliRunner
 
 from voicebot.cli import cli
 
-pytestmark = [pytest.mark.integration, pytest.mark.timeout(180)]
+pytestmark = [pytest.mark.integration, pytest.mark.janus, pytest.mark.timeout(180)]
 
 
 def test_bench_calls_through_janus_prints_every_figure() -> None:

@@ -21,7 +21,7 @@ from voicebot.speech.dtmf import DtmfDetector
 from voicebot.telephony import CallState, Codec, DtmfEvent, HangupCause, dtmf_tones
 from voicebot.telephony.janus import JanusConfig, JanusError, JanusLeg, JanusTransport
 
-pytestmark = [pytest.mark.integration, pytest.mark.timeout(90)]
+pytestmark = [pytest.mark.integration, pytest.mark.janus, pytest.mark.timeout(90)]
 
 NUMBER = "+12025550142"
 CALLER = "+12025550123"

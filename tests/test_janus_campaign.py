@@ -25,7 +25,7 @@ from voicebot.sim.janus_lab import HOST, Janus, Namespace, Sipp
 from voicebot.store import open_store
 from voicebot.store.models import ATTEMPTS
 
-pytestmark = [pytest.mark.integration, pytest.mark.timeout(120)]
+pytestmark = [pytest.mark.integration, pytest.mark.janus, pytest.mark.timeout(120)]
 
 ROOT = Path(__file__).resolve().parent.parent
 NUMBER = "+8613800138077"

@@ -84,6 +84,7 @@ async def test_dial_refuses_bad_input_before_touching_the_gateway(
         await transport.dial(number, caller_id, timeout, headers=headers, uri=uri)
 
 
+@pytest.mark.integration
 async def test_dial_through_an_unreachable_gateway_fails_at_once_with_a_reason() -> None:
     transport = JanusTransport(JanusConfig(url="http://127.0.0.1:9/janus"))  # discard port
     try:

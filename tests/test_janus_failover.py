@@ -18,7 +18,7 @@ from voicebot.sim.janus_lab import HOST, Janus, Namespace, Sipp
 from voicebot.telephony import CallState, Codec, HangupCause
 from voicebot.telephony.janus import JanusConfig, JanusLeg, JanusTransport
 
-pytestmark = [pytest.mark.integration, pytest.mark.timeout(90)]
+pytestmark = [pytest.mark.integration, pytest.mark.janus, pytest.mark.timeout(90)]
 
 NUMBER = "+12025550143"
 CALLER = "+12025550123"

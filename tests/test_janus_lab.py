@@ -13,7 +13,7 @@ from voicebot.sim.janus_lab import JanusLab
 from voicebot.telephony import Codec, HangupCause
 from voicebot.telephony.janus import JanusTransport
 
-pytestmark = [pytest.mark.integration, pytest.mark.timeout(90)]
+pytestmark = [pytest.mark.integration, pytest.mark.janus, pytest.mark.timeout(90)]
 
 
 async def test_lab_places_a_call_then_leaves_nothing_behind(tmp_path: Path) -> None:

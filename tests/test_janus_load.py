@@ -20,7 +20,7 @@ from voicebot.sim.janus_lab import HOST, Janus, Sipp
 from voicebot.telephony import Codec, HangupCause
 from voicebot.telephony.janus import JanusConfig, JanusLeg, JanusTransport
 
-pytestmark = [pytest.mark.integration, pytest.mark.timeout(90)]
+pytestmark = [pytest.mark.integration, pytest.mark.janus, pytest.mark.timeout(90)]
 
 CALLS = 10
 WINDOW_S = 5.0

@@ -29,7 +29,7 @@ from voicebot.store import open_store
 from voicebot.telephony import Codec
 from voicebot.telephony.janus import JanusConfig, JanusTransport
 
-pytestmark = [pytest.mark.integration, pytest.mark.timeout(120)]
+pytestmark = [pytest.mark.integration, pytest.mark.janus, pytest.mark.timeout(120)]
 
 FLOWS = Path(__file__).resolve().parent.parent / "flows"
 NUMBER = "+12025550171"

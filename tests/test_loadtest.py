@@ -8,6 +8,7 @@ from voicebot.sim.loopback_load import measure_loopback
 from voicebot.telephony.rtc import Codec
 
 
+@pytest.mark.integration
 async def test_measure_two_short_calls() -> None:
     figures = await measure_loopback(calls=2, seconds=0.5, codec=Codec.PCMU)
     assert figures.answered == 2

@@ -89,6 +89,7 @@ async def transport(
 
 
 @pytest.mark.parametrize("codec", [Codec.PCMU, Codec.PCMA, Codec.OPUS])
+@pytest.mark.integration
 async def test_audio_flows_both_ways(codec: Codec) -> None:
     heard_by_callee: list[Pcm] = []
 
@@ -117,6 +118,7 @@ async def test_audio_flows_both_ways(codec: Codec) -> None:
     assert callee.leg is not None and callee.leg.cause is HangupCause.REMOTE
 
 
+@pytest.mark.integration
 async def test_no_bot_audio_before_the_answer() -> None:
     async with transport({ALICE: answers(after=0.6)}) as loop:
         leg = await loop.dial(ALICE, BOT, timeout=5)
@@ -150,6 +152,7 @@ async def _packets_sent(leg: PeerLeg) -> int:
         (Ring(RingAction.ANSWER, 5.0), HangupCause.NO_ANSWER, Outcome.NO_ANSWER),
     ],
 )
+@pytest.mark.integration
 async def test_unanswered_calls_end_with_their_cause(
     ring: Ring, cause: HangupCause, outcome: Outcome
 ) -> None:
@@ -162,6 +165,7 @@ async def test_unanswered_calls_end_with_their_cause(
         assert not outcome.answered
 
 
+@pytest.mark.integration
 async def test_unknown_number_and_codec_mismatch_fail() -> None:
     async with transport({ALICE: answers()}, Codec.PCMU, callee_codec=Codec.OPUS) as loop:
         nobody = await loop.dial(BOB, BOT, timeout=1)
@@ -171,6 +175,7 @@ async def test_unknown_number_and_codec_mismatch_fail() -> None:
         assert outcome_for(HangupCause.FAILED) is Outcome.FAILED
 
 
+@pytest.mark.integration
 async def test_g711_law_mismatch_fails_instead_of_a_silent_call() -> None:
     # Both sides offer telephone-event, so it is the only codec in common: aiortc would accept
     # that answer and have no voice codec to send with. The call must fail, not go silent.
@@ -196,6 +201,7 @@ async def test_dial_refuses_bad_input() -> None:
             await loop.dial(ALICE, BOT, timeout=0)
 
 
+@pytest.mark.integration
 async def test_callee_hangup_ends_the_bot_leg() -> None:
     async def greet_and_hang_up(leg: Leg) -> None:
         await leg.play(tone(440, 300))
@@ -211,6 +217,7 @@ async def test_callee_hangup_ends_the_bot_leg() -> None:
             await leg.play(tone(440, 100))
 
 
+@pytest.mark.integration
 async def test_hangup_is_noticed_from_the_media_alone() -> None:
     """Without any signalling (a gateway that says nothing), RTCP BYE / DTLS close suffice."""
     before = asyncio.all_tasks()
@@ -232,6 +239,7 @@ async def test_hangup_is_noticed_from_the_media_alone() -> None:
     assert asyncio.all_tasks() - before == set()
 
 
+@pytest.mark.integration
 async def test_bot_hangup_while_ringing_cancels_the_call() -> None:
     callee = answers(after=3)
     async with transport({ALICE: callee}) as loop:
@@ -244,6 +252,7 @@ async def test_bot_hangup_while_ringing_cancels_the_call() -> None:
         assert callee.leg is None  # never answered
 
 
+@pytest.mark.integration
 async def test_callee_notices_the_bot_hanging_up_while_it_talks() -> None:
     async with transport({ALICE: answers(hums)}) as loop:
         leg = await loop.dial(ALICE, BOT, timeout=5)
@@ -253,6 +262,7 @@ async def test_callee_notices_the_bot_hanging_up_while_it_talks() -> None:
     # the transport context checked that the humming callee's tasks are gone
 
 
+@pytest.mark.integration
 async def test_closing_the_transport_ends_every_call() -> None:
     callees: dict[str, Callee] = {ALICE: answers(hums), BOB: Person(Ring(RingAction.IGNORE))}
     async with transport(callees) as loop:
@@ -264,6 +274,7 @@ async def test_closing_the_transport_ends_every_call() -> None:
         assert talking.cause is ringing.cause is HangupCause.LOCAL
 
 
+@pytest.mark.integration
 async def test_barge_in_cuts_the_bot_prompt() -> None:
     async def interrupt_after_a_while(leg: Leg) -> None:
         await asyncio.sleep(0.3)
@@ -281,6 +292,7 @@ async def test_barge_in_cuts_the_bot_prompt() -> None:
         await leg.hangup()
 
 
+@pytest.mark.integration
 async def test_bridge_carries_audio_between_two_calls() -> None:
     heard: dict[str, Pcm] = {}
 
@@ -310,6 +322,7 @@ async def test_bridge_carries_audio_between_two_calls() -> None:
     assert peak_hz(heard["bob"]) == pytest.approx(440, abs=15)
 
 
+@pytest.mark.integration
 async def test_bridge_needs_two_answered_legs() -> None:
     async with transport({ALICE: Person(Ring(RingAction.IGNORE)), BOB: answers()}) as loop:
         ringing = await loop.dial(ALICE, BOT, timeout=5)

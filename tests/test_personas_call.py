@@ -38,6 +38,7 @@ def _bot_speech(seconds: float) -> np.ndarray:
         (Pickup.NEVER, HangupCause.NO_ANSWER),
     ],
 )
+@pytest.mark.integration
 async def test_personas_that_do_not_answer(pickup: Pickup, cause: HangupCause) -> None:
     transport = _transport(Persona(pickup=pickup, ring_seconds=0.2))
     try:
@@ -48,6 +49,7 @@ async def test_personas_that_do_not_answer(pickup: Pickup, cause: HangupCause) -
         await transport.close()
 
 
+@pytest.mark.integration
 async def test_persona_waits_for_the_bot_then_presses_nine_in_band() -> None:
     persona = Persona(ring_seconds=0.1, script=[Step(wait_for_bot=1), Step(press="9")])
     transport = _transport(persona)
@@ -73,6 +75,7 @@ async def test_persona_waits_for_the_bot_then_presses_nine_in_band() -> None:
         await transport.close()
 
 
+@pytest.mark.integration
 async def test_persona_speaks_and_hangs_up() -> None:
     persona = Persona(ring_seconds=0.1, script=[Step(say="Hello?"), Step(hangup=True)])
     transport = _transport(persona)

@@ -325,6 +325,7 @@ async def real_timing(survey: LoadedFlow) -> DisclosureTiming:
     return await flow_disclosure_timing(survey, PiperSynthesizer())
 
 
+@pytest.mark.integration
 async def test_disclosure_timing_from_real_speech(
     survey: LoadedFlow, real_timing: DisclosureTiming
 ) -> None:
@@ -381,6 +382,7 @@ def _daytime(log: EventLog) -> EventLog:
     return dataclasses.replace(log, started_at=DAYTIME, entries=list(log.entries))
 
 
+@pytest.mark.integration
 async def test_real_call_with_nine_over_the_disclosure(
     survey: LoadedFlow, real_timing: DisclosureTiming
 ) -> None:
@@ -392,6 +394,7 @@ async def test_real_call_with_nine_over_the_disclosure(
     assert status["disclosure_heard"] == "pass"
 
 
+@pytest.mark.integration
 async def test_real_completed_call_passes(
     survey: LoadedFlow, real_timing: DisclosureTiming
 ) -> None:

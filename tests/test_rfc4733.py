@@ -215,6 +215,7 @@ async def _loud_frames(leg: PeerLeg, count: int) -> int:
     return loud
 
 
+@pytest.mark.integration
 async def test_digits_both_ways_between_two_aiortc_peers() -> None:
     a, b = await _connected_pair(Codec.PCMU)
     try:
@@ -238,6 +239,7 @@ async def test_digits_both_ways_between_two_aiortc_peers() -> None:
         await b.hangup()
 
 
+@pytest.mark.integration
 async def test_opus_calls_send_digits_in_band() -> None:
     a, b = await _connected_pair(Codec.OPUS)
     try:
@@ -256,6 +258,7 @@ def test_dtmf_event_validates_the_digit() -> None:
         DtmfEvent("A", "rfc4733")
 
 
+@pytest.mark.integration
 async def test_digits_cut_by_a_hangup_raise_a_clear_error() -> None:
     a, b = await _connected_pair(Codec.PCMU)
     sending = asyncio.create_task(a.send_dtmf("123456789"))

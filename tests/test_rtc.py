@@ -27,6 +27,7 @@ def _rtpmaps(sdp: str) -> list[str]:
 
 
 @pytest.mark.parametrize("host", ["127.0.0.1", "127.0.0.2"])
+@pytest.mark.integration
 async def test_offer_and_answer_carry_only_the_pinned_loopback_host(host: str) -> None:
     caller = RtcPeer(RtcSettings(host=host), OutboundTrack())
     callee = RtcPeer(RtcSettings(host=host), OutboundTrack())
@@ -59,6 +60,7 @@ async def test_the_host_pin_only_applies_while_rtc_gathers() -> None:
         (Codec.OPUS, ["96 opus/48000/2"]),
     ],
 )
+@pytest.mark.integration
 async def test_offer_lists_exactly_the_preferred_codecs(codec: Codec, expected: list[str]) -> None:
     peer = RtcPeer(RtcSettings(codec=codec), OutboundTrack())
     try:
@@ -67,6 +69,7 @@ async def test_offer_lists_exactly_the_preferred_codecs(codec: Codec, expected: 
         await peer.close()
 
 
+@pytest.mark.integration
 async def test_dtmf_can_be_left_out_of_a_g711_offer() -> None:
     peer = RtcPeer(RtcSettings(dtmf=False), OutboundTrack())
     try:
@@ -75,6 +78,7 @@ async def test_dtmf_can_be_left_out_of_a_g711_offer() -> None:
         await peer.close()
 
 
+@pytest.mark.integration
 async def test_answer_without_a_common_codec_is_a_clear_error() -> None:
     caller = RtcPeer(RtcSettings(codec=Codec.PCMU), OutboundTrack())
     callee = RtcPeer(RtcSettings(codec=Codec.OPUS), OutboundTrack())
@@ -104,6 +108,7 @@ def test_codec_names_from_config_files_are_accepted() -> None:
     assert RtcSettings(codec="OPUS").codec is Codec.OPUS  # type: ignore[arg-type]
 
 
+@pytest.mark.integration
 async def test_ice_checks_from_outside_the_remote_networks_go_unanswered() -> None:
     elsewhere = (ipaddress.ip_network("127.9.0.0/16"),)
     loopback = (ipaddress.ip_network("127.0.0.0/8"),)

@@ -45,6 +45,7 @@ def _keyring() -> Keyring:
     return load_keyring()
 
 
+@pytest.mark.integration
 def test_two_stores_keep_their_own_attempt_1(own_dirs: Path) -> None:
     runner = CliRunner()
     stored: dict[str, dict[str, bytes]] = {}

@@ -22,6 +22,7 @@ def voiced(pcm: np.ndarray) -> float:
     return float(np.mean([rms_dbfs(f) > -45 for f in frames]))
 
 
+@pytest.mark.integration
 async def test_piper_speaks_english(tmp_path: Path) -> None:
     synth = PiperSynthesizer(cache=TtsCache(tmp_path))
     pcm = await synth.render("Hello. This call is recorded.")
@@ -32,6 +33,7 @@ async def test_piper_speaks_english(tmp_path: Path) -> None:
     assert synth.cached("Hello. This call is recorded.") is not None
 
 
+@pytest.mark.integration
 async def test_piper_renders_the_same_text_identically(tmp_path: Path) -> None:
     text = "Press nine to stop our calls."
     first = await PiperSynthesizer(cache=TtsCache(tmp_path / "a")).render(text)

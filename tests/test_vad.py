@@ -35,6 +35,7 @@ def segments(events: list[VadEvent]) -> list[Segment]:
     return [e.segment for e in events if e.segment is not None]
 
 
+@pytest.mark.integration
 def test_hello_start_and_end_are_timed() -> None:
     hello = speech(HELLO)
     begin, end = voiced_span_ms(hello, lead_ms=500)
@@ -48,6 +49,7 @@ def test_hello_start_and_end_are_timed() -> None:
     assert stop.segment == Segment(start.at_ms, stop.at_ms)
 
 
+@pytest.mark.integration
 def test_a_long_greeting_with_short_pauses_is_one_utterance() -> None:
     greeting = speech(GREETING)
     begin, end = voiced_span_ms(greeting, lead_ms=1000)
@@ -57,6 +59,7 @@ def test_a_long_greeting_with_short_pauses_is_one_utterance() -> None:
     assert found[0].end_ms == pytest.approx(end, abs=80)
 
 
+@pytest.mark.integration
 def test_pauses_longer_than_end_silence_split_utterances() -> None:
     hello, refusal = speech(HELLO), speech(REFUSAL)
     apart = np.concatenate([silence(300), hello, silence(1200), refusal, silence(800)])
@@ -67,6 +70,7 @@ def test_pauses_longer_than_end_silence_split_utterances() -> None:
 
 
 @pytest.mark.parametrize("noise_dbfs", [-60.0, -45.0, -35.0])
+@pytest.mark.integration
 def test_speech_in_line_noise(noise_dbfs: float) -> None:
     greeting = speech(GREETING)  # about -20 dBFS while voiced
     begin, end = voiced_span_ms(greeting, lead_ms=1000)
@@ -78,6 +82,7 @@ def test_speech_in_line_noise(noise_dbfs: float) -> None:
         assert found[0].end_ms == pytest.approx(end, abs=150)
 
 
+@pytest.mark.integration
 def test_speech_from_the_first_frame_is_heard() -> None:
     hello = speech(HELLO)
     found = segments(run(np.concatenate([hello, silence(1000)])))
@@ -108,6 +113,7 @@ def test_line_noise_that_rises_suddenly_is_not_speech() -> None:
     assert run(audio) == []
 
 
+@pytest.mark.integration
 def test_chunking_does_not_change_the_result() -> None:
     audio = mix(
         np.concatenate([silence(400), speech(HELLO), silence(900), speech(REFUSAL), silence(700)]),
@@ -123,6 +129,7 @@ def test_chunking_does_not_change_the_result() -> None:
         assert got + vad.flush() == expected
 
 
+@pytest.mark.integration
 def test_state_for_other_detectors() -> None:
     vad = Vad()
     vad.feed(white_noise(1000, -50))
@@ -142,6 +149,7 @@ def test_bad_params_and_frames_are_refused() -> None:
         Vad().feed(np.zeros((160, 2), dtype=np.int16))
 
 
+@pytest.mark.integration
 def test_a_complete_answer_ends_after_a_shorter_silence() -> None:
     refusal = speech(REFUSAL)
     audio = np.concatenate([silence(500), refusal, silence(1000), refusal, silence(1000)])

@@ -15,7 +15,7 @@ from tests.test_web_auditor import CAMPAIGN, NUMBERS, _campaign
 from tests.web_support import PASSWORD, running_app
 from voicebot.store.models import AUDIT_EVENTS
 
-pytestmark = pytest.mark.integration
+pytestmark = [pytest.mark.integration, pytest.mark.browser]
 
 
 async def test_auditor_plays_a_recording_and_reads_the_report(

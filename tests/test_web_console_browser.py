@@ -20,7 +20,7 @@ from tests.web_support import PASSWORD, running_app
 from voicebot.handoff import HandoffOffer, Presence
 from voicebot.web.keys import PRESENCE
 
-pytestmark = pytest.mark.integration
+pytestmark = [pytest.mark.integration, pytest.mark.browser]
 
 
 async def test_agent_signs_in_goes_available_and_sees_calls_come_and_go(

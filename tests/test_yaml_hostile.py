@@ -72,8 +72,18 @@ KINDS: dict[str, tuple[str, Callable[[Path, Path], list[str]]]] = {
 }
 
 
+STARTS_REAL_PARTS = {"personas"}
+"""Kinds whose command loads a speech recognizer (pocketsphinx) before it reads the file."""
+
+
 @pytest.mark.parametrize("fault", sorted(HOSTILE))
-@pytest.mark.parametrize("kind", sorted(KINDS))
+@pytest.mark.parametrize(
+    "kind",
+    [
+        pytest.param(kind, marks=[pytest.mark.integration] if kind in STARTS_REAL_PARTS else [])
+        for kind in sorted(KINDS)
+    ],
+)
 def test_hostile_file_gives_one_clear_line(tmp_path: Path, kind: str, fault: str) -> None:
     name, command = KINDS[kind]
     target = tmp_path / name
