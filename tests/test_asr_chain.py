@@ -10,13 +10,13 @@ from __future__ import annotations
 import asyncio
 import subprocess
 import sys
-from collections.abc import Sequence
 
 import numpy as np
 import pytest
 
+from tests.fakes import FakeRecognizer
 from voicebot.audio import Pcm, frames, silence
-from voicebot.speech.asr import Recognizer, RecognizerSession, Transcript, recognizer_for
+from voicebot.speech.asr import Recognizer, Transcript, recognizer_for
 from voicebot.speech.asr.chain import ChainRecognizer, chain_transcribe, sure
 from voicebot.speech.intent import recognize
 from voicebot.speech.resample import telephone_band
@@ -76,21 +76,11 @@ def test_only_unsure_utterances_reach_the_second_engine(
     assert intent == "opt_out", text
 
 
-class Garbled(Recognizer):
+class Garbled(FakeRecognizer):
     """A first pass that heard ``words``, whatever was said: what pocketsphinx wrote for
     voices it garbles (its words for a given rendering cannot be chosen in a test)."""
 
     engine = "first-pass"
-
-    def __init__(self, words: str) -> None:
-        super().__init__("en-US")
-        self.words = words
-
-    def transcribe(self, pcm: Pcm, phrases: Sequence[str] | None = None) -> str:
-        return self.words
-
-    def _session_impl(self, phrases: list[str] | None) -> RecognizerSession:
-        raise NotImplementedError("whole utterances only")
 
 
 def test_words_that_loosely_suggest_an_intent_are_heard_again(

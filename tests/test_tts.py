@@ -10,11 +10,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from tests.fakes import FakeSynthesizer
 from voicebot.audio import SAMPLE_RATE
 from voicebot.speech.tts import (
     NotPreRendered,
-    RawAudio,
-    Synthesizer,
     TtsCache,
     TtsError,
     choose_engine,
@@ -42,21 +41,6 @@ def offline(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
     forget_probes()
     yield
     forget_probes()
-
-
-class ToneSynthesizer(Synthesizer):
-    """A test engine: a 16 kHz tone whose length follows the text; counts its calls."""
-
-    engine = "tone"
-
-    def __init__(self, cache: TtsCache) -> None:
-        super().__init__("a440", cache=cache)
-        self.calls = 0
-
-    async def _synthesize_impl(self, text: str, voice: str) -> RawAudio:
-        self.calls += 1
-        t = np.arange(len(text) * 1600) / 16000
-        return RawAudio((0.3 * np.sin(2 * np.pi * 440 * t)).astype(np.float32), 16000)
 
 
 def test_cache_round_trip_and_keys(tmp_path: Path) -> None:
@@ -87,7 +71,7 @@ def test_cache_dir_follows_the_environment(tmp_path: Path, monkeypatch: pytest.M
 
 
 async def test_render_resamples_caches_and_reuses(tmp_path: Path) -> None:
-    synth = ToneSynthesizer(TtsCache(tmp_path))
+    synth = FakeSynthesizer(TtsCache(tmp_path))
     first = await synth.render("  hello  ")
     assert first.dtype == np.int16
     assert abs(len(first) - 5 * 1600 * SAMPLE_RATE // 16000) <= 2
@@ -99,7 +83,7 @@ async def test_render_resamples_caches_and_reuses(tmp_path: Path) -> None:
 
 
 async def test_render_without_live_synthesis_needs_a_pre_rendered_prompt(tmp_path: Path) -> None:
-    synth = ToneSynthesizer(TtsCache(tmp_path))
+    synth = FakeSynthesizer(TtsCache(tmp_path))
     with pytest.raises(NotPreRendered, match="voicebot prompts render"):
         await synth.render("disclosure text", live=False)
     assert synth.calls == 0
@@ -110,7 +94,7 @@ async def test_render_without_live_synthesis_needs_a_pre_rendered_prompt(tmp_pat
 
 async def test_render_refuses_empty_text(tmp_path: Path) -> None:
     with pytest.raises(ValueError, match="empty"):
-        await ToneSynthesizer(TtsCache(tmp_path)).render("   ")
+        await FakeSynthesizer(TtsCache(tmp_path)).render("   ")
 
 
 async def test_a_cache_hit_never_loads_the_engine(
