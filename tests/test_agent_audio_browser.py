@@ -11,18 +11,16 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import ipaddress
-import wave
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 import pytest
 from aiohttp import web
 from playwright.async_api import Page, async_playwright
 
 from tests.audio_samples import loud_frames, peak_hz, speech
-from tests.browser_support import FLAGS, MEDIA_FLAGS, ensure_chromium, fake_audio_flag
+from tests.browser_support import FLAGS, MEDIA_FLAGS, ensure_chromium, fake_audio_flag, write_tone
 from voicebot.telephony import CallState, HangupCause, Leg
 from voicebot.telephony.browser import BrowserMedia, BrowserOfferError, answer_browser
 from voicebot.web.routes.pages import STATIC_DIR
@@ -39,17 +37,6 @@ window.connectAgentAudio = connectAgentAudio;
 window.moduleLoaded = true;
 </script></body></html>
 """
-
-
-def write_tone(path: Path, hz: float, seconds: float, rate: int = 48000) -> None:
-    """A 16-bit mono WAV the fake microphone plays in a loop."""
-    t = np.arange(int(rate * seconds)) / rate
-    samples = (0.9 * 32767 * np.sin(2 * np.pi * hz * t)).astype("<i2")
-    with wave.open(str(path), "wb") as out:
-        out.setnchannels(1)
-        out.setsampwidth(2)
-        out.setframerate(rate)
-        out.writeframes(samples.tobytes())
 
 
 class AgentServer:

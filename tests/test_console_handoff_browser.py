@@ -32,8 +32,8 @@ from tests.browser_support import (
     ensure_chromium,
     fake_audio_flag,
     screenshot_dir,
+    write_tone,
 )
-from tests.test_agent_audio_browser import write_tone
 from tests.web_support import PASSWORD
 from voicebot.campaign.clock import RealClock
 from voicebot.campaign.config import load_campaign

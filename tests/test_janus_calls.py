@@ -13,7 +13,6 @@ from collections.abc import Callable
 
 import numpy as np
 import pytest
-from janus.fixtures import gateway, namespace, sipp  # noqa: F401 - pytest fixtures
 
 from voicebot.audio import FRAME_SAMPLES, SAMPLE_RATE, Pcm
 from voicebot.sim.janus_lab import HOST, Janus, Sipp
@@ -59,8 +58,8 @@ async def _collect(leg: JanusLeg, seconds: float) -> list[Pcm]:
 
 
 async def test_answered_call_hears_speech_and_the_digit_9_three_ways(
-    gateway: Janus,  # noqa: F811
-    sipp: StartSipp,  # noqa: F811
+    gateway: Janus,
+    sipp: StartSipp,
 ) -> None:
     far = sipp("uas_talk", 5071)
     transport = _transport(gateway)
@@ -102,8 +101,8 @@ async def test_answered_call_hears_speech_and_the_digit_9_three_ways(
     ],
 )
 async def test_our_audio_reaches_the_far_end_and_digits_go_out_as_sip_info(
-    gateway: Janus,  # noqa: F811
-    sipp: StartSipp,  # noqa: F811
+    gateway: Janus,
+    sipp: StartSipp,
     codec: Codec,
     scenario: str,
     port: int,
@@ -133,8 +132,8 @@ async def test_our_audio_reaches_the_far_end_and_digits_go_out_as_sip_info(
     [("uas_busy", 5073, 486, HangupCause.BUSY), ("uas_decline", 5088, 603, HangupCause.REJECTED)],
 )
 async def test_busy_or_declined(
-    gateway: Janus,  # noqa: F811
-    sipp: StartSipp,  # noqa: F811
+    gateway: Janus,
+    sipp: StartSipp,
     scenario: str,
     port: int,
     code: int,
@@ -153,8 +152,8 @@ async def test_busy_or_declined(
 
 
 async def test_no_answer_cancels_after_the_ring_timeout(
-    gateway: Janus,  # noqa: F811
-    sipp: StartSipp,  # noqa: F811
+    gateway: Janus,
+    sipp: StartSipp,
 ) -> None:
     far = sipp("uas_noanswer", 5074)
     transport = _transport(gateway)
@@ -168,7 +167,7 @@ async def test_no_answer_cancels_after_the_ring_timeout(
     assert "CANCEL sip:" in far.messages()
 
 
-async def test_far_end_hangs_up_during_a_prompt(gateway: Janus, sipp: StartSipp) -> None:  # noqa: F811
+async def test_far_end_hangs_up_during_a_prompt(gateway: Janus, sipp: StartSipp) -> None:
     far = sipp("uas_bye", 5075)
     transport = _transport(gateway)
     try:
@@ -183,8 +182,8 @@ async def test_far_end_hangs_up_during_a_prompt(gateway: Janus, sipp: StartSipp)
 
 
 async def test_codec_mismatch_fails_and_hangs_up_the_sip_leg(
-    gateway: Janus,  # noqa: F811
-    sipp: StartSipp,  # noqa: F811
+    gateway: Janus,
+    sipp: StartSipp,
 ) -> None:
     far = sipp("uas_mismatch", 5076)
     transport = _transport(gateway, Codec.PCMU)  # SIPp answers PCMA whatever we offer
@@ -198,7 +197,7 @@ async def test_codec_mismatch_fails_and_hangs_up_the_sip_leg(
         await transport.close()
 
 
-async def test_transfer_to_an_agent_phone(gateway: Janus, sipp: StartSipp) -> None:  # noqa: F811
+async def test_transfer_to_an_agent_phone(gateway: Janus, sipp: StartSipp) -> None:
     far = sipp("uas_transfer", 5077)
     transport = _transport(gateway)
     try:
@@ -212,8 +211,8 @@ async def test_transfer_to_an_agent_phone(gateway: Janus, sipp: StartSipp) -> No
 
 
 async def test_registered_account_carries_two_calls_at_once_on_helper_handles(
-    gateway: Janus,  # noqa: F811
-    sipp: StartSipp,  # noqa: F811
+    gateway: Janus,
+    sipp: StartSipp,
     monkeypatch: pytest.MonkeyPatch,
     caplog: pytest.LogCaptureFixture,
 ) -> None:
@@ -249,8 +248,8 @@ async def test_registered_account_carries_two_calls_at_once_on_helper_handles(
 
 
 async def test_warm_transfer_bridges_the_callee_to_an_agent_phone(
-    gateway: Janus,  # noqa: F811
-    sipp: StartSipp,  # noqa: F811
+    gateway: Janus,
+    sipp: StartSipp,
 ) -> None:
     callee_phone = sipp("uas_speech", 5085)
     agent_phone = sipp("uas_hold", 5086, "-rtp_echo")  # the agent repeats what they hear
@@ -281,8 +280,8 @@ async def test_warm_transfer_bridges_the_callee_to_an_agent_phone(
 
 
 async def test_in_band_digits_survive_the_trip_through_janus(
-    gateway: Janus,  # noqa: F811
-    sipp: StartSipp,  # noqa: F811
+    gateway: Janus,
+    sipp: StartSipp,
 ) -> None:
     far = sipp("uas_hold", 5087, "-rtp_echo")  # the far end sends back what we send: tones
     transport = _transport(gateway)
@@ -308,8 +307,8 @@ async def test_in_band_digits_survive_the_trip_through_janus(
 
 
 async def test_a_refused_registration_is_a_clear_error_and_fails_the_calls(
-    gateway: Janus,  # noqa: F811
-    sipp: StartSipp,  # noqa: F811
+    gateway: Janus,
+    sipp: StartSipp,
 ) -> None:
     registrar = sipp("uas_registrar_forbidden", 5089, calls=2)
     config = JanusConfig(
@@ -329,8 +328,8 @@ async def test_a_refused_registration_is_a_clear_error_and_fails_the_calls(
 
 
 async def test_rfc4733_digits_we_send_come_back_from_an_echoing_phone(
-    gateway: Janus,  # noqa: F811
-    sipp: StartSipp,  # noqa: F811
+    gateway: Janus,
+    sipp: StartSipp,
 ) -> None:
     far = sipp("uas_hold_events", 5096, "-rtp_echo")
     transport = _transport(gateway)

@@ -11,7 +11,6 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
-from janus.fixtures import gateway, namespace, sipp  # noqa: F401 - pytest fixtures
 from sqlalchemy import func, select
 
 from voicebot.campaign.clock import RealClock
@@ -32,7 +31,7 @@ NUMBER = "+8613800138077"
 
 
 @pytest.fixture
-def janus_env(gateway: Janus, monkeypatch: pytest.MonkeyPatch) -> Iterator[Janus]:  # noqa: F811
+def janus_env(gateway: Janus, monkeypatch: pytest.MonkeyPatch) -> Iterator[Janus]:
     monkeypatch.setenv("VOICEBOT_JANUS_URL", gateway.url)
     monkeypatch.setenv("VOICEBOT_JANUS_ACCOUNT", "sip:voicebot@127.0.0.1")
     monkeypatch.setenv("VOICEBOT_JANUS_HOST", HOST)
@@ -42,7 +41,7 @@ def janus_env(gateway: Janus, monkeypatch: pytest.MonkeyPatch) -> Iterator[Janus
 
 async def test_a_campaign_over_janus_honours_nine(
     janus_env: Janus,
-    sipp: Callable[..., Sipp],  # noqa: F811
+    sipp: Callable[..., Sipp],
     tmp_path: Path,
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
@@ -83,8 +82,8 @@ async def test_a_campaign_over_janus_honours_nine(
 
 
 async def test_janus_killed_mid_call_fails_that_call_and_the_campaign_goes_on(
-    namespace: Namespace,  # noqa: F811
-    sipp: Callable[..., Sipp],  # noqa: F811
+    namespace: Namespace,
+    sipp: Callable[..., Sipp],
     tmp_path: Path,
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:

@@ -11,7 +11,6 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from janus.fixtures import gateway, namespace, sipp  # noqa: F401 - pytest fixtures
 
 from voicebot.audio import Pcm
 from voicebot.sim.janus_lab import HOST, Janus, Namespace, Sipp
@@ -47,9 +46,9 @@ async def _echo_rms(leg: JanusLeg, seconds: float = 1.0) -> float:
 
 
 async def test_killed_gateway_fails_its_call_and_the_other_call_goes_on(
-    namespace: Namespace,  # noqa: F811
-    gateway: Janus,  # noqa: F811
-    sipp: Callable[..., Sipp],  # noqa: F811
+    namespace: Namespace,
+    gateway: Janus,
+    sipp: Callable[..., Sipp],
     tmp_path: Path,
 ) -> None:
     far = sipp("uas_hold", 5081, "-rtp_echo", calls=3)

@@ -13,7 +13,6 @@ from collections.abc import Callable
 
 import numpy as np
 import pytest
-from janus.fixtures import gateway, namespace, sipp  # noqa: F401 - pytest fixtures
 
 from voicebot.audio import Pcm
 from voicebot.sim.janus_lab import HOST, Janus, Sipp
@@ -50,8 +49,8 @@ async def _talk(leg: JanusLeg, seconds: float) -> float:
 
 
 async def test_ten_concurrent_calls_on_one_account(
-    gateway: Janus,  # noqa: F811
-    sipp: Callable[..., Sipp],  # noqa: F811
+    gateway: Janus,
+    sipp: Callable[..., Sipp],
 ) -> None:
     far = sipp("uas_hold", 5091, "-rtp_echo", calls=CALLS)
     transport = JanusTransport(JanusConfig(url=gateway.url, host=HOST, codec=Codec.PCMA))

@@ -13,7 +13,6 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
-from janus.fixtures import gateway, namespace, sipp  # noqa: F401 - pytest fixtures
 
 from voicebot.call.placement import CallPlan, place_call
 from voicebot.call.session import CallReport
@@ -79,8 +78,8 @@ def _opted_out_before_goodbye(report: CallReport, source: str) -> None:
     [("uas_optout_2833", 5095, "rfc4733"), ("uas_optout_info", 5096, "sip_info")],
 )
 async def test_nine_through_janus_opts_out(
-    gateway: Janus,  # noqa: F811
-    sipp: StartSipp,  # noqa: F811
+    gateway: Janus,
+    sipp: StartSipp,
     scenario: str,
     port: int,
     source: str,
@@ -93,8 +92,8 @@ async def test_nine_through_janus_opts_out(
 
 
 async def test_far_end_bye_during_a_prompt_is_hung_up(
-    gateway: Janus,  # noqa: F811
-    sipp: StartSipp,  # noqa: F811
+    gateway: Janus,
+    sipp: StartSipp,
     tmp_path: Path,
 ) -> None:
     far = sipp("uas_bye", 5097)
@@ -105,8 +104,8 @@ async def test_far_end_bye_during_a_prompt_is_hung_up(
 
 
 async def test_busy_line_is_busy(
-    gateway: Janus,  # noqa: F811
-    sipp: StartSipp,  # noqa: F811
+    gateway: Janus,
+    sipp: StartSipp,
     tmp_path: Path,
 ) -> None:
     far = sipp("uas_busy", 5098)

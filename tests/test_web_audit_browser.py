@@ -10,8 +10,8 @@ import pytest
 from playwright.async_api import async_playwright, expect
 from sqlalchemy import select
 
+from tests.audited_campaign import CAMPAIGN, NUMBERS, seed_campaign
 from tests.browser_support import FLAGS, ensure_chromium
-from tests.test_web_auditor import CAMPAIGN, NUMBERS, _campaign
 from tests.web_support import PASSWORD, running_app
 from voicebot.store.models import AUDIT_EVENTS
 
@@ -23,7 +23,7 @@ async def test_auditor_plays_a_recording_and_reads_the_report(
 ) -> None:
     executable = ensure_chromium()
     async with running_app(tmp_path, repo_root / "flows") as app, async_playwright() as pw:
-        answered, _ = await _campaign(app, tmp_path)
+        answered, _ = await seed_campaign(app, tmp_path)
         browser = await pw.chromium.launch_persistent_context(
             user_data_dir=str(tmp_path / "profile"),
             executable_path=executable,
