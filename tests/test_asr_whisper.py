@@ -12,8 +12,8 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from audio_samples import speech
 
+from tests.audio_samples import speech
 from voicebot.audio import Pcm, frames, silence
 from voicebot.speech.asr import AsrError, Transcript, recognizer_for
 from voicebot.speech.asr.whisper import PACKAGED, WhisperRecognizer, read_packaged

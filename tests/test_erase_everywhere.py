@@ -13,9 +13,9 @@ import datetime as dt
 from pathlib import Path
 
 import pytest
-from campaign_files import FLOW, approve_flow, one_contact_campaign
 from click.testing import CliRunner
 
+from tests.campaign_files import FLOW, approve_flow, one_contact_campaign
 from voicebot.cli import cli
 from voicebot.compliance.dispositions import Disposition, record_disposition
 from voicebot.compliance.policy import load_policy

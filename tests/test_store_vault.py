@@ -10,9 +10,9 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from campaign_files import approve_flow, one_contact_campaign
 from click.testing import CliRunner
 
+from tests.campaign_files import approve_flow, one_contact_campaign
 from voicebot.call.archive import VaultRecordingSink
 from voicebot.cli import cli
 from voicebot.privacy.vault import Keyring, MasterKey, Vault, VaultError

@@ -4,8 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from web_support import running_app
-
+from tests.web_support import running_app
 from voicebot.compliance import dnc
 from voicebot.compliance.gate import Gate
 from voicebot.compliance.policy import load_policy
