@@ -24,8 +24,8 @@ from pathlib import Path
 from typing import Any
 
 import aiortc
-import asyncpg  # type: ignore[import-untyped]
-import piper  # type: ignore[import-untyped]
+import asyncpg
+import piper
 import pytest
 import vosk
 from playwright._impl.browser_type import BrowserType

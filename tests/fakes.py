@@ -75,8 +75,10 @@ class FakeLeg(Leg):
             return
         self._state = CallState.ENDED
         self._cause = cause
-        for queue in [*self._audio, *self._dtmf]:
-            queue.put_nowait(None)
+        for frames in self._audio:
+            frames.put_nowait(None)
+        for digits in self._dtmf:
+            digits.put_nowait(None)
         self._answered.set()
         self._ended.set()
 

@@ -97,13 +97,15 @@ async def test_audio_flows_both_ways_and_the_browser_closing_ends_the_leg(codec:
         offer = await browser.leg.peer.offer()
         leg, answer = await answer_browser(offer, connect_timeout=5)
         assert isinstance(leg, BrowserLeg)
-        assert leg.state is CallState.DIALING  # not before ICE and DTLS are up
+        dialing = leg.state
+        assert dialing is CallState.DIALING  # not before ICE and DTLS are up
         assert voice_codecs(answer) == [codec.value]
         assert candidate_addresses(answer) == {"127.0.0.1"}
         await browser.connect(answer)
         async with asyncio.timeout(5):
             assert await leg.wait_answered()
-        assert leg.state is CallState.ANSWERED
+        answered = leg.state
+        assert answered is CallState.ANSWERED
 
         # The bot's side (say, the bridged caller) is heard in the browser...
         heard = asyncio.create_task(loud_frames(browser.leg, 10))

@@ -86,7 +86,9 @@ def test_no_gate_opt_out_does_not_claim_a_durable_entry(private_dirs: Path) -> N
 
 @pytest.mark.parametrize(("scope", "entries"), [("campaign", ["spring"]), ("global", [None])])
 @pytest.mark.integration
-def test_opt_out_honours_the_policy_scope(private_dirs: Path, scope: str, entries: list) -> None:
+def test_opt_out_honours_the_policy_scope(
+    private_dirs: Path, scope: str, entries: list[str | None]
+) -> None:
     """``voicebot call`` puts an opt-out on the list in the policy's ``opt_out_scope``, as the
     dialer does (one path): scope ``campaign`` leaves the number callable by other campaigns."""
     import asyncio

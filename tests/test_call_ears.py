@@ -10,8 +10,9 @@ from __future__ import annotations
 import asyncio
 import os
 import signal
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Callable, Coroutine
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -29,7 +30,7 @@ from voicebot.telephony.loopback import LoopbackTransport
 pytestmark = pytest.mark.integration
 
 FLOWS = Path(__file__).resolve().parent.parent / "flows"
-Watch = Callable[[EventLog], Awaitable[None]]
+Watch = Callable[[EventLog], Coroutine[Any, Any, None]]
 
 
 @pytest.fixture

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import wave
+from typing import Any
 
 import numpy as np
 import pytest
@@ -15,7 +16,7 @@ from voicebot.eventlog import CallEvent, EventLog
 
 def test_event_log_is_ordered_and_relative_to_its_start() -> None:
     ticks = iter([100.0, 100.5, 101.25])
-    seen = []
+    seen: list[Any] = []
     log = EventLog(clock=lambda: next(ticks))
     log.listeners.append(seen.append)
     log.add(CallEvent.ANSWER)

@@ -20,7 +20,7 @@ import time
 from collections import Counter
 from pathlib import Path
 
-import asyncpg  # type: ignore[import-untyped]
+import asyncpg
 import pytest
 from click.testing import CliRunner
 

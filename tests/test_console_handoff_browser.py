@@ -161,7 +161,10 @@ async def test_agent_takes_a_handed_off_call_in_the_browser(
                 received.append(await response.text())
 
     async with console_server(tmp_path, desk) as (server, store), async_playwright() as pw:
-        url = lambda path: str(server.make_url(path))  # noqa: E731
+
+        def url(path: str) -> str:
+            return str(server.make_url(path))
+
         browser = await pw.chromium.launch(
             executable_path=executable, headless=True,
             args=[*FLAGS, *MEDIA_FLAGS, fake_audio_flag(mic)],

@@ -17,10 +17,12 @@ from voicebot.campaign.queue import Entry, load
 from voicebot.cli import cli
 from voicebot.commands.demo import demo_keyring
 from voicebot.compliance import dnc
+from voicebot.compliance.decision import Reason
 from voicebot.compliance.gate import Gate
 from voicebot.compliance.policy import load_policy
 from voicebot.compliance.zones import parse_callee
 from voicebot.privacy.redaction import Kind, redact
+from voicebot.purpose import Purpose
 from voicebot.sim import demo_campaign as sample
 from voicebot.store import Store, open_store
 from voicebot.store.campaigns import find_campaign_id
@@ -167,9 +169,7 @@ def _rules_decide() -> sample.Decide:
     policy = load_policy()
     calendar = HolidayCalendar(policy.calendars)
 
-    async def decide(
-        number: str, purpose: sample.Purpose, now: dt.datetime
-    ) -> tuple[sample.Reason, ...]:
+    async def decide(number: str, purpose: Purpose, now: dt.datetime) -> tuple[Reason, ...]:
         rules = policy.for_purpose(purpose)
         return evaluate(parse_callee(number), rules, calendar, History(), now).reasons
 
@@ -214,7 +214,5 @@ async def test_holidays_get_the_notice_and_the_rules_agree_with_the_gate(
     by_rules = await sample.plan_demo(_rules_decide(), at)
     assert by_gate == by_rules
     ordinary = at.month == 11 and at.day == 23
-    assert by_gate.purpose is (
-        sample.Purpose.MARKETING if ordinary else sample.Purpose.NOTIFICATION
-    )
+    assert by_gate.purpose is (Purpose.MARKETING if ordinary else Purpose.NOTIFICATION)
     assert by_gate.flow.name == ("upgrade_offer.yaml" if ordinary else "plan_notice.yaml")

@@ -14,6 +14,7 @@ import sys
 import time
 from collections import Counter
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -53,7 +54,7 @@ def _run(tmp: Path, camp: Path) -> subprocess.Popen[bytes]:
     return subprocess.Popen(cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
 
 
-def _query(db: Path, sql: str) -> list[tuple[object, ...]]:
+def _query(db: Path, sql: str) -> list[tuple[Any, ...]]:
     try:
         with sqlite3.connect(db, timeout=30) as conn:
             return conn.execute(sql).fetchall()
@@ -68,7 +69,7 @@ def test_sigkill_mid_campaign_then_restart(tmp_path: Path) -> None:
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline:
         done = _query(db, "SELECT count(*) FROM attempts WHERE state = 'completed'")
-        if done and int(done[0][0]) >= 8:  # type: ignore[call-overload]
+        if done and int(done[0][0]) >= 8:
             break
         assert first.poll() is None, first.communicate()
         time.sleep(0.05)
@@ -102,15 +103,15 @@ def test_sigkill_mid_campaign_then_restart(tmp_path: Path) -> None:
         f"+1202555{100 + i:04d}" for i in range(N)
     }
     # What was on the wire at the kill was closed as failed/interrupted, never redialled.
-    interrupted = {int(a) for (a,) in dialing_at_kill if a is not None}  # type: ignore[call-overload]
-    failed = {int(r[0]) for r in rows if r[3] == "failed"}  # type: ignore[call-overload]
+    interrupted = {int(a) for (a,) in dialing_at_kill if a is not None}
+    failed = {int(r[0]) for r in rows if r[3] == "failed"}
     assert interrupted <= failed
     notes = _query(db, "SELECT note FROM dialer_queue WHERE last_outcome = 'failed'")
     assert all(n == ("interrupted",) for n in notes)
     assert len(notes) == len(interrupted)
     # Reservations that never reached the network were released, not counted.
-    released = {int(r[0]) for r in rows if r[2] == "released"}  # type: ignore[call-overload]
-    assert released == {int(a) for (a,) in open_at_kill} - interrupted  # type: ignore[call-overload]
+    released = {int(r[0]) for r in rows if r[2] == "released"}
+    assert released == {int(a) for (a,) in open_at_kill} - interrupted
     # The interrupted ones wait for their retry in a later slot; everyone else is done.
     left = _query(db, "SELECT status, last_outcome FROM dialer_queue WHERE status != 'done'")
     assert left == [("waiting", "failed")] * len(interrupted)

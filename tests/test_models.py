@@ -243,7 +243,7 @@ def test_a_broken_download_is_resumed_by_the_next_pull(tmp_path: Path) -> None:
     archive = tmp_path / "model.zip"
     members = {**MODEL, "tiny-model/am/final.mdl": bytes(range(256)) * 512}
     sha = make_zip(archive, members)
-    handler = type(
+    handler: type[_FlakyRangeHandler] = type(
         "Handler",
         (_FlakyRangeHandler,),
         {"payload": archive.read_bytes(), "cut": 40_000, "ranges": []},

@@ -199,7 +199,7 @@ async def test_the_migration_hashes_and_seals_plain_numbers_on_postgres(pg_url: 
 def _columns(sync: object, table: str) -> list[dict[str, object]]:
     from sqlalchemy import inspect
 
-    return list(inspect(sync).get_columns(table))  # type: ignore[arg-type]
+    return list(inspect(sync).get_columns(table))
 
 
 async def test_workers_opening_a_fresh_postgres_store_at_once_register_one_key(

@@ -16,7 +16,7 @@ import sys
 from collections import Counter
 from pathlib import Path
 
-import asyncpg  # type: ignore[import-untyped]
+import asyncpg
 import pytest
 from click.testing import CliRunner
 

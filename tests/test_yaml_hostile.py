@@ -20,7 +20,7 @@ BOMB = "a: &a [x, x, x, x, x, x, x, x, x, x]\n" + "".join(
 )
 """A "billion laughs": 10^9 values from a few hundred bytes."""
 
-HOSTILE: dict[str, tuple[Callable[[Path], None], str]] = {
+HOSTILE: dict[str, tuple[Callable[[Path], object], str]] = {
     "alias-bomb": (lambda p: p.write_text(BOMB, encoding="utf-8"), "alias"),
     "nul": (lambda p: p.write_bytes(b"purpose: survey\nlocale: en\x00-US\n"), "control character"),
     "bel": (lambda p: p.write_bytes(b"purpose: survey\x07\n"), "control character"),
