@@ -16,8 +16,9 @@ lint's code, so the two can disagree.
 from __future__ import annotations
 
 import asyncio
+import functools
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Collection, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -38,6 +39,7 @@ from voicebot.flow.events import (
     StateEntered,
     Utterance,
 )
+from voicebot.flow.host import IntentResult
 from voicebot.flow.lint import Finding, Severity, TraceStep, lint
 from voicebot.flow.loader import LoadedFlow, load_flow
 from voicebot.flow.machine import compile_flow
@@ -45,6 +47,7 @@ from voicebot.flow.model import Handoff
 from voicebot.flow.runner import BargeIn, HandoffContext, ListenSpec
 from voicebot.flow.simulate import ScriptedCaller, TextHost, simulate
 from voicebot.outcomes import Outcome
+from voicebot.speech.intent import recognize
 
 PROMPTS = {
     "disclosure": "Hello, this is {company}. This call is recorded. Press 9 to stop our calls.",
@@ -99,7 +102,7 @@ RULE_PROPERTY = {
 # ---- flows ------------------------------------------------------------------------------------
 
 MAIN = ("s0", "s1", "s2", "s3")
-SAYS = (
+SAYS: tuple[list[str], ...] = (
     [],
     ["disclosure"],
     ["disclosure", "ask"],
@@ -345,6 +348,19 @@ def violations(loaded: LoadedFlow, host: WatchedHost) -> set[str]:
     return broken
 
 
+@functools.cache
+def _intent_of(text: str, locale: str, allowed: tuple[str, ...] | None) -> IntentResult:
+    return recognize(text, locale, allowed)
+
+
+def remembered_intents(
+    text: str, locale: str, allowed: Collection[str] | None = None
+) -> IntentResult:
+    """The real intent recognizer, remembered per question: the runs ask it the same few
+    phrases thousands of times, and its answer depends on nothing but its arguments."""
+    return _intent_of(text, locale, None if allowed is None else tuple(allowed))
+
+
 def run_once(loaded: LoadedFlow, entry: str, host: WatchedHost) -> set[str]:
     """One call from ``entry`` (``start`` or ``voicemail``) through the simulator."""
     if entry == "voicemail":
@@ -352,7 +368,15 @@ def run_once(loaded: LoadedFlow, entry: str, host: WatchedHost) -> set[str]:
         flow = loaded.flow.model_copy(update={"start": loaded.flow.voicemail})
         loaded = LoadedFlow(loaded.path, flow, loaded.document, loaded.prompts_dir, loaded.prompts)
     try:
-        asyncio.run(simulate(loaded, host, on_event=host.event, spec=compile_flow(loaded.flow)))
+        asyncio.run(
+            simulate(
+                loaded,
+                host,
+                recognizer=remembered_intents,
+                on_event=host.event,
+                spec=compile_flow(loaded.flow),
+            )
+        )
     except (KeyError, ValueError):  # a prompt needs a variable nobody set on this path
         return violations(loaded, host) | {"variable"}
     return violations(loaded, host)
@@ -401,11 +425,12 @@ def _event(name: str) -> CallerEvent | None:
         return Dtmf(name.removeprefix("dtmf."))
     if name.startswith("intent."):
         return Utterance(PHRASES[name.removeprefix("intent.")])
-    return {
+    events: dict[str, CallerEvent] = {
         "no_input": NoInput(),
         "no_match": Utterance(GIBBERISH),
         "hangup": Hangup(),
-    }.get(name)
+    }
+    return events.get(name)
 
 
 def replays_to_its_violation(loaded: LoadedFlow, finding: Finding) -> bool:
