@@ -30,6 +30,7 @@ import pytest
 import vosk
 from playwright._impl.browser_type import BrowserType
 
+from tests.paths import ROOT
 from tests.system_parts import install_janus_lab
 from voicebot.sim.janus_lab import Janus, Namespace, Sipp
 from voicebot.speech.asr import pocketsphinx as pocketsphinx_engine
@@ -249,7 +250,7 @@ async def pg_store(pg_url: str) -> AsyncIterator[Store]:
 @pytest.fixture
 def repo_root() -> Path:
     """The checkout's root (flows/ and prompts/ live there)."""
-    return Path(__file__).resolve().parent.parent
+    return ROOT
 
 
 # ---- Janus and SIPp (voicebot.sim.janus_lab): one namespace and one Janus per test module,

@@ -16,11 +16,10 @@ import numpy as np
 import pytest
 from click.testing import CliRunner
 
+from tests.paths import ROOT
 from voicebot.audio import FRAME_SAMPLES
 from voicebot.commands.asr import asr
 from voicebot.speech.asr.evaluation import CorpusError, load_manifest, read_wav, tokens
-
-ROOT = Path(__file__).resolve().parents[1]
 
 
 @pytest.fixture(scope="module")

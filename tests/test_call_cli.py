@@ -11,9 +11,9 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
+from tests.paths import ROOT
 from voicebot.cli import cli
 
-ROOT = Path(__file__).resolve().parent.parent
 SURVEY = str(ROOT / "flows" / "satisfaction_survey.yaml")
 NUMBER = "+12025550143"  # reserved for fiction (555-01xx)
 

@@ -11,11 +11,11 @@ import asyncio
 import os
 import signal
 from collections.abc import AsyncIterator, Callable, Coroutine
-from pathlib import Path
 from typing import Any
 
 import pytest
 
+from tests.paths import FLOWS
 from voicebot.call.session import CallHooks, CallReport, CallSession
 from voicebot.eventlog import CallEvent, EventLog
 from voicebot.flow.loader import load_flow
@@ -29,7 +29,6 @@ from voicebot.telephony.loopback import LoopbackTransport
 
 pytestmark = pytest.mark.integration
 
-FLOWS = Path(__file__).resolve().parent.parent / "flows"
 Watch = Callable[[EventLog], Coroutine[Any, Any, None]]
 
 

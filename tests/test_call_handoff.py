@@ -12,11 +12,11 @@ import asyncio
 import datetime as dt
 import io
 import wave
-from pathlib import Path
 
 import numpy as np
 import pytest
 
+from tests.paths import FLOWS
 from voicebot.audio import FRAME_SAMPLES, Pcm, rms_dbfs
 from voicebot.call.recording import MemorySink
 from voicebot.call.session import CallHooks, CallSession
@@ -46,7 +46,6 @@ pytestmark = pytest.mark.integration
 
 CALLER = "+12025550147"
 AGENT_LINE = "+12025550188"
-FLOWS = Path(__file__).resolve().parent.parent / "flows"
 LOUD_DBFS = -45.0
 
 WANTS_A_PERSON = Persona(

@@ -11,6 +11,7 @@ from pathlib import Path
 
 import pytest
 
+from tests.paths import FLOWS
 from voicebot.call.recording import MemorySink
 from voicebot.call.session import CallHooks, CallSession
 from voicebot.eventlog import CallEvent
@@ -26,7 +27,6 @@ from voicebot.speech.tts.piper import PiperSynthesizer
 from voicebot.telephony.loopback import LoopbackTransport
 
 NUMBER = "+12025550148"
-FLOWS = Path(__file__).resolve().parent.parent / "flows"
 
 
 @pytest.mark.integration

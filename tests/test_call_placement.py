@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 
+from tests.paths import FLOWS
 from voicebot.call.placement import CallPlan, place_call
 from voicebot.compliance import dnc, review
 from voicebot.compliance.gate import Gate
@@ -24,7 +25,6 @@ from voicebot.telephony.loopback import LoopbackTransport
 
 pytestmark = pytest.mark.integration
 
-FLOWS = Path(__file__).resolve().parent.parent / "flows"
 NOON_IN_NEW_YORK = dt.datetime(2026, 11, 23, 17, 0, tzinfo=dt.UTC)
 
 

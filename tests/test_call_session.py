@@ -7,10 +7,9 @@ recognizer must understand.
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import pytest
 
+from tests.paths import FLOWS
 from voicebot.call.recording import MemorySink
 from voicebot.call.session import CallHooks, CallReport, CallSession
 from voicebot.eventlog import CallEvent
@@ -26,7 +25,6 @@ from voicebot.telephony.loopback import LoopbackTransport
 pytestmark = pytest.mark.integration
 
 NUMBER = "+12025550147"
-FLOWS = Path(__file__).resolve().parent.parent / "flows"
 
 
 async def _call(

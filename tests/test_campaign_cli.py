@@ -11,9 +11,8 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
+from tests.paths import ROOT
 from voicebot.cli import cli
-
-ROOT = Path(__file__).resolve().parent.parent
 
 
 def _files(tmp: Path) -> tuple[Path, list[str]]:

@@ -20,8 +20,9 @@ from pathlib import Path
 
 import pytest
 
+from tests.paths import ROOT
+
 pytestmark = pytest.mark.integration
-ROOT = Path(__file__).resolve().parent.parent
 FLOW = ROOT / "flows" / "payment_reminder.yaml"
 
 

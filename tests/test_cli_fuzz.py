@@ -18,9 +18,9 @@ from click.testing import CliRunner
 from hypothesis import HealthCheck, Phase, given, settings
 from hypothesis import strategies as st
 
+from tests.paths import ROOT
 from voicebot.cli import cli
 
-ROOT = Path(__file__).resolve().parent.parent
 LONG_RUNNING = {"serve", "demo", "bench", "call", "models pull", "prompts render"}
 HOSTILE = (
     "",

@@ -34,6 +34,7 @@ from tests.browser_support import (
     screenshot_dir,
     write_tone,
 )
+from tests.paths import ROOT
 from tests.web_support import PASSWORD
 from voicebot.campaign.clock import RealClock
 from voicebot.campaign.config import load_campaign
@@ -60,7 +61,6 @@ from voicebot.web.auth import Passwords
 
 pytestmark = [pytest.mark.integration, pytest.mark.browser]
 
-ROOT = Path(__file__).resolve().parent.parent
 CALLER = "+12025550147"  # reserved for fiction (555-01xx)
 DIGITS = re.compile(r"2025550147|5550147")
 

@@ -18,12 +18,12 @@ from typing import Any
 
 import pytest
 
+from tests.paths import ROOT
 from voicebot.privacy.number_keys import NumberKeys
 from voicebot.privacy.vault.keys import load_keyring
 
 pytestmark = pytest.mark.integration
 
-ROOT = Path(__file__).resolve().parent.parent
 FLOW = ROOT / "flows" / "payment_reminder.yaml"
 N = 40
 

@@ -12,10 +12,10 @@ from typing import Any
 import pytest
 import yaml
 
+from tests.paths import ROOT
 from voicebot.sim.janus_lab import Janus, Namespace
 from voicebot.telephony.janus import AccountKind, JanusConfig
 
-ROOT = Path(__file__).resolve().parent.parent
 DOCKER = ROOT / "docker"
 _VAR = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)(?::?[-?][^}]*)?\}")
 

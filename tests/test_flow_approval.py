@@ -11,6 +11,7 @@ import pytest
 from click.testing import CliRunner
 from sqlalchemy import insert, select
 
+from tests.paths import ROOT
 from voicebot.cli import cli
 from voicebot.flow.approval import (
     NotApproved,
@@ -24,8 +25,6 @@ from voicebot.flow.lint import LINT_VERSION
 from voicebot.flow.loader import load_flow
 from voicebot.store import Store, open_store
 from voicebot.store.models import AUDIT_EVENTS, FLOW_APPROVALS
-
-ROOT = Path(__file__).resolve().parent.parent
 
 
 @pytest.fixture

@@ -14,6 +14,7 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
+from tests.paths import FLOWS_BROKEN
 from voicebot.cli import cli
 from voicebot.flow.graph import (
     ANY_NODE,
@@ -189,7 +190,7 @@ def test_cli_prints_mermaid_and_writes_html(tmp_path: Path) -> None:
 
 
 def test_cli_load_error_exits_2() -> None:
-    broken = Path(__file__).parent / "flows_broken" / "load-wrong-type.yaml"
+    broken = FLOWS_BROKEN / "load-wrong-type.yaml"
     result = CliRunner().invoke(cli, ["flow", "graph", str(broken)])
     assert result.exit_code == 2
     assert "load-wrong-type.yaml:18:7: states.ask.listen.timeout" in result.stderr

@@ -10,12 +10,13 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
+from tests.paths import FLOWS_BROKEN, FLOWS_VALID, ROOT
 from voicebot.cli import cli
 from voicebot.flow.lint import RULES, Finding, Severity, lint
 from voicebot.flow.loader import load_flow
 from voicebot.resources import flows_dir, prompts_dir
 
-BROKEN = Path(__file__).parent / "flows_broken"
+BROKEN = FLOWS_BROKEN
 BROKEN_FLOWS = sorted(p for p in BROKEN.glob("*.yaml") if not p.name.startswith("load-"))
 EXAMPLES = sorted(flows_dir().glob("*.yaml"))
 MARKER = re.compile(r"#\s*lint(?:\((?P<flow>[\w-]+)\))?:\s*(?P<rules>[\w, -]+?)\s*$")
@@ -156,7 +157,7 @@ def test_finding_format() -> None:
 
 
 def test_every_rule_is_documented_with_an_example() -> None:
-    docs = (Path(__file__).parent.parent / "docs" / "flows.md").read_text(encoding="utf-8")
+    docs = (ROOT / "docs" / "flows.md").read_text(encoding="utf-8")
     for rule in RULES:
         section = docs.split(f"### `{rule.id}`", 1)
         assert len(section) == 2, f"docs/flows.md has no section for {rule.id}"
@@ -267,7 +268,7 @@ def test_cli_prompts_option_overrides_where_prompts_are_found() -> None:
     assert "disclosure-" not in out.replace("disclosure-text.yaml", "")
 
 
-VALID = Path(__file__).parent / "flows_valid"
+VALID = FLOWS_VALID
 
 
 @pytest.mark.parametrize("flow_file", sorted(VALID.glob("*.yaml")), ids=lambda p: p.stem)

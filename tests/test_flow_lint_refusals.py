@@ -9,12 +9,12 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
+from tests.paths import ROOT
 from voicebot.campaign.config import load_campaign
 from voicebot.campaign.launch import prepare
 from voicebot.cli import cli
 from voicebot.flow.lint.refusal import LintRefused
 
-ROOT = Path(__file__).resolve().parent.parent
 FINDING = (
     "disclosure-first: prompt 'payment_reminder_identity_check' can be heard before the disclosure"
 )

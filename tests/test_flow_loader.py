@@ -7,12 +7,13 @@ from pathlib import Path
 
 import pytest
 
+from tests.paths import FLOWS_BROKEN
 from voicebot.flow.loader import load_flow
 from voicebot.flow.model import Flow
 from voicebot.resources import flows_dir, prompts_dir
 from voicebot.yamlsource import SourceErrors
 
-BROKEN = Path(__file__).parent / "flows_broken"
+BROKEN = FLOWS_BROKEN
 EXAMPLES = sorted(flows_dir().glob("*.yaml"))
 
 

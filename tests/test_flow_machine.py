@@ -7,6 +7,7 @@ from typing import Any
 
 import pytest
 
+from tests.paths import FLOWS
 from voicebot.flow.loader import load_flow
 from voicebot.flow.machine import (
     CompiledTransition,
@@ -18,7 +19,6 @@ from voicebot.flow.machine import (
 )
 from voicebot.flow.model import Flow
 
-FLOWS = Path(__file__).resolve().parent.parent / "flows"
 EXAMPLES = sorted(FLOWS.glob("*.yaml"))
 
 

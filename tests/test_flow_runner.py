@@ -8,11 +8,11 @@ from __future__ import annotations
 from collections import deque
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
 import pytest
 
+from tests.paths import FLOWS
 from voicebot.flow.events import (
     ActionRun,
     CallerEvent,
@@ -38,7 +38,6 @@ from voicebot.flow.prompts import PromptCatalog
 from voicebot.flow.runner import BargeIn, FlowResult, FlowRunner, HandoffContext, ListenSpec
 from voicebot.outcomes import Outcome
 
-FLOWS = Path(__file__).resolve().parent.parent / "flows"
 MARKETING = {"name": "张先生", "offer": "千兆宽带"}
 
 

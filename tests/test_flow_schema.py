@@ -10,12 +10,13 @@ import pytest
 from click.testing import CliRunner
 from jsonschema import Draft202012Validator  # type: ignore[import-untyped]
 
+from tests.paths import FLOWS_BROKEN
 from voicebot.cli import cli
 from voicebot.flow.schema import SCHEMA_ID, flow_schema, render
 from voicebot.resources import flows_dir
 from voicebot.yamlsource import load_yaml, parse_yaml
 
-BROKEN = Path(__file__).parent / "flows_broken"
+BROKEN = FLOWS_BROKEN
 COMMITTED = flows_dir() / "flow.schema.json"
 EXAMPLES = sorted(flows_dir().glob("*.yaml"))
 # Files the loader accepts (the lint may still refuse them): the schema must accept them too.

@@ -14,6 +14,7 @@ from typing import Any
 import pytest
 from click.testing import CliRunner
 
+from tests.paths import FLOWS
 from voicebot.cli import cli
 from voicebot.flow.events import Dtmf, Hangup, NoInput, Utterance
 from voicebot.flow.loader import load_flow
@@ -30,7 +31,6 @@ from voicebot.flow.simulate import (
 )
 from voicebot.outcomes import Outcome
 
-FLOWS = Path(__file__).resolve().parent.parent / "flows"
 MARKETING = "marketing_offer.yaml"
 PAYMENT = "payment_reminder.yaml"
 SURVEY = "satisfaction_survey.yaml"

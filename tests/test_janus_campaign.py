@@ -13,6 +13,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy import func, select
 
+from tests.paths import ROOT
 from voicebot.campaign.clock import RealClock
 from voicebot.campaign.config import load_campaign
 from voicebot.campaign.dialer import DialerEvent
@@ -26,7 +27,6 @@ from voicebot.store.models import ATTEMPTS
 
 pytestmark = [pytest.mark.integration, pytest.mark.janus, pytest.mark.timeout(120)]
 
-ROOT = Path(__file__).resolve().parent.parent
 NUMBER = "+8613800138077"
 
 

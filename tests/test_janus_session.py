@@ -14,6 +14,7 @@ from pathlib import Path
 
 import pytest
 
+from tests.paths import FLOWS
 from voicebot.call.placement import CallPlan, place_call
 from voicebot.call.session import CallReport
 from voicebot.compliance.gate import Gate
@@ -30,7 +31,6 @@ from voicebot.telephony.janus import JanusConfig, JanusTransport
 
 pytestmark = [pytest.mark.integration, pytest.mark.janus, pytest.mark.timeout(120)]
 
-FLOWS = Path(__file__).resolve().parent.parent / "flows"
 NUMBER = "+12025550171"
 NOON_IN_NEW_YORK = dt.datetime(2026, 11, 23, 17, 0, tzinfo=dt.UTC)
 StartSipp = Callable[..., Sipp]

@@ -14,6 +14,7 @@ from click.testing import CliRunner
 from pydantic import ValidationError
 
 from tests.audio_samples import peak_hz
+from tests.paths import FLOWS
 from voicebot.audio import SAMPLE_RATE
 from voicebot.cli import cli
 from voicebot.sim.personas.book import load_personas
@@ -21,8 +22,6 @@ from voicebot.sim.personas.model import Step
 from voicebot.sim.personas.recording import RecordingError, load_recording
 from voicebot.speech.resample import resample
 from voicebot.speech.tts.piper import PiperSynthesizer
-
-FLOWS = Path(__file__).resolve().parent.parent / "flows"
 
 
 def _write_wav(path: Path, channels: np.ndarray, rate: int) -> None:

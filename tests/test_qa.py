@@ -15,6 +15,7 @@ import pytest
 from click.testing import CliRunner
 from sqlalchemy import insert
 
+from tests.paths import FLOWS
 from voicebot.call.recording import MemorySink
 from voicebot.call.session import CallHooks, CallReport, CallSession
 from voicebot.cli import cli
@@ -39,7 +40,6 @@ from voicebot.store import open_store
 from voicebot.store.models import ATTEMPTS, CAMPAIGNS
 from voicebot.telephony.loopback import LoopbackTransport
 
-FLOWS = Path(__file__).resolve().parent.parent / "flows"
 NUMBER = "+12025550147"
 NEW_YORK = ZoneInfo("America/New_York")
 DAYTIME = dt.datetime(2026, 11, 23, 10, 0, tzinfo=NEW_YORK)

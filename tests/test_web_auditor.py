@@ -21,6 +21,7 @@ from tests.audited_campaign import (
     WAV,
     seed_campaign,
 )
+from tests.paths import FLOWS
 from tests.web_support import WebFixture, running_app
 from voicebot.call.archive import recording_name
 from voicebot.cli import cli
@@ -28,7 +29,6 @@ from voicebot.privacy.audit_chain import verify
 from voicebot.privacy.masking import mask_number
 from voicebot.store.models import AUDIT_EVENTS
 
-FLOWS = Path(__file__).resolve().parent.parent / "flows"
 AUDITOR_ROUTES = (
     "/api/campaigns",
     f"/api/campaigns/{CAMPAIGN}/report",

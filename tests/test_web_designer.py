@@ -10,13 +10,13 @@ from typing import Any
 import aiohttp
 from sqlalchemy import select
 
+from tests.paths import FLOWS_BROKEN, ROOT
 from tests.web_support import WebFixture, running_app
 from voicebot.flow.approval import approve
 from voicebot.flow.loader import load_flow
 from voicebot.privacy.audit_events import FLOW_CHANGE
 from voicebot.store.models import AUDIT_EVENTS
 
-ROOT = Path(__file__).resolve().parent.parent
 DESIGNER_ROUTES = (
     "/api/flows/payment_reminder",
     "/api/flows/payment_reminder/graph",
@@ -28,7 +28,7 @@ def _flows(tmp_path: Path) -> Path:
     folder = tmp_path / "flows"
     folder.mkdir()
     shutil.copy(ROOT / "flows" / "payment_reminder.yaml", folder)
-    shutil.copy(ROOT / "tests" / "flows_broken" / "dead-end.yaml", folder)
+    shutil.copy(FLOWS_BROKEN / "dead-end.yaml", folder)
     return folder
 
 
@@ -123,7 +123,7 @@ async def test_designer_saves_a_flow_only_when_it_passes_the_lint(tmp_path: Path
         base = flow["sha256"]
 
         # A version with a dead end is refused by the lint; the file stays as it was.
-        broken = (ROOT / "tests" / "flows_broken" / "dead-end.yaml").read_text(encoding="utf-8")
+        broken = (FLOWS_BROKEN / "dead-end.yaml").read_text(encoding="utf-8")
         body = {"yaml": broken, "base_sha256": base}
         status, answer = await _put(fx, http, "payment_reminder", body)
         assert (status, answer["error"]) == (422, "lint_failed"), answer

@@ -29,6 +29,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from yarl import URL
 
+from tests.paths import ROOT
 from tests.web_support import ROLE_USER, WebFixture, running_app
 from voicebot.store.users import Role
 from voicebot.web.openapi import openapi_document
@@ -38,7 +39,7 @@ from voicebot.web.rbac import ROUTES
 T = TypeVar("T")
 EXAMPLES = 12  # per operation and role: about 800 requests in all
 _LOOSE = LimitRule(100_000, dt.timedelta(minutes=1), dt.timedelta(seconds=1))
-REPO = Path(__file__).resolve().parent.parent
+REPO = ROOT
 DOCUMENT = openapi_document(ROUTES)
 
 

@@ -4,13 +4,13 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from tests.paths import FLOWS
 from tests.web_support import running_app
 from voicebot.compliance import dnc
 from voicebot.compliance.gate import Gate
 from voicebot.compliance.policy import load_policy
 from voicebot.purpose import Purpose
 
-FLOWS = Path(__file__).resolve().parent.parent / "flows"
 NUMBER = "+8613900139000"
 
 

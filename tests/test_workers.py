@@ -16,6 +16,7 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
+from tests.paths import ROOT
 from voicebot.campaign import shared
 from voicebot.campaign.config import load_campaign
 from voicebot.campaign.launch import prepare
@@ -27,7 +28,6 @@ from voicebot.store import open_store
 from voicebot.store.campaign_runs import PAUSED, STOPPED
 
 pytestmark = pytest.mark.integration
-ROOT = Path(__file__).resolve().parent.parent
 FLOW = ROOT / "flows" / "payment_reminder.yaml"
 NUMBERS = [f"+1202555{100 + i:04d}" for i in range(12)]
 

@@ -20,12 +20,12 @@ import asyncpg
 import pytest
 from click.testing import CliRunner
 
+from tests.paths import ROOT
 from voicebot.cli import cli
 from voicebot.privacy.number_keys import NumberKeys
 from voicebot.privacy.vault.keys import load_keyring
 
 pytestmark = pytest.mark.integration
-ROOT = Path(__file__).resolve().parent.parent
 EXAMPLES = ROOT / "examples"
 PERSONAS = ["rates_five", "presses_nine", "wants_a_manager", "busy"]
 # Not "voicemail": with three call processes on two busy cores its greeting was once classified

@@ -23,12 +23,12 @@ import asyncpg
 import pytest
 from click.testing import CliRunner
 
+from tests.paths import ROOT
 from voicebot.cli import cli
 from voicebot.privacy.number_keys import NumberKeys
 from voicebot.privacy.vault.keys import load_keyring
 
 pytestmark = pytest.mark.integration
-ROOT = Path(__file__).resolve().parent.parent
 FLOW = ROOT / "flows" / "payment_reminder.yaml"
 N = 16
 NUMBERS = [f"+1202555{100 + i:04d}" for i in range(N)]

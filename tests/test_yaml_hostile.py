@@ -10,10 +10,9 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
+from tests.paths import ROOT
 from voicebot.cli import cli
 from voicebot.yamlsource import MAX_FILE_BYTES, SourceErrors, load_yaml, parse_yaml
-
-ROOT = Path(__file__).resolve().parent.parent
 
 BOMB = "a: &a [x, x, x, x, x, x, x, x, x, x]\n" + "".join(
     f"{chr(98 + i)}: &{chr(98 + i)} [{', '.join([f'*{chr(97 + i)}'] * 10)}]\n" for i in range(8)
