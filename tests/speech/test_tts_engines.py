@@ -1,6 +1,6 @@
-"""The real offline engines, Piper and espeak-ng, run here (edge-tts: tests/test_tts_edge.py).
+"""The real offline engines, Piper and espeak-ng, run here (edge-tts: test_tts_edge.py).
 
-Whether the speech is *intelligible* is proven in tests/test_asr*.py, where recognizers hear it.
+Whether the speech is *intelligible* is proven in test_asr*.py, where recognizers hear it.
 """
 
 from __future__ import annotations
