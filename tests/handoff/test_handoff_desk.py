@@ -1,7 +1,7 @@
 """The agent desk: who rings first, what declining, ringing out, accepting and wrapping up do.
 
-Agents' audio legs here are real aiortc legs over loopback (a callee that answers and waits); the
-browser's own leg is covered by the browser tests.
+Agents' audio legs here are fakes (tests/fakes.py) that answer at once: the desk only waits for
+the answer, reads the state and hangs up. Real agent legs are covered by the browser tests.
 """
 
 from __future__ import annotations
@@ -13,18 +13,11 @@ from collections.abc import AsyncIterator
 
 import pytest
 
+from tests.fakes import FakeTransport
 from voicebot.compliance.dispositions import Disposition
 from voicebot.handoff import Activity, AgentDesk, DeskError, DispositionRecord, HandoffOffer
 from voicebot.handoff.presence import Presence
 from voicebot.telephony.leg import CallState, Leg
-from voicebot.telephony.loopback import (
-    Callee,
-    IncomingCall,
-    LoopbackTransport,
-    Ring,
-    RingAction,
-    StaticDirectory,
-)
 
 T0 = dt.datetime(2026, 12, 3, 9, 0, tzinfo=dt.UTC)
 CALLER = "+8613800138000"
@@ -39,21 +32,16 @@ class Clock:
         return self.now
 
 
-class _Answers(Callee):
-    def ring(self, call: IncomingCall) -> Ring:
-        return Ring(RingAction.ANSWER)
-
-
 @contextlib.asynccontextmanager
-async def agent_lines() -> AsyncIterator[LoopbackTransport]:
-    transport = LoopbackTransport(StaticDirectory({AGENT_LINE: _Answers()}))
+async def agent_lines() -> AsyncIterator[FakeTransport]:
+    transport = FakeTransport()
     try:
         yield transport
     finally:
         await transport.close()
 
 
-async def answered_leg(transport: LoopbackTransport) -> Leg:
+async def answered_leg(transport: FakeTransport) -> Leg:
     leg = await transport.dial(AGENT_LINE, "+12025550100", timeout=5)
     assert await leg.wait_answered()
     return leg
@@ -135,7 +123,6 @@ async def test_an_agent_who_comes_back_gets_the_waiting_call() -> None:
         await asking
 
 
-@pytest.mark.integration
 async def test_accept_connect_call_wrap_up_and_the_disposition_reaches_the_call_side() -> None:
     clock = Clock()
     desk = desk_with(clock, ("a1", 0), ("a2", 10))
@@ -177,7 +164,6 @@ async def test_accept_connect_call_wrap_up_and_the_disposition_reaches_the_call_
             await second
 
 
-@pytest.mark.integration
 async def test_an_agent_leg_that_never_connects_passes_the_call_on() -> None:
     clock = Clock()
     desk = desk_with(clock, ("a1", 0), ("a2", 10))
