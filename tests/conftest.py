@@ -50,6 +50,7 @@ FIXTURE_MARKERS = {
 """Fixtures that start a real part, and the marker a test using one gets."""
 
 
+@pytest.hookimpl(tryfirst=True)  # before ``-m`` deselects by these markers
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     """Mark tests from the fixtures they use; a part's marker implies ``integration``."""
     for item in items:
