@@ -7,8 +7,10 @@ Playwright's own browser download is not used.
 from __future__ import annotations
 
 import os
+import wave
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from tests.system_parts import install_or_fail
@@ -63,3 +65,14 @@ def screenshot_dir(tmp_path: Path) -> Path:
     folder = Path(chosen) if chosen else tmp_path / "screenshots"
     folder.mkdir(parents=True, exist_ok=True)
     return folder
+
+
+def write_tone(path: Path, hz: float, seconds: float, rate: int = 48000) -> None:
+    """A 16-bit mono WAV the fake microphone plays in a loop."""
+    t = np.arange(int(rate * seconds)) / rate
+    samples = (0.9 * 32767 * np.sin(2 * np.pi * hz * t)).astype("<i2")
+    with wave.open(str(path), "wb") as out:
+        out.setnchannels(1)
+        out.setsampwidth(2)
+        out.setframerate(rate)
+        out.writeframes(samples.tobytes())

@@ -7,9 +7,10 @@ from pathlib import Path
 
 from click.testing import CliRunner
 
+from tests.paths import FLOWS
 from voicebot.cli import cli
 
-FLOW = Path(__file__).resolve().parent.parent / "flows" / "upgrade_offer.yaml"
+FLOW = FLOWS / "upgrade_offer.yaml"
 
 
 def one_contact_campaign(folder: Path, name: str, number: str, person: str) -> Path:

@@ -9,8 +9,9 @@ from pathlib import Path
 import pytest
 
 from tests.browser_support import SCREENSHOTS_ENV, screenshot_dir
+from tests.paths import ROOT
 
-TESTS = Path(__file__).resolve().parent
+TESTS = ROOT / "tests"
 
 
 def test_screenshots_go_to_a_temporary_folder_unless_asked(
@@ -29,7 +30,7 @@ def test_no_test_writes_into_the_docs_screenshots() -> None:
     into_docs = re.compile(r"""["']docs["']\s*\)?\s*/\s*["']screenshots|docs/screenshots/\w""")
     offenders = [
         path.name
-        for path in TESTS.glob("test_*.py")
+        for path in TESTS.rglob("test_*.py")
         if path.name != Path(__file__).name and into_docs.search(path.read_text("utf-8"))
     ]
     assert offenders == []

@@ -11,12 +11,11 @@ from typing import Any
 
 import pytest
 import yaml
-from janus.fixtures import namespace  # noqa: F401 - pytest fixture
 
+from tests.paths import ROOT
 from voicebot.sim.janus_lab import Janus, Namespace
 from voicebot.telephony.janus import AccountKind, JanusConfig
 
-ROOT = Path(__file__).resolve().parent.parent
 DOCKER = ROOT / "docker"
 _VAR = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)(?::?[-?][^}]*)?\}")
 
@@ -88,7 +87,7 @@ def test_the_janus_image_copies_the_configs_and_runs_only_the_sip_plugin() -> No
 
 
 @pytest.mark.integration
-def test_janus_starts_with_the_image_configs(namespace: Namespace, tmp_path: Path) -> None:  # noqa: F811
+def test_janus_starts_with_the_image_configs(namespace: Namespace, tmp_path: Path) -> None:
     janus = Janus(namespace, tmp_path, http_port=8088)
     conf = tmp_path / "conf"
     conf.mkdir()

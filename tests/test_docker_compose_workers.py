@@ -9,9 +9,10 @@ from typing import Any
 import yaml
 from click.testing import CliRunner
 
+from tests.paths import ROOT
 from voicebot.cli import cli
 
-DOCKER = Path(__file__).resolve().parent.parent / "docker"
+DOCKER = ROOT / "docker"
 
 
 def _services() -> dict[str, Any]:

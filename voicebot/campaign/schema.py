@@ -4,7 +4,7 @@ Why: a business user writes these files by hand; editors (VS Code's YAML extensi
 complete and check them through the ``# yaml-language-server: $schema=...`` first line of each
 example, like flows. Generated, never hand-edited, so they cannot drift from
 :class:`~voicebot.campaign.config.Campaign` and :class:`~voicebot.compliance.policy.Policy`;
-``tests/test_campaign_schema.py`` fails when a committed file is out of date
+``tests/campaign/test_campaign_schema.py`` fails when a committed file is out of date
 (``voicebot campaign schema`` rewrites them).
 """
 

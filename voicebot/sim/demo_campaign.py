@@ -13,8 +13,8 @@ runs: it picks a zone where it is daytime now for the cast and one where it is n
 The demo runs at any hour: when no zone may get a marketing call now (New Year's Day, or a
 public holiday wherever it is daytime), it runs a service notice instead (the same cast and
 expectations, a ``notification`` flow, whose rules allow public holidays). It never relabels
-the marketing call: each flow keeps its own purpose. ``tests/test_demo.py`` scans every hour
-of 2026.
+the marketing call: each flow keeps its own purpose. ``tests/commands/test_demo.py`` scans
+every hour of 2026.
 """
 
 from __future__ import annotations

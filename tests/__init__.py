@@ -1,0 +1,1 @@
+"""The test suite: unit tests (the fast tier) and integration tests; see conftest.py."""

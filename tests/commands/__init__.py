@@ -1,0 +1,1 @@
+"""Tests of voicebot/cli.py and voicebot/commands/."""
