@@ -109,8 +109,11 @@ def _runs_voicebot(args: Any) -> bool:
     imports it (the interpreter's own path may well contain the word: it is not looked at)."""
     argv = [args] if isinstance(args, str | bytes | os.PathLike) else list(args)
     words = [os.fsdecode(a) if isinstance(a, bytes | os.PathLike) else str(a) for a in argv]
+    program = words[1:2] if words and Path(words[0]).name.startswith("python") else words[:1]
+    if any(Path(word).name == "voicebot" for word in [*words[:1], *program]):
+        return True  # the script, run itself or by an interpreter (not an argument named so)
     for before, word in zip(["", *words], words, strict=False):
-        if Path(word).name == "voicebot" or (before == "-m" and word.split(".")[0] == "voicebot"):
+        if before == "-m" and word.split(".")[0] == "voicebot":
             return True
         if before == "-c" and _IMPORTS_VOICEBOT.search(word):
             return True

@@ -45,7 +45,9 @@ def test_what_counts_as_starting_voicebot() -> None:
     assert _runs_voicebot([sys.executable, "-m", "voicebot.cli"])
     assert _runs_voicebot([str(ROOT / ".venv" / "bin" / "voicebot"), "worker"])
     assert _runs_voicebot([sys.executable, "-c", "from voicebot.cli import cli; cli()"])
+    assert _runs_voicebot([sys.executable, str(ROOT / ".venv" / "bin" / "voicebot"), "demo"])
     assert not _runs_voicebot(["/home/me/voicebot/.venv/bin/python", "-m", "mypy"])
+    assert not _runs_voicebot([sys.executable, "-m", "ruff", "check", "voicebot", "tests"])
     assert not _runs_voicebot("ls")
 
 
