@@ -120,6 +120,11 @@ _WAVE = re.compile(rb"RIFF....WAVE", re.DOTALL)
 _FLOAT = re.compile(r"\b\d{1,10}\.\d{10,}(?:[eE][-+]?\d+)?")
 """A float as Python writes it (QA timings in the database: ``1.0239607859998614``): its 16
 fraction digits can pass the Luhn check, yet no card is ever written so."""
+_TIMESTAMP = re.compile(r"\d{4}-\d{2}-\d{2}(?:[ T]\d{2}:\d{2}(?::\d{2}(?:\.\d{1,6})?)?)?")
+"""A date or time as the store writes it (``2026-12-06 22:33:55.459814``). A record's columns
+follow one another with no separator, so a time, a local day and the next time run on into
+20-odd digits joined by dashes and spaces, which pass the Luhn check at some times of day and
+not at others: the scan read a card in them at 22:33."""
 _HEX_ID = re.compile(r"(?=[0-9a-fA-F]*[a-fA-F])[0-9a-fA-F]{16,}")
 """A hex digest or key id (with a letter in it, so never a bare card number). In a database
 record the next column follows with no separator, and a digest's last digits run on into a date
@@ -142,7 +147,7 @@ def _personal_data_in(root: Path) -> list[str]:
         if _WAVE.search(data) or b"WAVEfmt" in data:
             hits.append(f"{path.name}: a WAV header")
         text = data.decode("utf-8", errors="replace")
-        text = _HEX_ID.sub("<hex>", _FLOAT.sub("<float>", text))
+        text = _HEX_ID.sub("<hex>", _FLOAT.sub("<float>", _TIMESTAMP.sub("<time>", text)))
         for finding in redact(text, "en-US").findings:
             if finding.kind in (Kind.CARD, Kind.CN_ID):
                 hits.append(f"{path.name}: unredacted {finding.kind.value}")
