@@ -184,7 +184,9 @@ class CallSession:
             self.log.add(CallEvent.HANGUP, cause=str(cause))
             why = getattr(self.leg, "reason", None)  # a gateway says why it failed
             said = f"not answered: {cause}" + (f" ({why})" if why else "")
-            return self._report(None, outcome_for(cause) or Outcome.FAILED, said, cause)
+            outcome = outcome_for(cause) or Outcome.FAILED
+            self.log.add(CallEvent.OUTCOME, outcome=outcome.value)
+            return CallReport(outcome, said, False, 0.0, log=self.log, hangup_cause=cause)
         self._answered_at = self.log.clock()
         self.log.add(CallEvent.ANSWER)
         self.ears.start()
@@ -212,14 +214,14 @@ class CallSession:
         """The one place an answered call ends: hang up (unless the caller is bridged to an
         agent), wait for the line to end, and log the outcome, once. A line that dropped
         (nobody hung up) makes the call ``failed``."""
-        bridge = self.transfer.bridge
-        if outcome is not Outcome.HANDOFF or bridge is None:
+        bridge = self.transfer.bridge if outcome is Outcome.HANDOFF else None
+        if bridge is None:
             await self._hang_up()
         else:  # the agent has the call: the outcome stands now, the conversation goes on
             self.log.add(CallEvent.OUTCOME, outcome=outcome.value, reason=reason)
         cause = await self.leg.wait_ended()
-        if bridge is not None:
-            await bridge
+        if self.transfer.bridge is not None:
+            await self.transfer.bridge
         assert self._answered_at is not None
         talk = self.log.clock() - self._answered_at
         await self.ears.stop()
@@ -227,22 +229,8 @@ class CallSession:
             # the line dropped (a gateway died, the media failed): nobody hung up
             outcome = Outcome.FAILED
             reason = getattr(self.leg, "reason", None) or "the line failed during the call"
-        if outcome is not Outcome.HANDOFF or bridge is None:
+        if bridge is None:
             self.log.add(CallEvent.OUTCOME, outcome=outcome.value, reason=reason)
-        return self._report(result, outcome, reason, cause, talk=talk)
-
-    def _report(
-        self,
-        result: FlowResult | None,
-        outcome: Outcome,
-        reason: str | None,
-        cause: HangupCause,
-        *,
-        talk: float | None = None,
-    ) -> CallReport:
-        if talk is None:  # never answered
-            self.log.add(CallEvent.OUTCOME, outcome=outcome.value)
-            return CallReport(outcome, reason, False, 0.0, log=self.log, hangup_cause=cause)
         return CallReport(
             outcome=outcome,
             reason=reason,
