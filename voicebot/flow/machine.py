@@ -21,7 +21,8 @@ state listens:
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import asyncio
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from types import MappingProxyType
 
@@ -92,6 +93,15 @@ class _LeanMachine(AsyncMachine):
     def _add_model_to_state(self, state: State, model: object) -> None:
         pass
 
+    @staticmethod
+    async def await_all(callables: Sequence[Callable[[], Awaitable[object]]]) -> list[object]:
+        """As the library's, without a gather when there is nothing to wait for: a
+        transition consults about ten callback lists (prepare, before, after, exit, enter,
+        ...), nearly all empty for a flow, and gathering each was most of its cost."""
+        if not callables:
+            return []
+        return list(await asyncio.gather(*[func() for func in callables]))
+
 
 class UnknownTrigger(ValueError):
     """A trigger was fired in a state that has no route for it."""
@@ -108,6 +118,8 @@ class FlowSpec:
     """The state ``dtmf.9`` leads to; None only in a flow the lint refuses."""
     routes: Mapping[str, Mapping[str, str | None]]
     """state -> trigger -> destination (None: internal)."""
+    heard: Mapping[str, tuple[frozenset[str], str]]
+    """state -> (intents the recognizer may return there, digits with a route there)."""
     _machine: _LeanMachine = field(repr=False, compare=False)
     """The flow's machine; it holds no call's state (that is on each call's model)."""
 
@@ -129,9 +141,11 @@ class FlowSpec:
     def intents_heard(self, state: str) -> frozenset[str]:
         """Intents the recognizer may return in ``state``: those with a route from it (its own
         ``on``, the global handlers, the opt-out intents) plus its ``listen.intents``."""
-        routed = {t.removeprefix("intent_") for t in self.routes[state] if t.startswith("intent_")}
-        listen = self.flow.states[state].listen
-        return frozenset(routed | set(listen.intents if listen is not None else ()))
+        return self.heard[state][0]
+
+    def digits_heard(self, state: str) -> str:
+        """The keypad digits with a route from ``state``, in keypad order."""
+        return self.heard[state][1]
 
     def new_machine(self) -> FlowMachine:
         """A fresh machine for one call, in the start state."""
@@ -189,12 +203,20 @@ def compile_flow(flow: Flow) -> FlowSpec:
         machine.add_transition(row.trigger, row.source, row.dest)  # dest None: internal
     return FlowSpec(
         flow=flow,
+        heard=MappingProxyType({name: _heard(flow, name, table[name]) for name in flow.states}),
         states=tuple(flow.states),
         transitions=tuple(rows),
         opt_out_target=opt_out,
         routes=MappingProxyType({k: MappingProxyType(v) for k, v in table.items()}),
         _machine=machine,
     )
+
+
+def _heard(flow: Flow, state: str, routes: Mapping[str, str | None]) -> tuple[frozenset[str], str]:
+    routed = {t.removeprefix("intent_") for t in routes if t.startswith("intent_")}
+    listen = flow.states[state].listen
+    intents = frozenset(routed | set(listen.intents if listen is not None else ()))
+    return intents, "".join(d for d in "0123456789*#" if dtmf_trigger(d) in routes)
 
 
 class FlowMachine:

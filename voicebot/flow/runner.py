@@ -416,12 +416,10 @@ class FlowRunner:
     def _listen_spec(self, name: str, attempt: int) -> ListenSpec:
         listen = self.flow.states[name].listen
         timeout = listen.timeout if listen is not None and listen.timeout else None
-        routes = self.spec.routes[name]
-        digits = "".join(d for d in "0123456789*#" if dtmf_trigger(d) in routes)
         return ListenSpec(
             state=name,
             timeout=timeout or DEFAULT_LISTEN_TIMEOUT,
-            dtmf=digits,
+            dtmf=self.spec.digits_heard(name),
             intents=tuple(sorted(self.spec.intents_heard(name))),
             attempt=attempt,
         )
