@@ -325,3 +325,34 @@ def test_simulate_says_where_an_unset_variable_fails_the_call() -> None:
     assert "the call fails here: prompt 'hello_name' needs variables ['title']" in result.stderr
     assert "variable-defined" in result.stderr
     assert result.exception is None or isinstance(result.exception, SystemExit)
+
+
+def test_an_answer_over_a_prompt_is_a_path_when_a_later_prompt_fails_the_call(
+    tmp_path: Path,
+) -> None:
+    # `hello` fails on its second prompt ({amount} is only set later), but 9 pressed over the
+    # disclosure leaves before it: that path reaches an opt-out state that speaks first.
+    flow = (
+        HEADER
+        + """
+handlers: {dtmf.9: late, hangup: gone}
+states:
+  hello:
+    say: [disclosure, amount_due]
+    listen: {dtmf: "1", timeout: 3}
+    on: {dtmf.1: owed, no_input: owed, no_match: owed}
+  owed:
+    do: [{set: {amount: "10"}}]
+    say: [amount_due]
+    end: completed
+  late:
+    say: [opt_out_confirm]
+    next: gone
+  gone:
+    end: hung_up
+"""
+    )
+    traced = [f for f in _lint_text(tmp_path, flow) if f.trace and f.rule == "opt-out-reachable"]
+    assert [[(s.event, s.state, s.during) for s in f.trace] for f in traced] == [
+        [("start", "hello", None), ("dtmf.9", "late", "disclosure")]
+    ]

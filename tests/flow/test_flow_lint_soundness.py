@@ -369,16 +369,21 @@ def entry_flow(loaded: LoadedFlow, entry: str) -> tuple[LoadedFlow, FlowSpec]:
 
 
 def run_once(
-    loaded: LoadedFlow, entry: str, host: WatchedHost, spec: FlowSpec | None = None
+    loop: asyncio.Runner,
+    loaded: LoadedFlow,
+    entry: str,
+    host: WatchedHost,
+    spec: FlowSpec | None = None,
 ) -> set[str]:
-    """One call from ``entry`` (``start`` or ``voicemail``) through the simulator; ``spec``
-    is ``loaded`` compiled for that entry (compiled here when not given)."""
+    """One call from ``entry`` (``start`` or ``voicemail``) through the simulator, on ``loop``
+    (one event loop for all runs: a new loop per run was a tenth of the test); ``spec`` is
+    ``loaded`` compiled for that entry (compiled here when not given)."""
     if spec is None:
         loaded, spec = entry_flow(loaded, entry)
     elif entry == "voicemail":
         loaded, _ = entry_flow(loaded, entry)
     try:
-        asyncio.run(simulate(loaded, host, on_event=host.event, spec=spec, recognizer=read_intent))
+        loop.run(simulate(loaded, host, on_event=host.event, spec=spec, recognizer=read_intent))
     except (KeyError, ValueError):  # a prompt needs a variable nobody set on this path
         return violations(loaded, host) | {"variable"}
     return violations(loaded, host)
@@ -388,7 +393,9 @@ def entries(loaded: LoadedFlow) -> list[str]:
     return ["start"] + (["voicemail"] if loaded.flow.voicemail is not None else [])
 
 
-def enumerate_runs(loaded: LoadedFlow) -> Iterator[tuple[str, list[int], set[str]]]:
+def enumerate_runs(
+    loop: asyncio.Runner, loaded: LoadedFlow
+) -> Iterator[tuple[str, list[int], set[str]]]:
     """Every choice sequence up to :data:`DEPTH`, from every entry, with what it broke."""
     for entry in entries(loaded):
         _, spec = entry_flow(loaded, entry)
@@ -398,7 +405,7 @@ def enumerate_runs(loaded: LoadedFlow) -> Iterator[tuple[str, list[int], set[str
                 forced = stack.pop()
                 script = Script(forced=forced, passive=passive)
                 host = WatchedHost(script, loaded.flow.disclosure)
-                yield entry, forced, run_once(loaded, entry, host, spec)
+                yield entry, forced, run_once(loop, loaded, entry, host, spec)
                 for position in range(len(forced), len(script.seen)):
                     prefix = [*forced, *([0] * (position - len(forced)))]
                     stack.extend([*prefix, option] for option in range(1, script.seen[position]))
@@ -436,7 +443,7 @@ def _event(name: str) -> CallerEvent | None:
     return events.get(name)
 
 
-def replays_to_its_violation(loaded: LoadedFlow, finding: Finding) -> bool:
+def replays_to_its_violation(loop: asyncio.Runner, loaded: LoadedFlow, finding: Finding) -> bool:
     prop = RULE_PROPERTY[finding.rule]
     passive: CallerEvent = (
         Utterance(GIBBERISH) if "never understood" in finding.message else NoInput()
@@ -445,13 +452,13 @@ def replays_to_its_violation(loaded: LoadedFlow, finding: Finding) -> bool:
     if "does not hear the spoken opt-out" in finding.message:
         replay.items.append(("listen", None, None, Utterance(PHRASES["opt_out"])))
     host = WatchedHost(replay, loaded.flow.disclosure)
-    return prop in run_once(loaded, finding.trace[0].event, host)
+    return prop in run_once(loop, loaded, finding.trace[0].event, host)
 
 
 # ---- the properties ---------------------------------------------------------------------------
 
 
-def check_flow(folder: Path, flow: dict[str, Any]) -> set[str]:
+def check_flow(loop: asyncio.Runner, folder: Path, flow: dict[str, Any]) -> set[str]:
     """Assert both properties for one flow; return what its runs broke."""
     loaded = _write(folder, flow)
     findings = lint(loaded)
@@ -466,7 +473,7 @@ def check_flow(folder: Path, flow: dict[str, Any]) -> set[str]:
     }
     document = yaml.safe_dump(flow, sort_keys=False)
     seen: set[str] = set()
-    for entry, choices, broken in enumerate_runs(loaded):
+    for entry, choices, broken in enumerate_runs(loop, loaded):
         seen |= broken
         for prop in broken:
             assert PROPERTY_RULES[prop] & explained, (
@@ -477,7 +484,7 @@ def check_flow(folder: Path, flow: dict[str, Any]) -> set[str]:
         return seen  # the runner refuses such a flow before the call: nothing to replay
     for finding in findings:
         if finding.trace and finding.rule in RULE_PROPERTY:
-            assert replays_to_its_violation(loaded, finding), (
+            assert replays_to_its_violation(loop, loaded, finding), (
                 f"the counterexample does not replay: {finding}\n{document}"
             )
     return seen
@@ -501,9 +508,10 @@ def test_lint_is_sound_and_its_counterexamples_replay() -> None:
     @given(flow=flows())
     def each(flow: dict[str, Any]) -> None:
         with tempfile.TemporaryDirectory() as scratch:
-            found.update(check_flow(Path(scratch), flow))
+            found.update(check_flow(loop, Path(scratch), flow))
 
-    each()
+    with asyncio.Runner() as loop:
+        each()
     # Only flows that break each property prove the lint finds it: the generator must write
     # every family within these examples.
     assert found == set(PROPERTY_RULES), sorted(found)

@@ -19,7 +19,7 @@ search is finite and breadth-first: the first path that reaches a violation is a
 from __future__ import annotations
 
 from collections import deque
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import replace
 
 from voicebot.flow.lint.finding import TraceStep
@@ -194,11 +194,14 @@ class Explorer:
                 yield obs, End("the caller hung up")
             return
         listening = state.listen is not None
+        early: list[tuple[list[Observation], Exit]] = []
         for i, prompt in enumerate(state.say):
             obs.append(Say(prompt, ("states", name, "say", i)))
             if not listening:
                 for exit_ in self.aside(name, prompt, prompt == self.flow.disclosure):
                     yield list(obs), exit_
+            elif self.fails_later(node, obs, state.say[i + 1 :]):
+                early.extend(self.answered_early(name, list(obs), prompt))
         if state.end is not None:
             yield obs, End(f"end: {state.end.value}")
         elif state.next is not None:
@@ -207,6 +210,33 @@ class Explorer:
             yield from self.listen(name, obs)
         else:
             yield obs, End("dead end")
+        yield from early
+
+    def fails_later(self, node: Node, obs: list[Observation], later: Sequence[str]) -> bool:
+        """Whether a prompt still to come in this state lacks a variable (the call fails on
+        it), given what the state's own actions stored first."""
+        stored = {n for ob in obs if isinstance(ob, SetVars) for n in ob.names}
+        after = replace(node, defined=node.defined | stored)
+        return any(self.missing(after, prompt) for prompt in later)
+
+    def answered_early(
+        self, name: str, obs: list[Observation], prompt: str
+    ) -> Iterator[tuple[list[Observation], Exit]]:
+        """The caller answers a listening state over ``prompt``, before a later prompt the
+        call would fail on: the runner takes the answer there and never says the rest.
+
+        Elsewhere an early answer leads where the same answer after the prompts does, so
+        only this case is a path of its own. Over the disclosure only 9 and a hangup cut in.
+        """
+        if prompt == self.flow.disclosure:
+            for exit_ in self.aside(name, prompt, True):
+                yield obs, exit_
+            return
+        for seen, exit_ in self.listen(name, obs):
+            if isinstance(exit_, End):
+                yield seen, exit_
+            elif exit_.event != "no_input":  # silence is not an answer over a prompt
+                yield seen, replace(exit_, during=prompt)
 
     def listen(self, name: str, obs: list[Observation]) -> Iterator[tuple[list[Observation], Exit]]:
         """What a listening state can hear, and where each leads (as ``FlowRunner._listen``)."""
