@@ -22,9 +22,10 @@ state listens:
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Awaitable, Callable, Mapping, Sequence
+from collections.abc import Callable, Coroutine, Mapping
 from dataclasses import dataclass, field
 from types import MappingProxyType
+from typing import Any
 
 from transitions.core import State
 from transitions.extensions.asyncio import AsyncMachine
@@ -94,7 +95,9 @@ class _LeanMachine(AsyncMachine):
         pass
 
     @staticmethod
-    async def await_all(callables: Sequence[Callable[[], Awaitable[object]]]) -> list[object]:
+    async def await_all(
+        callables: list[Callable[..., Coroutine[Any, Any, bool | None]]],
+    ) -> list[bool | None]:
         """As the library's, without a gather when there is nothing to wait for: a
         transition consults about ten callback lists (prepare, before, after, exit, enter,
         ...), nearly all empty for a flow, and gathering each was most of its cost."""
