@@ -51,8 +51,14 @@ FIXTURE_MARKERS = {
 
 
 @pytest.hookimpl(tryfirst=True)  # before ``-m`` deselects by these markers
+@pytest.hookimpl(tryfirst=True)  # before xdist reads the groups
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    """Mark tests from the fixtures they use; a part's marker implies ``integration``."""
+    """Mark tests from the fixtures they use; a part's marker implies ``integration``.
+
+    The integration tests form one xdist group: they run one after another on one worker, as
+    they would alone (calls paced in real time, one Janus lab, shared CPU-heavy speech models),
+    while the fast tier spreads over the other workers (``-n auto --dist loadgroup``).
+    """
     for item in items:
         for fixture in getattr(item, "fixturenames", ()):
             marker = FIXTURE_MARKERS.get(fixture)
@@ -62,6 +68,8 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
             item.get_closest_marker(part) for part in PARTS
         ):
             item.add_marker("integration")
+        if item.get_closest_marker("integration") is not None:
+            item.add_marker(pytest.mark.xdist_group("integration"))
 
 
 class RealPartStarted(Exception):
