@@ -35,6 +35,22 @@ def test_missing_contact_value_is_refused_before_dialling(private_dirs: Path) ->
     assert "calling" not in done.output
 
 
+def test_an_unknown_persona_or_a_broken_book_is_said_before_any_speech_model_loads(
+    private_dirs: Path,
+) -> None:
+    # Unmarked (fast tier): loading Piper or pocketsphinx here would fail the test (conftest).
+    args = ["call", NUMBER, "--flow", SURVEY, "--contact", "name=Alex", "--no-gate"]
+    done = CliRunner().invoke(cli, [*args, "--persona", "nobody"])
+    assert done.exit_code == 1, done.output
+    assert "no persona 'nobody'; known:" in done.output and "presses_nine" in done.output
+    book = private_dirs / "personas.yaml"
+    book.write_text("personas:\n  odd:\n    answer: [\n", encoding="utf-8")
+    done = CliRunner().invoke(cli, [*args, "--persona", "odd", "--personas", str(book)])
+    assert done.exit_code == 1, done.output
+    assert f"{book}:" in done.output and "Traceback" not in done.output
+    assert "calling" not in done.output
+
+
 def _closed_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))

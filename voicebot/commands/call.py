@@ -181,6 +181,10 @@ async def _call(
     loaded = load_flow(flow_file)
     require_clean(loaded)  # nothing dials a flow with lint errors
     require_contact_values(loaded.flow.variables, variables)
+    # The callees' book is checked before any speech model loads: a typo fails in a moment.
+    personas = load_personas(persona_file) if transport != "janus" else {}
+    if persona is not None and persona not in personas:
+        raise KeyError(f"no persona {persona!r}; known: {', '.join(sorted(personas))}")
     locale = loaded.flow.locale
     synthesizer = await synthesizer_for(locale)
     try:
@@ -194,7 +198,7 @@ async def _call(
 
         carrier = JanusTransport(JanusConfig.from_env())
     else:
-        directory = PersonaDirectory(load_personas(persona_file), await synthesizer_for("en-US"))
+        directory = PersonaDirectory(personas, await synthesizer_for("en-US"))
         assert persona is not None
         directory.assign(e164, persona)
         carrier = LoopbackTransport(directory)
