@@ -205,21 +205,17 @@ def test_every_command_is_fuzzed() -> None:
     assert len(COMMANDS) >= 30
 
 
-SHARDS = 3
-"""The targets split three ways (300 examples in all), so the shards run on different workers."""
-
-
-@pytest.mark.parametrize("shard", range(SHARDS))
 @settings(
-    max_examples=300 // SHARDS,
+    max_examples=300,
     deadline=None,
     derandomize=True,
     database=None,
     phases=[Phase.explicit, Phase.generate],
     suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
 )
-@given(data=st.data())
-def test_hostile_option_values_exit_cleanly(scratch: Path, shard: int, data: st.DataObject) -> None:
-    path, name = data.draw(st.sampled_from(TARGETS[shard::SHARDS]), label="target")
-    hostile = data.draw(st.sampled_from(HOSTILE), label="hostile")
+@given(target=st.sampled_from(TARGETS), hostile=st.sampled_from(HOSTILE))
+def test_hostile_option_values_exit_cleanly(
+    scratch: Path, target: tuple[tuple[str, ...], str], hostile: str
+) -> None:
+    path, name = target
     _check(scratch, _argv(path, name, hostile, scratch))
