@@ -32,44 +32,11 @@ from playwright._impl.browser_type import BrowserType
 
 from tests.paths import ROOT
 from tests.system_parts import install_janus_lab
+from tests.tiers import pytest_collection_modifyitems  # noqa: F401 (a hook: pytest finds it here)
 from voicebot.sim.janus_lab import Janus, Namespace, Sipp
 from voicebot.speech.asr import pocketsphinx as pocketsphinx_engine
 from voicebot.speech.asr import whisper as whisper_engine
 from voicebot.store import Store, open_store
-
-PARTS = ("browser", "janus", "postgres")
-"""Markers for the real parts a test needs; each implies ``integration``."""
-
-FIXTURE_MARKERS = {
-    "pg_url": "postgres",
-    "pg_store": "postgres",
-    "namespace": "janus",
-    "gateway": "janus",
-    "sipp": "janus",
-}
-"""Fixtures that start a real part, and the marker a test using one gets."""
-
-
-@pytest.hookimpl(tryfirst=True)  # before ``-m`` deselects by these markers
-@pytest.hookimpl(tryfirst=True)  # before xdist reads the groups
-def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    """Mark tests from the fixtures they use; a part's marker implies ``integration``.
-
-    The integration tests form one xdist group: they run one after another on one worker, as
-    they would alone (calls paced in real time, one Janus lab, shared CPU-heavy speech models),
-    while the fast tier spreads over the other workers (``-n auto --dist loadgroup``).
-    """
-    for item in items:
-        for fixture in getattr(item, "fixturenames", ()):
-            marker = FIXTURE_MARKERS.get(fixture)
-            if marker is not None and item.get_closest_marker(marker) is None:
-                item.add_marker(marker)
-        if item.get_closest_marker("integration") is None and any(
-            item.get_closest_marker(part) for part in PARTS
-        ):
-            item.add_marker("integration")
-        if item.get_closest_marker("integration") is not None:
-            item.add_marker(pytest.mark.xdist_group("integration"))
 
 
 class RealPartStarted(Exception):

@@ -12,8 +12,9 @@ import aiortc
 import piper
 import pytest
 
-from tests.conftest import FIXTURE_MARKERS, PARTS, RealPartStarted, _runs_voicebot
+from tests.conftest import RealPartStarted, _runs_voicebot
 from tests.paths import ROOT
+from tests.tiers import FIXTURE_MARKERS, PARTS
 from voicebot.speech.tts.piper import DEFAULT_VOICE, voice_files
 
 

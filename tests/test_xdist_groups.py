@@ -33,7 +33,7 @@ def test_integration_tests_share_one_worker(tmp_path: Path) -> None:
         "[pytest]\nmarkers =\n    integration: real parts\n", encoding="utf-8"
     )
     (tmp_path / "conftest.py").write_text(
-        "from tests.conftest import pytest_collection_modifyitems  # noqa: F401\n",
+        "from tests.tiers import pytest_collection_modifyitems  # noqa: F401\n",
         encoding="utf-8",
     )
     for n in range(4):
