@@ -43,6 +43,12 @@ def transport_factory(name: str) -> TransportFactory | None:
     return cast("TransportFactory | None", _load(TRANSPORTS, name))
 
 
+def runs_no_flow(name: str) -> bool:
+    """Whether ``transport: name`` is a runner standing in for the call (no flow, no media),
+    found without importing it."""
+    return any(True for _ in entry_points(group=RUNNERS, name=name))
+
+
 def registered() -> list[str]:
     """Every transport name some installed distribution registers (for error messages)."""
     return sorted({ep.name for group in (TRANSPORTS, RUNNERS) for ep in entry_points(group=group)})

@@ -101,10 +101,13 @@ class Campaign(BaseModel):
         "unset: such numbers are refused, never guessed.",
     )
     purpose: Purpose | None = Field(default=None, description="Default: the flow's purpose.")
-    transport: Annotated[str, StringConstraints(pattern=r"^(loopback|janus|simulated)$")] = Field(
+    transport: Annotated[str, StringConstraints(pattern=r"^[a-z][a-z0-9_-]{0,39}$")] = Field(
         default="loopback",
         description="loopback: simulated personas on this machine; janus: real phones through "
-        "the Janus SIP gateway; simulated: no media (tests).",
+        "the Janus SIP gateway; simulated: no media (tests); or a carrier another installed "
+        "package registers (entry points voicebot.campaign_transports, "
+        "voicebot.campaign_runners).",
+        examples=["loopback", "janus", "simulated"],
     )
     persona_column: str = Field(
         default="persona", description="Loopback: the contacts column naming who answers."
@@ -127,6 +130,17 @@ class Campaign(BaseModel):
         description="Per outcome (no_answer, busy, failed): {after: seconds, max: retries}.",
     )
     callbacks: Callbacks = Field(default_factory=Callbacks)
+
+    @field_validator("transport")
+    @classmethod
+    def _installed_transport(cls, value: str) -> str:
+        """A carrier some installed package provides (``janus`` is the engine's own)."""
+        from voicebot.campaign import carriers
+
+        known = ["janus", *carriers.registered()]
+        if value not in known:
+            raise ValueError(f"unknown transport {value!r}; installed: {', '.join(known)}")
+        return value
 
     @field_validator("retry")
     @classmethod

@@ -94,7 +94,7 @@ def prepare(campaign: Campaign) -> Prepared:
     loaded = load_flow(campaign.flow)
     require_clean(loaded)
     contacts = read_contacts(campaign.contacts, campaign.default_region)
-    if campaign.transport != "simulated":  # the simulated carrier runs no flow
+    if not carriers.runs_no_flow(campaign.transport):  # a flow's variables come from the rows
         contacts = require_flow_variables(contacts, loaded.flow.variables)
     purpose = campaign.purpose or loaded.flow.purpose
     return Prepared(campaign, loaded, contacts, Purpose(purpose))
