@@ -1,10 +1,10 @@
-"""Three ``voicebot worker`` processes share a campaign; a random one is SIGKILLed three times
+"""Three ``voicebot worker`` processes share a campaign; a random one is SIGKILLed five times
 mid-campaign and restarted each time.
 
 Afterwards: no number dialled twice for one slot (day), no attempt without an outcome, every
 opt-out on the do-not-call list, every contact ended as its script dictates — or, when its call
 was cut by the kill, closed as ``failed`` (``worker_lost``) and planned again through the gate
-(the daily cap sends it to tomorrow). Simulated transport, 16 contacts, 4 s calls, a 3 s
+(the daily cap sends it to tomorrow). Simulated transport, 24 contacts, 4 s calls, a 3 s
 heartbeat timeout. PostgreSQL at 127.0.0.1:5432 is required (fails, never skips, without it).
 """
 
@@ -30,9 +30,10 @@ from voicebot.privacy.vault.keys import load_keyring
 
 pytestmark = pytest.mark.integration
 FLOW = ROOT / "flows" / "payment_reminder.yaml"
-N = 16
+N = 24
 NUMBERS = [f"+1202555{100 + i:04d}" for i in range(N)]
 SCRIPT = {n: ("opted_out" if i % 4 == 0 else "completed") for i, n in enumerate(NUMBERS)}
+KILLS = 5
 
 
 def _campaign(tmp: Path) -> Path:
@@ -90,7 +91,7 @@ async def test_workers_killed_mid_call_lose_nothing_and_dial_no_slot_twice(
     kills = 0
     killed_errors: list[str] = []  # a killed worker may have taken back (and logged) a lost call
     try:
-        for _ in range(3):
+        for _ in range(KILLS):
             # Kill while calls are in flight on two of the three workers (2 calls each).
             for _ in range(1200):
                 open_now = await _rows(
@@ -119,7 +120,7 @@ async def test_workers_killed_mid_call_lose_nothing_and_dial_no_slot_twice(
     assert all(w.returncode == 0 for w, e in zip(workers, errors, strict=True) if "ready" in e), (
         errors
     )
-    assert kills == 3
+    assert kills == KILLS
 
     keys = NumberKeys(load_keyring())
     attempts = [
