@@ -121,7 +121,13 @@ def test_one_process_per_campaign_and_takeover_after_kill(tmp_path: Path, db_url
     assert status.exit_code == 0, status.output
     running = json.loads(status.output)["running"]
     assert (running["pid"], running["gone"]) == (first.pid, True), running
-    dialing_at_kill = _query(db_url, "SELECT attempt_id FROM dialer_queue WHERE phase = 'dialing'")
+    # On the wire: marked dialing, its attempt still open (a call that had just ended, its
+    # contact not yet saved, keeps its outcome; the heir finishes the bookkeeping).
+    dialing_at_kill = _query(
+        db_url,
+        "SELECT q.attempt_id FROM dialer_queue q JOIN attempts a ON a.id = q.attempt_id "
+        "WHERE q.phase = 'dialing' AND a.state = 'reserved'",
+    )
 
     heir = _run(tmp_path, camp, db_url)
     _, err = heir.communicate(timeout=180)
