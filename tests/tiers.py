@@ -25,8 +25,11 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     """Mark tests from the fixtures they use; a part's marker implies ``integration``.
 
     The integration tests form one xdist group: they run one after another on one worker, as
-    they would alone (calls paced in real time, one Janus lab, shared CPU-heavy speech models),
-    while the fast tier spreads over the other workers (``-n auto --dist loadgroup``).
+    they would alone (calls paced in real time, one Janus lab, shared CPU-heavy speech models).
+    They come last, and the group is handed out in collection order (``--no-loadscope-reorder``;
+    by default xdist hands out the largest group first), so the fast tier runs on every worker
+    first and the calls do not share the CPU with it: a zh-CN call heard nothing but noise when
+    they did.
     """
     for item in items:
         for fixture in getattr(item, "fixturenames", ()):
@@ -39,6 +42,7 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
             item.add_marker("integration")
         if item.get_closest_marker("integration") is not None:
             item.add_marker(pytest.mark.xdist_group("integration"))
+    items.sort(key=lambda item: item.get_closest_marker("integration") is not None)  # stable
 
 
 __all__ = ["FIXTURE_MARKERS", "PARTS", "pytest_collection_modifyitems"]
