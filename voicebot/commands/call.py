@@ -169,7 +169,7 @@ async def _call(
     from voicebot.privacy import mask_number
     from voicebot.qa.timing import flow_disclosure_timing
     from voicebot.sim.personas.book import load_personas
-    from voicebot.sim.personas.callee import PersonaDirectory
+    from voicebot.sim.personas.callee import PersonaDirectory, require_persona
     from voicebot.speech.asr.base import RecognizerUnavailable
     from voicebot.speech.asr.select import recognizer_for
     from voicebot.speech.tts.select import synthesizer_for
@@ -183,8 +183,8 @@ async def _call(
     require_contact_values(loaded.flow.variables, variables)
     # The callees' book is checked before any speech model loads: a typo fails in a moment.
     personas = load_personas(persona_file) if transport != "janus" else {}
-    if persona is not None and persona not in personas:
-        raise KeyError(f"no persona {persona!r}; known: {', '.join(sorted(personas))}")
+    if persona is not None:
+        require_persona(personas, persona)
     locale = loaded.flow.locale
     synthesizer = await synthesizer_for(locale)
     try:

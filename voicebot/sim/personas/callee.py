@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+from collections.abc import Mapping
 from pathlib import Path
 
 import numpy as np
@@ -161,6 +162,12 @@ def _beep(hz: float, ms: int) -> Pcm:
     return np.round(8000 * np.sin(2 * np.pi * hz * t)).astype(np.int16)
 
 
+def require_persona(personas: Mapping[str, Persona], name: str) -> None:
+    """Raise ``KeyError`` naming the known personas when ``name`` is not one of them."""
+    if name not in personas:
+        raise KeyError(f"no persona {name!r}; known: {', '.join(sorted(personas))}")
+
+
 class PersonaDirectory:
     """Who answers which number on the loopback transport: a persona per number.
 
@@ -178,8 +185,7 @@ class PersonaDirectory:
         Raises:
             KeyError: no persona of that name (the message lists the known ones).
         """
-        if persona not in self.personas:
-            raise KeyError(f"no persona {persona!r}; known: {', '.join(sorted(self.personas))}")
+        require_persona(self.personas, persona)
         self.assignments[number] = persona
 
     def lookup(self, number: str) -> Callee | None:
